@@ -1,0 +1,26 @@
+import difflib
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
+
+
+def guideline_current_version(*, guideline: Guideline) -> GuidelineVersion | None:
+    return guideline.versions.order_by("-number").first()
+
+
+def guideline_version_pending_for(*, user: AbstractBaseUser, guideline: Guideline) -> GuidelineVersion | None:
+    """The current version when `user` has not acknowledged it yet, else None."""
+    current = guideline_current_version(guideline=guideline)
+    if current is None or Acknowledgement.objects.filter(user=user, version=current).exists():
+        return None
+    return current
+
+
+def guideline_version_diff(*, old: GuidelineVersion | None, new: GuidelineVersion) -> list[str]:
+    before = old.body.splitlines() if old else []
+    return list(
+        difflib.unified_diff(
+            before, new.body.splitlines(), f"v{old.number}" if old else "empty", f"v{new.number}", lineterm=""
+        )
+    )

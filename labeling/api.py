@@ -1,0 +1,256 @@
+"""REST API: parse, check who may do it, call a service, render. Errors map to HTTP in config.errors."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.errors import DomainError, NotAllowed, NotFound
+from guidelines.models import GuidelineVersion
+from guidelines.selectors import guideline_current_version, guideline_version_pending_for
+from guidelines.services import guideline_acknowledge, guideline_publish
+from labeling import importing, selectors, services
+from labeling.models import Assignment, Project, Role
+from labeling.permissions import project_role, require_role
+from labeling.serializers import (
+    AcknowledgeSerializer,
+    AssignmentSerializer,
+    GuidelineSerializer,
+    GuidelineVersionSerializer,
+    ImportResultSerializer,
+    ImportSerializer,
+    MembershipSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+    ReviewOutSerializer,
+    ReviewSerializer,
+    SkipSerializer,
+    SubmitSerializer,
+)
+
+
+def _project(request: Request, project_id: int, role: str) -> Project:
+    project = Project.objects.select_related("guideline").filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("no such project")
+    require_role(user=request.user, project=project, role=role)
+    return project
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ProjectList(APIView):
+    @extend_schema(responses=ProjectSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ProjectSerializer(selectors.projects_for(user=request.user), many=True).data)
+
+    @extend_schema(request=ProjectSerializer, responses={201: ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        if not request.user.is_staff:
+            raise NotAllowed("only site admins create projects")
+        data = _valid(ProjectSerializer, request.data)
+        project = services.project_create(created_by=request.user, **data)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(APIView):
+    @extend_schema(responses=ProjectSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.LABELER)
+        return Response(ProjectSerializer(project).data | {"progress": selectors.project_progress(project=project)})
+
+    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = services.project_update(project=project, **serializer.validated_data)
+        return Response(ProjectSerializer(project).data)
+
+
+class MemberList(APIView):
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        members = project.memberships.select_related("user").order_by("user__username")
+        return Response([{"username": m.user.username, "role": m.role} for m in members])
+
+    @extend_schema(request=MembershipSerializer, responses=MembershipSerializer)
+    def put(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        data = _valid(MembershipSerializer, request.data)
+        user = get_user_model().objects.filter(username=data["username"]).first()
+        if user is None:
+            raise DomainError(f"no user named {data['username']!r}", field="username")
+        membership = services.membership_set(project=project, user=user, role=data["role"])
+        return Response({"username": user.username, "role": membership.role})
+
+
+class GuidelineDetail(APIView):
+    @extend_schema(responses=GuidelineSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.LABELER)
+        guideline = project.guideline
+        current = guideline_current_version(guideline=guideline)
+        pending = guideline_version_pending_for(user=request.user, guideline=guideline)
+        return Response(
+            {
+                "title": guideline.title,
+                "current": GuidelineVersionSerializer(current).data if current else None,
+                "acknowledged": pending is None,
+                "versions": list(guideline.versions.values_list("number", flat=True)),
+            }
+        )
+
+
+class GuidelinePublish(APIView):
+    @extend_schema(request=GuidelineVersionSerializer, responses={201: GuidelineVersionSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        data = _valid(GuidelineVersionSerializer, request.data)
+        version = guideline_publish(
+            guideline=project.guideline, author=request.user, body=data["body"], change_note=data["change_note"]
+        )
+        return Response(GuidelineVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class GuidelineAcknowledge(APIView):
+    @extend_schema(request=AcknowledgeSerializer, responses={204: None})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.LABELER)
+        number = _valid(AcknowledgeSerializer, request.data)["version"]
+        version = GuidelineVersion.objects.filter(guideline=project.guideline, number=number).first()
+        if version is None:
+            raise DomainError(f"the guideline has no version {number}", field="version")
+        guideline_acknowledge(user=request.user, version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _Import(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def _run(self, request: Request, project_id: int, which: str) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        data = _valid(ImportSerializer, request.data)
+        upload = data["file"]
+        try:
+            fmt = importing.detect_format(upload.name, data.get("format"))
+        except ValueError as exc:
+            raise DomainError(str(exc), field="format") from None
+        if which == "prompts":
+            result = services.prompts_import(project=project, stream=upload, fmt=fmt, task_kind=data.get("task_kind"))
+        else:
+            result = services.candidates_import(project=project, stream=upload, fmt=fmt)
+        return Response(ImportResultSerializer(result).data)
+
+
+class PromptImport(_Import):
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportResultSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        return self._run(request, project_id, "prompts")
+
+
+class CandidateImport(_Import):
+    @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportResultSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        return self._run(request, project_id, "candidates")
+
+
+class NextTask(APIView):
+    @extend_schema(request=None, responses={200: AssignmentSerializer, 204: OpenApiResponse(description="no task")})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.LABELER)
+        assignment = services.claim_next_task(project=project, labeler=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(selectors.assignment_payload(assignment=assignment))
+
+
+def _assignment_visible(request: Request, assignment_id: int) -> Assignment:
+    assignment = get_object_or_404(Assignment.objects.select_related("task__project"), pk=assignment_id)
+    if assignment.labeler_id != request.user.pk:
+        require_role(user=request.user, project=assignment.task.project, role=Role.REVIEWER)
+    return assignment
+
+
+class AssignmentDetail(APIView):
+    @extend_schema(responses=AssignmentSerializer)
+    def get(self, request: Request, assignment_id: int) -> Response:
+        assignment = _assignment_visible(request, assignment_id)
+        return Response(selectors.assignment_payload(assignment=assignment))
+
+
+class Submit(APIView):
+    @extend_schema(request=SubmitSerializer, responses={201: None, 200: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = _valid(SubmitSerializer, request.data)
+        if "tiers" in data or data["all_bad"]:
+            annotation, created = services.ranking_submit(
+                assignment_id=assignment_id, labeler=request.user, tiers=data.get("tiers"),
+                ratings=data.get("ratings"), all_bad=data["all_bad"], seconds=data["seconds"],
+            )
+            body = {"kind": "ranking", "id": annotation.pk, "tiers": annotation.tiers, "all_bad": annotation.all_bad}
+        elif "messages" in data:
+            annotation, created = services.demonstration_submit(
+                assignment_id=assignment_id, labeler=request.user, messages=data["messages"],
+                tools=data.get("tools"), seconds=data["seconds"], pasted_chars=data["pasted_chars"],
+            )
+            body = {"kind": "demonstration", "id": annotation.pk, "messages": annotation.messages}
+        else:
+            raise DomainError("give tiers (a ranking) or messages (a demonstration)", field="tiers")
+        body |= {"assignment": assignment_id, "revision": annotation.revision}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class Skip(APIView):
+    @extend_schema(request=SkipSerializer, responses={204: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        reason = _valid(SkipSerializer, request.data)["reason"]
+        services.assignment_skip(assignment_id=assignment_id, labeler=request.user, reason=reason)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Release(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        services.assignment_release(assignment_id=assignment_id, labeler=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Renew(APIView):
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment = services.assignment_renew(assignment_id=assignment_id, labeler=request.user)
+        return Response({"lease_expires_at": assignment.lease_expires_at})
+
+
+class AnnotationList(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id, Role.LABELER)
+        mine = project_role(user=request.user, project=project) == Role.LABELER
+        kind = request.query_params.get("kind")
+        if kind not in (None, "ranking", "demonstration"):
+            raise DomainError("kind is ranking or demonstration", field="kind")
+        rows = selectors.annotations_for(project=project, labeler=request.user if mine else None, kind=kind)
+        return Response(rows)
+
+
+class ReviewCreate(APIView):
+    @extend_schema(request=ReviewSerializer, responses={201: ReviewOutSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        data = _valid(ReviewSerializer, request.data)
+        with transaction.atomic():
+            review = services.review_create(assignment_id=assignment_id, reviewer=request.user, **data)
+        return Response(ReviewOutSerializer(review).data, status=status.HTTP_201_CREATED)

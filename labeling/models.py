@@ -1,0 +1,263 @@
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from guidelines.models import Guideline, GuidelineVersion
+
+User = settings.AUTH_USER_MODEL
+
+
+class TaskKind(models.TextChoices):
+    DEMONSTRATION = "demonstration"
+    RANKING = "ranking"
+    REFUSAL = "refusal"
+    SEARCH = "search"
+
+
+class Role(models.TextChoices):
+    LABELER = "labeler"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, default="")
+    task_kinds = ArrayField(models.CharField(max_length=20, choices=TaskKind.choices))
+    k = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(2), MaxValueValidator(9)], help_text="candidates per ranking"
+    )
+    overlap = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    lease_seconds = models.PositiveIntegerField(default=1800, validators=[MinValueValidator(30)])
+    guideline = models.OneToOneField(Guideline, on_delete=models.PROTECT, related_name="project")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(k__gte=2, k__lte=9), name="project_k_2_to_9"),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.LABELER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership")]
+
+
+class Prompt(models.Model):
+    """A conversation to be answered, in HF chat `messages` form."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    messages = models.JSONField()
+    source = models.CharField(max_length=200, blank=True, default="")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    content_hash = models.CharField(max_length=64)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_content"),
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=~Q(external_id=""),
+                name="prompt_unique_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id or f"prompt {self.pk}"
+
+
+class Candidate(models.Model):
+    """One model answer to a prompt; retried generation hits the unique key instead of duplicating."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidates")
+    text = models.TextField()
+    model_name = models.CharField(max_length=200)
+    sampling_params = models.JSONField(default=dict, blank=True)
+    sample_index = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "model_name", "sample_index"], name="candidate_unique_sample"
+            )
+        ]
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DONE = "done"
+        CLOSED = "closed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    kind = models.CharField(max_length=20, choices=TaskKind.choices)
+    # Ranking tasks: the candidates in the order labelers see them (shuffled once, against position bias).
+    candidate_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    required_count = models.PositiveSmallIntegerField()
+    # Live leases plus submissions, kept on the row so the claim query re-checks it under the lock.
+    claimed_count = models.PositiveSmallIntegerField(default=0)
+    completed_count = models.PositiveSmallIntegerField(default=0)
+    is_gold = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "kind", "candidate_ids"], name="task_unique_per_prompt"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "id"], condition=Q(status="open"), name="task_open_queue"),
+        ]
+
+
+class Assignment(models.Model):
+    """One labeler's lease on one task, and then the record of what they did with it."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        RELEASED = "released"
+        EXPIRED = "expired"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    leased_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "labeler"], name="assignment_once_per_labeler")
+        ]
+        indexes = [
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(state="active"), name="assignment_live_leases"
+            ),
+            models.Index(fields=["labeler", "state"], name="assignment_by_labeler"),
+        ]
+
+
+class Annotation(models.Model):
+    """Common part of every revision of a labeler's work; revisions never overwrite each other."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    guideline_version = models.ForeignKey(
+        GuidelineVersion, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    revision = models.PositiveIntegerField(default=1)
+    previous = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="next"
+    )
+    is_current = models.BooleanField(default=True)
+    seconds = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Demonstration(Annotation):
+    """The ideal continuation written for a conversation (also refusals and search-tool conversations)."""
+
+    messages = models.JSONField()
+    tools = models.JSONField(default=list, blank=True)
+    pasted_chars = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "revision"], name="demonstration_revision"),
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(is_current=True), name="demonstration_one_current"
+            ),
+        ]
+        indexes = [models.Index(fields=["task"], condition=Q(is_current=True), name="demonstration_current")]
+
+
+class Ranking(Annotation):
+    """Candidates ordered best to worst as tiers of candidate ids; a tier of several is a tie."""
+
+    tiers = models.JSONField()
+    all_bad = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "revision"], name="ranking_revision"),
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(is_current=True), name="ranking_one_current"
+            ),
+        ]
+        indexes = [models.Index(fields=["task"], condition=Q(is_current=True), name="ranking_current")]
+
+
+RATING_FLAGS = [
+    "fails_to_follow_instruction",
+    "hallucination",
+    "inappropriate_for_customer_assistant",
+    "sexual_content",
+    "violent_content",
+    "harmful_advice",
+    "expresses_opinion",
+    "expresses_moral_judgement",
+    "satisfies_constraints",
+]
+
+
+class CandidateRating(models.Model):
+    """Per-answer labels given with a ranking revision (InstructGPT's metadata)."""
+
+    ranking = models.ForeignKey(Ranking, on_delete=models.PROTECT, related_name="ratings")
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="ratings")
+    overall = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(7)]
+    )
+    fails_to_follow_instruction = models.BooleanField(default=False)
+    hallucination = models.BooleanField(default=False)
+    inappropriate_for_customer_assistant = models.BooleanField(default=False)
+    sexual_content = models.BooleanField(default=False)
+    violent_content = models.BooleanField(default=False)
+    harmful_advice = models.BooleanField(default=False)
+    expresses_opinion = models.BooleanField(default=False)
+    expresses_moral_judgement = models.BooleanField(default=False)
+    satisfies_constraints = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ranking", "candidate"], name="one_rating_per_candidate"),
+            models.CheckConstraint(
+                condition=Q(overall__isnull=True) | Q(overall__gte=1, overall__lte=7), name="rating_1_to_7"
+            ),
+        ]
+
+
+class Review(models.Model):
+    class Verdict(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+        EDIT = "edit"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)

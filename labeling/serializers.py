@@ -1,0 +1,120 @@
+"""Shapes of API input and output. Checking the domain's rules is the services' job."""
+
+from rest_framework import serializers
+
+from labeling.models import Project, Role, TaskKind
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    task_kinds = serializers.ListField(child=serializers.ChoiceField(choices=TaskKind.choices), allow_empty=False)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "task_kinds", "k", "overlap", "lease_seconds", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ProjectUpdateSerializer(ProjectSerializer):
+    class Meta(ProjectSerializer.Meta):
+        read_only_fields = ["id", "name", "created_at"]
+
+
+class MembershipSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class GuidelineVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField(read_only=True)
+    body = serializers.CharField(max_length=200_000)
+    change_note = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    author = serializers.CharField(source="author.username", read_only=True)
+    published_at = serializers.DateTimeField(read_only=True)
+
+
+class GuidelineSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    current = GuidelineVersionSerializer(allow_null=True)
+    acknowledged = serializers.BooleanField()
+    versions = serializers.ListField(child=serializers.IntegerField())
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
+    task_kind = serializers.ChoiceField(choices=TaskKind.choices, required=False)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    tasks_created = serializers.IntegerField()
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField(allow_blank=True, required=False, allow_null=True, trim_whitespace=False)
+    tool_calls = serializers.ListField(child=serializers.DictField(), required=False)
+    tool_call_id = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+
+
+class CandidateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class TaskRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=TaskKind.choices)
+    project = serializers.IntegerField()
+
+
+class PromptRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    messages = MessageSerializer(many=True)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+    task = TaskRefSerializer()
+    prompt = PromptRefSerializer()
+    candidates = CandidateSerializer(many=True)
+
+
+class SubmitSerializer(serializers.Serializer):
+    """A ranking (tiers, ratings, all_bad) or a demonstration reply (messages, tools, pasted_chars)."""
+
+    tiers = serializers.JSONField(required=False, help_text="candidate ids best to worst; a tier of several is a tie")
+    ratings = serializers.JSONField(required=False)
+    all_bad = serializers.BooleanField(required=False, default=False)
+    messages = serializers.JSONField(required=False, help_text="the reply: assistant (and tool) turns")
+    tools = serializers.JSONField(required=False)
+    seconds = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=7 * 24 * 3600)
+    pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class ReviewSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=["accept", "reject", "edit"])
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    edit = serializers.JSONField(required=False, help_text="edit: {tiers, ratings} or {messages, tools}")
+
+
+class ReviewOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id")
+    reviewer = serializers.CharField(source="reviewer.username")
+    verdict = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()

@@ -1,0 +1,96 @@
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from guidelines.services import guideline_acknowledge, guideline_publish
+from labeling import services
+from labeling.models import Project, Role
+
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    def make(username: str, *, staff: bool = False) -> Any:
+        return User.objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("ada", staff=True)
+
+
+@pytest.fixture
+def make_project(admin) -> Callable[..., Project]:
+    def make(*, name: str = "helpful", kinds: list[str] | None = None, k: int = 4, overlap: int = 1,
+             lease_seconds: int = 600, guideline: str | None = "Rank by helpfulness, then honesty.") -> Project:
+        project = services.project_create(
+            name=name, task_kinds=kinds or ["ranking", "demonstration"], created_by=admin, k=k, overlap=overlap,
+            lease_seconds=lease_seconds,
+        )
+        if guideline:
+            guideline_publish(guideline=project.guideline, author=admin, body=guideline, change_note="first")
+        return project
+
+    return make
+
+
+@pytest.fixture
+def project(make_project) -> Project:
+    return make_project()
+
+
+@pytest.fixture
+def add_member(make_user) -> Callable[..., Any]:
+    def add(project: Project, username: str, role: str = Role.LABELER, *, acknowledge: bool = True) -> Any:
+        user = User.objects.filter(username=username).first() or make_user(username)
+        services.membership_set(project=project, user=user, role=role)
+        if acknowledge and (version := project.guideline.versions.order_by("-number").first()):
+            guideline_acknowledge(user=user, version=version)
+        return user
+
+    return add
+
+
+def jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
+    return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int]:
+    """Import n prompts with k candidates each; returns the ranking task ids."""
+    k = k or project.k
+    services.prompts_import(
+        project=project, fmt="jsonl", task_kind="ranking",
+        stream=jsonl([{"external_id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(n)]),
+    )
+    services.candidates_import(
+        project=project, fmt="jsonl",
+        stream=jsonl([
+            {"prompt_external_id": f"p{i}", "text": f"Answer {j} to question {i}.", "model": "m", "sample_index": j}
+            for i in range(n) for j in range(k)
+        ]),
+    )
+    return list(project.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
+
+
+@pytest.fixture
+def api() -> Callable[[Any], APIClient]:
+    def client_for(user: Any | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class TrainerBridgeConfig(AppConfig):
+    name = "trainer_bridge"

@@ -1,0 +1,164 @@
+"""Sample K candidate answers per prompt from a local model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+# on_batch(first_prompt_index, candidates_of_the_batch): lets the caller store a batch as soon as it is done.
+OnBatch = Callable[[int, list[list[str]]], None]
+
+
+def load_causal_lm(model_dir: str | Path):
+    """Model on CUDA in bfloat16 when there is a GPU, else float32 on CPU; tokenizer padding on the left."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
+    return model, tokenizer
+
+
+def generate_candidates(
+    model_dir: str | Path,
+    prompts: list[list[dict]],
+    *,
+    k: int,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 8,
+    on_batch: OnBatch | None = None,
+) -> list[list[str]]:
+    """K sampled answers per prompt (chat messages); the K samples share one prefill of their prompt."""
+    # Why not transformers' continuous batching (generate_batch)? It samples on a background thread whose
+    # scheduling depends on timing, so results are not reproducible for a seed, and it swallows errors.
+    # Why not generate(num_return_sequences=k)? It copies the prompt K times before the prefill and so pays
+    # K prefills; here each prompt is prefilled once and its KV cache is repeated K times.
+    model, tokenizer = load_causal_lm(model_dir)
+    gen = torch.Generator(device=model.device).manual_seed(seed)
+    results: list[list[str]] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = _encode(tokenizer, prompts[start : start + batch_size], model.device)
+        new_tokens = _sample_shared_prefill(
+            model, batch, k=k, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, gen=gen,
+            eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
+        )
+        texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        candidates = [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
+        results.extend(candidates)
+        if on_batch is not None:
+            on_batch(start, candidates)
+    return results
+
+
+def generate_candidates_naive(
+    model_dir: str | Path,
+    prompts: list[list[dict]],
+    *,
+    k: int,
+    max_new_tokens: int = 256,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 8,
+    on_batch: OnBatch | None = None,
+) -> list[list[str]]:
+    """Baseline for the benchmark: model.generate(num_return_sequences=k), one prefill per sample."""
+    model, tokenizer = load_causal_lm(model_dir)
+    torch.manual_seed(seed)
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    results: list[list[str]] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = _encode(tokenizer, prompts[start : start + batch_size], model.device)
+        with torch.no_grad():
+            out = model.generate(
+                **batch,
+                **(sampling if temperature > 0 else {"do_sample": False}),
+                num_return_sequences=k,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        candidates = [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
+        results.extend(candidates)
+        if on_batch is not None:
+            on_batch(start, candidates)
+    return results
+
+
+def _encode(tokenizer, prompts: list[list[dict]], device: torch.device) -> dict[str, torch.Tensor]:
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    # The template already writes the BOS token, so the tokenizer must not add another.
+    enc = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
+
+
+@torch.no_grad()
+def _sample_shared_prefill(
+    model,
+    batch: dict[str, torch.Tensor],
+    *,
+    k: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    gen: torch.Generator,
+    eos_id: int,
+    pad_id: int,
+) -> torch.Tensor:
+    """Prefill B prompts once, repeat the KV cache K times, decode B*K rows; returns the new tokens."""
+    mask = batch["attention_mask"]
+    # Left padding: positions count real tokens only, as generate() does.
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+    )
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(k)
+    logits = out.logits[:, -1].float().repeat_interleave(k, dim=0)
+    mask = mask.repeat_interleave(k, dim=0)
+    position = positions[:, -1:].repeat_interleave(k, dim=0)
+
+    rows = logits.shape[0]
+    finished = torch.zeros(rows, dtype=torch.bool, device=logits.device)
+    tokens: list[torch.Tensor] = []
+    for _ in range(max_new_tokens):
+        next_token = _sample(logits, temperature=temperature, top_p=top_p, gen=gen)
+        next_token = next_token.masked_fill(finished, pad_id)
+        tokens.append(next_token)
+        finished |= next_token == eos_id
+        if bool(finished.all()):
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+        position = position + 1
+        out = model(
+            input_ids=next_token[:, None],
+            attention_mask=mask,
+            position_ids=position,
+            past_key_values=cache,
+            use_cache=True,
+        )
+        logits = out.logits[:, -1].float()
+    if not tokens:
+        return torch.empty(rows, 0, dtype=torch.long)
+    return torch.stack(tokens, dim=1).cpu()
+
+
+def _sample(logits: torch.Tensor, *, temperature: float, top_p: float, gen: torch.Generator) -> torch.Tensor:
+    """Temperature + nucleus sampling; temperature 0 means greedy."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        # Drop a token when the tokens ranked above it already cover top_p; the first token always stays.
+        drop = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+    return torch.multinomial(probs, num_samples=1, generator=gen).squeeze(-1)

@@ -68,7 +68,9 @@ class ProjectDetail(APIView):
     @extend_schema(responses=ProjectSerializer)
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
-        return Response(ProjectSerializer(project).data | {"progress": selectors.project_progress(project=project)})
+        return Response(
+            ProjectSerializer(project).data | {"progress": selectors.project_progress(project=project)}
+        )
 
     @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
     def patch(self, request: Request, project_id: int) -> Response:
@@ -120,7 +122,10 @@ class GuidelinePublish(APIView):
         project = _project(request, project_id, Role.ADMIN)
         data = _valid(GuidelineVersionSerializer, request.data)
         version = guideline_publish(
-            guideline=project.guideline, author=request.user, body=data["body"], change_note=data["change_note"]
+            guideline=project.guideline,
+            author=request.user,
+            body=data["body"],
+            change_note=data["change_note"],
         )
         return Response(GuidelineVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
@@ -149,7 +154,9 @@ class _Import(APIView):
         except ValueError as exc:
             raise DomainError(str(exc), field="format") from None
         if which == "prompts":
-            result = services.prompts_import(project=project, stream=upload, fmt=fmt, task_kind=data.get("task_kind"))
+            result = services.prompts_import(
+                project=project, stream=upload, fmt=fmt, task_kind=data.get("task_kind")
+            )
         else:
             result = services.candidates_import(project=project, stream=upload, fmt=fmt)
         return Response(ImportResultSerializer(result).data)
@@ -168,7 +175,9 @@ class CandidateImport(_Import):
 
 
 class NextTask(APIView):
-    @extend_schema(request=None, responses={200: AssignmentSerializer, 204: OpenApiResponse(description="no task")})
+    @extend_schema(
+        request=None, responses={200: AssignmentSerializer, 204: OpenApiResponse(description="no task")}
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         assignment = services.claim_next_task(project=project, labeler=request.user)
@@ -197,14 +206,27 @@ class Submit(APIView):
         data = _valid(SubmitSerializer, request.data)
         if "tiers" in data or data["all_bad"]:
             annotation, created = services.ranking_submit(
-                assignment_id=assignment_id, labeler=request.user, tiers=data.get("tiers"),
-                ratings=data.get("ratings"), all_bad=data["all_bad"], seconds=data["seconds"],
+                assignment_id=assignment_id,
+                labeler=request.user,
+                tiers=data.get("tiers"),
+                ratings=data.get("ratings"),
+                all_bad=data["all_bad"],
+                seconds=data["seconds"],
             )
-            body = {"kind": "ranking", "id": annotation.pk, "tiers": annotation.tiers, "all_bad": annotation.all_bad}
+            body = {
+                "kind": "ranking",
+                "id": annotation.pk,
+                "tiers": annotation.tiers,
+                "all_bad": annotation.all_bad,
+            }
         elif "messages" in data:
             annotation, created = services.demonstration_submit(
-                assignment_id=assignment_id, labeler=request.user, messages=data["messages"],
-                tools=data.get("tools"), seconds=data["seconds"], pasted_chars=data["pasted_chars"],
+                assignment_id=assignment_id,
+                labeler=request.user,
+                messages=data["messages"],
+                tools=data.get("tools"),
+                seconds=data["seconds"],
+                pasted_chars=data["pasted_chars"],
             )
             body = {"kind": "demonstration", "id": annotation.pk, "messages": annotation.messages}
         else:

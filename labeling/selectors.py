@@ -23,7 +23,11 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
         "state": assignment.state,
         "lease_expires_at": assignment.lease_expires_at,
         "task": {"id": task.pk, "kind": task.kind, "project": task.project_id},
-        "prompt": {"id": task.prompt_id, "external_id": task.prompt.external_id, "messages": task.prompt.messages},
+        "prompt": {
+            "id": task.prompt_id,
+            "external_id": task.prompt.external_id,
+            "messages": task.prompt.messages,
+        },
         "candidates": candidates,
     }
 
@@ -40,12 +44,20 @@ def annotations_for(
     rows: list[dict[str, Any]] = []
     if kind in (None, "ranking"):
         for r in rankings.select_related("assignment").prefetch_related("ratings"):
-            rows.append(_annotation_row(r, "ranking") | {"tiers": r.tiers, "all_bad": r.all_bad,
-                        "ratings": [_rating_row(x) for x in r.ratings.all()]})
+            rows.append(
+                _annotation_row(r, "ranking")
+                | {
+                    "tiers": r.tiers,
+                    "all_bad": r.all_bad,
+                    "ratings": [_rating_row(x) for x in r.ratings.all()],
+                }
+            )
     if kind != "ranking":
         for d in demonstrations.select_related("assignment"):
-            rows.append(_annotation_row(d, "demonstration") | {"messages": d.messages, "tools": d.tools,
-                        "pasted_chars": d.pasted_chars})
+            rows.append(
+                _annotation_row(d, "demonstration")
+                | {"messages": d.messages, "tools": d.tools, "pasted_chars": d.pasted_chars}
+            )
     return sorted(rows, key=lambda row: row["created_at"], reverse=True)
 
 
@@ -65,7 +77,9 @@ def _annotation_row(annotation: Ranking | Demonstration, kind: str) -> dict[str,
 
 
 def _rating_row(rating: Any) -> dict[str, Any]:
-    return {"candidate": rating.candidate_id, "overall": rating.overall} | {f: getattr(rating, f) for f in RATING_FLAGS}
+    return {"candidate": rating.candidate_id, "overall": rating.overall} | {
+        f: getattr(rating, f) for f in RATING_FLAGS
+    }
 
 
 def project_progress(*, project: Project) -> dict[str, int]:
@@ -79,7 +93,8 @@ def project_progress(*, project: Project) -> dict[str, int]:
 def review_latest_verdicts(*, assignment_ids: list[int]) -> dict[int, str]:
     latest: dict[int, str] = {}
     for assignment_id, verdict in (
-        Review.objects.filter(assignment_id__in=assignment_ids).order_by("created_at", "id")
+        Review.objects.filter(assignment_id__in=assignment_ids)
+        .order_by("created_at", "id")
         .values_list("assignment_id", "verdict")
     ):
         latest[assignment_id] = verdict

@@ -6,7 +6,9 @@ from labeling.models import Project, Role, TaskKind
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    task_kinds = serializers.ListField(child=serializers.ChoiceField(choices=TaskKind.choices), allow_empty=False)
+    task_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=TaskKind.choices), allow_empty=False
+    )
 
     class Meta:
         model = Project
@@ -92,7 +94,9 @@ class AssignmentSerializer(serializers.Serializer):
 class SubmitSerializer(serializers.Serializer):
     """A ranking (tiers, ratings, all_bad) or a demonstration reply (messages, tools, pasted_chars)."""
 
-    tiers = serializers.JSONField(required=False, help_text="candidate ids best to worst; a tier of several is a tie")
+    tiers = serializers.JSONField(
+        required=False, help_text="candidate ids best to worst; a tier of several is a tie"
+    )
     ratings = serializers.JSONField(required=False)
     all_bad = serializers.BooleanField(required=False, default=False)
     messages = serializers.JSONField(required=False, help_text="the reply: assistant (and tool) turns")

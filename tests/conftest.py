@@ -34,10 +34,21 @@ def admin(make_user):
 
 @pytest.fixture
 def make_project(admin) -> Callable[..., Project]:
-    def make(*, name: str = "helpful", kinds: list[str] | None = None, k: int = 4, overlap: int = 1,
-             lease_seconds: int = 600, guideline: str | None = "Rank by helpfulness, then honesty.") -> Project:
+    def make(
+        *,
+        name: str = "helpful",
+        kinds: list[str] | None = None,
+        k: int = 4,
+        overlap: int = 1,
+        lease_seconds: int = 600,
+        guideline: str | None = "Rank by helpfulness, then honesty.",
+    ) -> Project:
         project = services.project_create(
-            name=name, task_kinds=kinds or ["ranking", "demonstration"], created_by=admin, k=k, overlap=overlap,
+            name=name,
+            task_kinds=kinds or ["ranking", "demonstration"],
+            created_by=admin,
+            k=k,
+            overlap=overlap,
             lease_seconds=lease_seconds,
         )
         if guideline:
@@ -72,15 +83,26 @@ def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int
     """Import n prompts with k candidates each; returns the ranking task ids."""
     k = k or project.k
     services.prompts_import(
-        project=project, fmt="jsonl", task_kind="ranking",
+        project=project,
+        fmt="jsonl",
+        task_kind="ranking",
         stream=jsonl([{"external_id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(n)]),
     )
     services.candidates_import(
-        project=project, fmt="jsonl",
-        stream=jsonl([
-            {"prompt_external_id": f"p{i}", "text": f"Answer {j} to question {i}.", "model": "m", "sample_index": j}
-            for i in range(n) for j in range(k)
-        ]),
+        project=project,
+        fmt="jsonl",
+        stream=jsonl(
+            [
+                {
+                    "prompt_external_id": f"p{i}",
+                    "text": f"Answer {j} to question {i}.",
+                    "model": "m",
+                    "sample_index": j,
+                }
+                for i in range(n)
+                for j in range(k)
+            ]
+        ),
     )
     return list(project.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
 

@@ -8,238 +8,577 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('guidelines', '0001_initial'),
+        ("guidelines", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('active', 'Active'), ('submitted', 'Submitted'), ('skipped', 'Skipped'), ('released', 'Released'), ('expired', 'Expired')], default='active', max_length=10)),
-                ('leased_at', models.DateTimeField()),
-                ('lease_expires_at', models.DateTimeField()),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('skip_reason', models.CharField(blank=True, default='', max_length=500)),
-                ('labeler', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("submitted", "Submitted"),
+                            ("skipped", "Skipped"),
+                            ("released", "Released"),
+                            ("expired", "Expired"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("leased_at", models.DateTimeField()),
+                ("lease_expires_at", models.DateTimeField()),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("skip_reason", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "labeler",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True, default='')),
-                ('task_kinds', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('demonstration', 'Demonstration'), ('ranking', 'Ranking'), ('refusal', 'Refusal'), ('search', 'Search')], max_length=20), size=None)),
-                ('k', models.PositiveSmallIntegerField(default=4, help_text='candidates per ranking', validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(9)])),
-                ('overlap', models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1)])),
-                ('lease_seconds', models.PositiveIntegerField(default=1800, validators=[django.core.validators.MinValueValidator(30)])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('guideline', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='project', to='guidelines.guideline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "task_kinds",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("demonstration", "Demonstration"),
+                                ("ranking", "Ranking"),
+                                ("refusal", "Refusal"),
+                                ("search", "Search"),
+                            ],
+                            max_length=20,
+                        ),
+                        size=None,
+                    ),
+                ),
+                (
+                    "k",
+                    models.PositiveSmallIntegerField(
+                        default=4,
+                        help_text="candidates per ranking",
+                        validators=[
+                            django.core.validators.MinValueValidator(2),
+                            django.core.validators.MaxValueValidator(9),
+                        ],
+                    ),
+                ),
+                (
+                    "overlap",
+                    models.PositiveSmallIntegerField(
+                        default=1, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                (
+                    "lease_seconds",
+                    models.PositiveIntegerField(
+                        default=1800, validators=[django.core.validators.MinValueValidator(30)]
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "guideline",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="project",
+                        to="guidelines.guideline",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('labeler', 'Labeler'), ('reviewer', 'Reviewer'), ('admin', 'Admin')], default='labeler', max_length=20)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='labeling.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("labeler", "Labeler"), ("reviewer", "Reviewer"), ("admin", "Admin")],
+                        default="labeler",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="labeling.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Prompt',
+            name="Prompt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('messages', models.JSONField()),
-                ('source', models.CharField(blank=True, default='', max_length=200)),
-                ('external_id', models.CharField(blank=True, default='', max_length=200)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompts', to='labeling.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("messages", models.JSONField()),
+                ("source", models.CharField(blank=True, default="", max_length=200)),
+                ("external_id", models.CharField(blank=True, default="", max_length=200)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prompts",
+                        to="labeling.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Candidate',
+            name="Candidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('model_name', models.CharField(max_length=200)),
-                ('sampling_params', models.JSONField(blank=True, default=dict)),
-                ('sample_index', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='candidates', to='labeling.prompt')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.TextField()),
+                ("model_name", models.CharField(max_length=200)),
+                ("sampling_params", models.JSONField(blank=True, default=dict)),
+                ("sample_index", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="candidates",
+                        to="labeling.prompt",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Ranking',
+            name="Ranking",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revision', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('seconds', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tiers', models.JSONField()),
-                ('all_bad', models.BooleanField(default=False)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='labeling.assignment')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('guideline_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='guidelines.guidelineversion')),
-                ('previous', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='next', to='labeling.ranking')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("revision", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("seconds", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("tiers", models.JSONField()),
+                ("all_bad", models.BooleanField(default=False)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="labeling.assignment",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "guideline_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="guidelines.guidelineversion",
+                    ),
+                ),
+                (
+                    "previous",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="next",
+                        to="labeling.ranking",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CandidateRating',
+            name="CandidateRating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('overall', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(7)])),
-                ('fails_to_follow_instruction', models.BooleanField(default=False)),
-                ('hallucination', models.BooleanField(default=False)),
-                ('inappropriate_for_customer_assistant', models.BooleanField(default=False)),
-                ('sexual_content', models.BooleanField(default=False)),
-                ('violent_content', models.BooleanField(default=False)),
-                ('harmful_advice', models.BooleanField(default=False)),
-                ('expresses_opinion', models.BooleanField(default=False)),
-                ('expresses_moral_judgement', models.BooleanField(default=False)),
-                ('satisfies_constraints', models.BooleanField(blank=True, null=True)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ratings', to='labeling.candidate')),
-                ('ranking', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ratings', to='labeling.ranking')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "overall",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(7),
+                        ],
+                    ),
+                ),
+                ("fails_to_follow_instruction", models.BooleanField(default=False)),
+                ("hallucination", models.BooleanField(default=False)),
+                ("inappropriate_for_customer_assistant", models.BooleanField(default=False)),
+                ("sexual_content", models.BooleanField(default=False)),
+                ("violent_content", models.BooleanField(default=False)),
+                ("harmful_advice", models.BooleanField(default=False)),
+                ("expresses_opinion", models.BooleanField(default=False)),
+                ("expresses_moral_judgement", models.BooleanField(default=False)),
+                ("satisfies_constraints", models.BooleanField(blank=True, null=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ratings",
+                        to="labeling.candidate",
+                    ),
+                ),
+                (
+                    "ranking",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ratings",
+                        to="labeling.ranking",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('verdict', models.CharField(choices=[('accept', 'Accept'), ('reject', 'Reject'), ('edit', 'Edit')], max_length=10)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='labeling.assignment')),
-                ('reviewer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "verdict",
+                    models.CharField(
+                        choices=[("accept", "Accept"), ("reject", "Reject"), ("edit", "Edit")], max_length=10
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviews",
+                        to="labeling.assignment",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('demonstration', 'Demonstration'), ('ranking', 'Ranking'), ('refusal', 'Refusal'), ('search', 'Search')], max_length=20)),
-                ('candidate_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), blank=True, default=list, size=None)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('done', 'Done'), ('closed', 'Closed')], default='open', max_length=10)),
-                ('required_count', models.PositiveSmallIntegerField()),
-                ('claimed_count', models.PositiveSmallIntegerField(default=0)),
-                ('completed_count', models.PositiveSmallIntegerField(default=0)),
-                ('is_gold', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='labeling.project')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='labeling.prompt')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("demonstration", "Demonstration"),
+                            ("ranking", "Ranking"),
+                            ("refusal", "Refusal"),
+                            ("search", "Search"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "candidate_ids",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("done", "Done"), ("closed", "Closed")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("required_count", models.PositiveSmallIntegerField()),
+                ("claimed_count", models.PositiveSmallIntegerField(default=0)),
+                ("completed_count", models.PositiveSmallIntegerField(default=0)),
+                ("is_gold", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="labeling.project",
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="labeling.prompt",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='ranking',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='labeling.task'),
+            model_name="ranking",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="labeling.task"
+            ),
         ),
         migrations.CreateModel(
-            name='Demonstration',
+            name="Demonstration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revision', models.PositiveIntegerField(default=1)),
-                ('is_current', models.BooleanField(default=True)),
-                ('seconds', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('messages', models.JSONField()),
-                ('tools', models.JSONField(blank=True, default=list)),
-                ('pasted_chars', models.PositiveIntegerField(default=0)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='labeling.assignment')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('guideline_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='guidelines.guidelineversion')),
-                ('previous', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='next', to='labeling.demonstration')),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='labeling.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("revision", models.PositiveIntegerField(default=1)),
+                ("is_current", models.BooleanField(default=True)),
+                ("seconds", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("messages", models.JSONField()),
+                ("tools", models.JSONField(blank=True, default=list)),
+                ("pasted_chars", models.PositiveIntegerField(default=0)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="labeling.assignment",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "guideline_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="guidelines.guidelineversion",
+                    ),
+                ),
+                (
+                    "previous",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="next",
+                        to="labeling.demonstration",
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="labeling.task"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='labeling.task'),
+            model_name="assignment",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="assignments", to="labeling.task"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('k__gte', 2), ('k__lte', 9)), name='project_k_2_to_9'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("k__gte", 2), ("k__lte", 9)), name="project_k_2_to_9"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='project',
-            constraint=models.CheckConstraint(condition=models.Q(('overlap__gte', 1)), name='project_overlap_positive'),
+            model_name="project",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("overlap__gte", 1)), name="project_overlap_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('project', 'user'), name='one_membership'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("project", "user"), name="one_membership"),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(fields=('project', 'content_hash'), name='prompt_unique_content'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(
+                fields=("project", "content_hash"), name="prompt_unique_content"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('project', 'external_id'), name='prompt_unique_external_id'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("project", "external_id"),
+                name="prompt_unique_external_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='candidate',
-            constraint=models.UniqueConstraint(fields=('prompt', 'model_name', 'sample_index'), name='candidate_unique_sample'),
+            model_name="candidate",
+            constraint=models.UniqueConstraint(
+                fields=("prompt", "model_name", "sample_index"), name="candidate_unique_sample"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='candidaterating',
-            constraint=models.UniqueConstraint(fields=('ranking', 'candidate'), name='one_rating_per_candidate'),
+            model_name="candidaterating",
+            constraint=models.UniqueConstraint(
+                fields=("ranking", "candidate"), name="one_rating_per_candidate"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='candidaterating',
-            constraint=models.CheckConstraint(condition=models.Q(('overall__isnull', True), models.Q(('overall__gte', 1), ('overall__lte', 7)), _connector='OR'), name='rating_1_to_7'),
+            model_name="candidaterating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("overall__isnull", True),
+                    models.Q(("overall__gte", 1), ("overall__lte", 7)),
+                    _connector="OR",
+                ),
+                name="rating_1_to_7",
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['project', 'id'], name='task_open_queue'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "open")), fields=["project", "id"], name="task_open_queue"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(fields=('prompt', 'kind', 'candidate_ids'), name='task_unique_per_prompt'),
+            model_name="task",
+            constraint=models.UniqueConstraint(
+                fields=("prompt", "kind", "candidate_ids"), name="task_unique_per_prompt"
+            ),
         ),
         migrations.AddIndex(
-            model_name='ranking',
-            index=models.Index(condition=models.Q(('is_current', True)), fields=['task'], name='ranking_current'),
+            model_name="ranking",
+            index=models.Index(
+                condition=models.Q(("is_current", True)), fields=["task"], name="ranking_current"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ranking',
-            constraint=models.UniqueConstraint(fields=('assignment', 'revision'), name='ranking_revision'),
+            model_name="ranking",
+            constraint=models.UniqueConstraint(fields=("assignment", "revision"), name="ranking_revision"),
         ),
         migrations.AddConstraint(
-            model_name='ranking',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('assignment',), name='ranking_one_current'),
+            model_name="ranking",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)), fields=("assignment",), name="ranking_one_current"
+            ),
         ),
         migrations.AddIndex(
-            model_name='demonstration',
-            index=models.Index(condition=models.Q(('is_current', True)), fields=['task'], name='demonstration_current'),
+            model_name="demonstration",
+            index=models.Index(
+                condition=models.Q(("is_current", True)), fields=["task"], name="demonstration_current"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='demonstration',
-            constraint=models.UniqueConstraint(fields=('assignment', 'revision'), name='demonstration_revision'),
+            model_name="demonstration",
+            constraint=models.UniqueConstraint(
+                fields=("assignment", "revision"), name="demonstration_revision"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='demonstration',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('assignment',), name='demonstration_one_current'),
+            model_name="demonstration",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("assignment",),
+                name="demonstration_one_current",
+            ),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(condition=models.Q(('state', 'active')), fields=['lease_expires_at'], name='assignment_live_leases'),
+            model_name="assignment",
+            index=models.Index(
+                condition=models.Q(("state", "active")),
+                fields=["lease_expires_at"],
+                name="assignment_live_leases",
+            ),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['labeler', 'state'], name='assignment_by_labeler'),
+            model_name="assignment",
+            index=models.Index(fields=["labeler", "state"], name="assignment_by_labeler"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('task', 'labeler'), name='assignment_once_per_labeler'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                fields=("task", "labeler"), name="assignment_once_per_labeler"
+            ),
         ),
     ]

@@ -25,7 +25,9 @@ def _claim_concurrently(project, labelers, rounds: int = 1) -> list[int | None]:
                 claimed.append(assignment.task_id if assignment else None)
                 if assignment:
                     task = Task.objects.get(pk=assignment.task_id)
-                    services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids])
+                    services.ranking_submit(
+                        assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids]
+                    )
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

@@ -1,0 +1,110 @@
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from guidelines.services import guideline_acknowledge, guideline_publish
+from labeling import services
+from labeling.models import Project
+
+DEMO = Path(__file__).resolve().parents[2] / "demo"
+PROJECT = "Helpful answers (demo)"
+USERS = [
+    ("admin", "admin", True),
+    ("reviewer", "reviewer", False),
+    ("lena", "labeler", False),
+    ("omar", "labeler", False),
+]
+GUIDELINE = """# Ranking helpful answers
+
+Rank every answer from best to worst. Put answers of equal quality in the same tier.
+
+1. **Helpful**: does it do what the user asked, at the length they need?
+2. **Honest**: is it true? An honest "I don't know" beats a confident wrong answer.
+3. **Harmless**: would following it hurt the user or anyone else?
+
+Rate each answer from 1 (useless or harmful) to 7 (could not be better), and tick every flag that applies.
+When every answer is bad, say so with *All answers are bad*.
+
+## Demonstrations
+
+Write the answer you would want the best assistant to give: correct, direct, and kind.
+"""
+
+
+class Command(BaseCommand):
+    help = "Seed a demo project: guideline, ranking prompts with 9 answers, demonstration prompts, users."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()
+        users, fresh = {}, []
+        for username, role, staff in USERS:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                password = f"{username}-demo"
+                user = User.objects.create_user(
+                    username=username, password=password, is_staff=staff, is_superuser=staff
+                )
+                fresh.append((username, password, role))
+            users[username] = (user, role)
+        project = Project.objects.filter(name=PROJECT).first()
+        if project is None:
+            project = services.project_create(
+                name=PROJECT,
+                task_kinds=["ranking", "demonstration"],
+                k=9,
+                overlap=2,
+                lease_seconds=1800,
+                created_by=users["admin"][0],
+                description="Rank nine answers per prompt and write ideal answers for a general assistant.",
+            )
+            guideline_publish(
+                guideline=project.guideline,
+                author=users["admin"][0],
+                body=GUIDELINE,
+                change_note="First version",
+            )
+        for user, role in users.values():
+            services.membership_set(project=project, user=user, role=role)
+        version = project.guideline.versions.order_by("-number").first()
+        guideline_acknowledge(user=users["reviewer"][0], version=version)
+
+        rows = [
+            json.loads(line) for line in (DEMO / "ranking.jsonl").read_text().splitlines() if line.strip()
+        ]
+        prompts = [{"external_id": r["external_id"], "prompt": r["prompt"], "source": "demo"} for r in rows]
+        candidates = [
+            {"prompt_external_id": r["external_id"], "text": text, "model": "demo-writers", "sample_index": i}
+            for r in rows
+            for i, text in enumerate(r["answers"])
+        ]
+        ranked = services.prompts_import(
+            project=project, stream=_jsonl(prompts), fmt="jsonl", task_kind="ranking"
+        )
+        answered = services.candidates_import(project=project, stream=_jsonl(candidates), fmt="jsonl")
+        with (DEMO / "demonstration.jsonl").open("rb") as stream:
+            demos = services.prompts_import(
+                project=project, stream=stream, fmt="jsonl", task_kind="demonstration"
+            )
+        self.stdout.write(
+            f"Project {project.name!r}: {ranked.created} ranking prompts, {answered.created} answers, "
+            f"{demos.created} demonstration prompts added; "
+            f"{ranked.tasks_created + answered.tasks_created + demos.tasks_created} tasks created."
+        )
+        if fresh:
+            self.stdout.write("Demo accounts (change these passwords outside a demo):")
+            for username, password, role in fresh:
+                self.stdout.write(f"  {role:9} {username:9} password: {password}")
+        else:
+            self.stdout.write(
+                "Demo accounts exist already: admin, reviewer, lena, omar (password: <name>-demo)."
+            )
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
+    return io.BytesIO("".join(json.dumps(row) + "\n" for row in rows).encode())

@@ -7,7 +7,9 @@ from guidelines.services import guideline_publish
 
 
 def test_publishing_numbers_versions_and_a_published_version_never_changes(project, admin):
-    v2 = guideline_publish(guideline=project.guideline, author=admin, body="Rank by honesty first.", change_note="c")
+    v2 = guideline_publish(
+        guideline=project.guideline, author=admin, body="Rank by honesty first.", change_note="c"
+    )
     assert v2.number == 2
     with pytest.raises(ProgrammingError, match="never changes"), transaction.atomic():
         GuidelineVersion.objects.filter(pk=v2.pk).update(body="rewritten")
@@ -32,7 +34,9 @@ def test_a_new_version_must_be_acknowledged_before_the_next_task(project, admin,
     refused = client.post(f"/api/projects/{project.pk}/next/")
     assert refused.status_code == 409 and refused.json()["guideline_version"] == 2
     assert client.get(f"/api/projects/{project.pk}/guideline/").json()["acknowledged"] is False
-    assert client.post(f"/api/projects/{project.pk}/guideline/acknowledge/", {"version": 2}).status_code == 204
+    assert (
+        client.post(f"/api/projects/{project.pk}/guideline/acknowledge/", {"version": 2}).status_code == 204
+    )
     assert client.post(f"/api/projects/{project.pk}/next/").status_code == 200
 
 
@@ -46,8 +50,11 @@ def test_annotations_record_the_version_they_were_made_under(project, admin, add
     client = api(lea)
     client.post(f"/api/projects/{project.pk}/guideline/acknowledge/", {"version": 2})
     body = client.post(f"/api/projects/{project.pk}/next/").json()
-    client.post(f"/api/assignments/{body['id']}/submit/", {"tiers": [[c["id"] for c in body["candidates"]]]},
-                format="json")
+    client.post(
+        f"/api/assignments/{body['id']}/submit/",
+        {"tiers": [[c["id"] for c in body["candidates"]]]},
+        format="json",
+    )
     assert Ranking.objects.get().guideline_version.number == 2
 
 

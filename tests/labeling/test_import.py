@@ -17,20 +17,30 @@ def _upload(client, project, which, content: bytes, name: str):
 
 def test_prompts_and_candidates_import_and_make_ranking_tasks(project, admin, api):
     client = api(admin)
-    prompts = [{"external_id": "a", "prompt": "What is 2+2?"},
-               {"external_id": "b", "messages": [{"role": "user", "content": "Name a colour."}]}]
+    prompts = [
+        {"external_id": "a", "prompt": "What is 2+2?"},
+        {"external_id": "b", "messages": [{"role": "user", "content": "Name a colour."}]},
+    ]
     response = _upload(client, project, "prompts", jsonl(prompts).getvalue(), "p.jsonl")
     assert response.json() == {"created": 2, "unchanged": 0, "tasks_created": 0}
-    rows = [{"prompt_external_id": pid, "text": f"answer {i}", "model": "m1"} for pid in "ab" for i in range(4)]
+    rows = [
+        {"prompt_external_id": pid, "text": f"answer {i}", "model": "m1"} for pid in "ab" for i in range(4)
+    ]
     response = _upload(client, project, "candidates", jsonl(rows).getvalue(), "c.jsonl")
     assert response.json() == {"created": 8, "unchanged": 0, "tasks_created": 2}
     task = Task.objects.get(prompt__external_id="a")
-    assert sorted(task.candidate_ids) == sorted(Candidate.objects.filter(prompt=task.prompt).values_list("id", flat=True))
+    assert sorted(task.candidate_ids) == sorted(
+        Candidate.objects.filter(prompt=task.prompt).values_list("id", flat=True)
+    )
 
 
 def test_reimporting_the_same_files_changes_nothing(project):
     prompts = [{"external_id": f"p{i}", "prompt": f"Question {i}"} for i in range(3)]
-    rows = [{"prompt_external_id": f"p{i}", "text": f"a{j}", "sample_index": j} for i in range(3) for j in range(4)]
+    rows = [
+        {"prompt_external_id": f"p{i}", "text": f"a{j}", "sample_index": j}
+        for i in range(3)
+        for j in range(4)
+    ]
     for _ in range(2):
         services.prompts_import(project=project, stream=jsonl(prompts), fmt="jsonl")
         result = services.candidates_import(project=project, stream=jsonl(rows), fmt="jsonl")
@@ -62,21 +72,27 @@ def test_a_file_with_bad_lines_imports_nothing_and_reports_every_line(project, a
 
 
 def test_csv_prompts_and_candidates_with_an_unknown_prompt_id(project):
-    prompts = "external_id,prompt,source\nq1,\"Hello, there?\",csv\nq2,Second,csv\n"
+    prompts = 'external_id,prompt,source\nq1,"Hello, there?",csv\nq2,Second,csv\n'
     services.prompts_import(project=project, stream=io.BytesIO(prompts.encode()), fmt="csv")
     assert Prompt.objects.get(external_id="q1").messages == [{"role": "user", "content": "Hello, there?"}]
     bad = "prompt_external_id,text\nq1,one\nnope,two\nq1,\n"
     with pytest.raises(services.ImportRejected) as rejected:
         services.candidates_import(project=project, stream=io.BytesIO(bad.encode()), fmt="csv")
     assert [(e.line, e.reason) for e in rejected.value.errors] == [
-        (3, "no prompt with external_id 'nope'"), (4, "missing text (the candidate answer)")]
+        (3, "no prompt with external_id 'nope'"),
+        (4, "missing text (the candidate answer)"),
+    ]
     assert not Candidate.objects.exists()
 
 
 def test_an_external_id_reused_with_other_content_is_refused(project):
-    services.prompts_import(project=project, stream=jsonl([{"external_id": "a", "prompt": "One"}]), fmt="jsonl")
+    services.prompts_import(
+        project=project, stream=jsonl([{"external_id": "a", "prompt": "One"}]), fmt="jsonl"
+    )
     with pytest.raises(services.ImportRejected, match="1 bad line"):
-        services.prompts_import(project=project, stream=jsonl([{"external_id": "a", "prompt": "Two"}]), fmt="jsonl")
+        services.prompts_import(
+            project=project, stream=jsonl([{"external_id": "a", "prompt": "Two"}]), fmt="jsonl"
+        )
 
 
 def test_import_commands_report_line_numbers(project, tmp_path, capsys):

@@ -12,9 +12,18 @@ def demo_client(make_project, add_member, api):
     def make(kind: str = "demonstration"):
         project = make_project(name=kind, kinds=[kind])
         services.prompts_import(
-            project=project, fmt="jsonl",
-            stream=jsonl([{"messages": [{"role": "system", "content": "Be brief."},
-                                        {"role": "user", "content": "Capital of Peru?"}]}]),
+            project=project,
+            fmt="jsonl",
+            stream=jsonl(
+                [
+                    {
+                        "messages": [
+                            {"role": "system", "content": "Be brief."},
+                            {"role": "user", "content": "Capital of Peru?"},
+                        ]
+                    }
+                ]
+            ),
         )
         client = api(add_member(project, "lea"))
         return client, client.post(f"/api/projects/{project.pk}/next/").json()
@@ -26,7 +35,9 @@ def test_a_demonstration_stores_the_whole_conversation_with_time_and_paste(demo_
     client, body = demo_client()
     reply = [{"role": "assistant", "content": "Lima."}]
     response = client.post(
-        f"/api/assignments/{body['id']}/submit/", {"messages": reply, "seconds": 30, "pasted_chars": 2}, format="json"
+        f"/api/assignments/{body['id']}/submit/",
+        {"messages": reply, "seconds": 30, "pasted_chars": 2},
+        format="json",
     )
     assert response.status_code == 201
     demonstration = Demonstration.objects.get()
@@ -37,8 +48,15 @@ def test_a_demonstration_stores_the_whole_conversation_with_time_and_paste(demo_
 def test_a_search_conversation_keeps_tool_calls_and_results(demo_client):
     client, body = demo_client("search")
     reply = [
-        {"role": "assistant", "tool_calls": [
-            {"type": "function", "function": {"name": "search", "arguments": {"query": "capital of Peru"}}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "type": "function",
+                    "function": {"name": "search", "arguments": {"query": "capital of Peru"}},
+                }
+            ],
+        },
         {"role": "tool", "name": "search", "content": "[1] Lima is the capital of Peru."},
         {"role": "assistant", "content": "Lima [1]."},
     ]
@@ -70,7 +88,8 @@ def test_a_bad_reply_is_refused_and_stores_nothing(demo_client, reply, message):
 def test_a_search_conversation_without_a_search_is_refused(demo_client):
     client, body = demo_client("search")
     response = client.post(
-        f"/api/assignments/{body['id']}/submit/", {"messages": [{"role": "assistant", "content": "Lima."}]},
+        f"/api/assignments/{body['id']}/submit/",
+        {"messages": [{"role": "assistant", "content": "Lima."}]},
         format="json",
     )
     assert response.status_code == 400 and "search tool" in response.json()["detail"]

@@ -24,9 +24,14 @@ def test_a_ranking_with_ties_and_ratings_is_stored_with_its_guideline_version(cl
     client, body = claimed
     ids = [c["id"] for c in body["candidates"]]
     response = _submit(
-        client, body["id"], tiers=[[ids[2]], [ids[0], ids[1]], [ids[3]]], seconds=42.5,
-        ratings=[{"candidate": ids[2], "overall": 7, "satisfies_constraints": True},
-                 {"candidate": ids[3], "overall": 1, "hallucination": True, "harmful_advice": True}],
+        client,
+        body["id"],
+        tiers=[[ids[2]], [ids[0], ids[1]], [ids[3]]],
+        seconds=42.5,
+        ratings=[
+            {"candidate": ids[2], "overall": 7, "satisfies_constraints": True},
+            {"candidate": ids[3], "overall": 1, "hallucination": True, "harmful_advice": True},
+        ],
     )
     assert response.status_code == 201, response.json()
     ranking = Ranking.objects.get(assignment_id=body["id"])

@@ -1,0 +1,38 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = dict(
+        os.environ,
+        COACH_PRODUCTION="1",
+        SECRET_KEY="x" * 64 + "-production-key-for-the-check",
+        ALLOWED_HOSTS="coach.example.org",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"COACH_PRODUCTION": "1"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_the_openapi_schema_is_served(admin, api):
+    response = api(admin).get("/api/schema/")
+    assert response.status_code == 200
+    assert b"/api/projects/{project_id}/next/" in response.content

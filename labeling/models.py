@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -122,7 +124,7 @@ class Task(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["project", "id"], condition=Q(status="open"), name="task_open_queue"),
+            models.Index(fields=["project", "-is_gold", "id"], condition=Q(status="open"), name="task_open_queue"),
         ]
 
 
@@ -261,3 +263,53 @@ class Review(models.Model):
     verdict = models.CharField(max_length=10, choices=Verdict.choices)
     reason = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- web: drafts and the search backend -----------------------------------------------------------
+
+
+class DemonstrationDraft(models.Model):
+    """A labeler's unfinished reply, saved as they type so that a reload loses nothing."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="draft")
+    content = models.TextField(blank=True, default="")
+    # Search-tool tasks: every search run, as [{"query", "results": [{"id", "title", "url", "headline"}]}].
+    searches = models.JSONField(default=list, blank=True)
+    # The results the assistant saw, as [[search index, document id], ...] in citation order.
+    picks = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(default=0.0)
+    pasted_chars = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class SearchCorpus(models.Model):
+    """A document collection an admin uploaded for a project's search-tool conversations."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="corpora")
+    name = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    document_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="corpus_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SearchDocument(models.Model):
+    corpus = models.ForeignKey(SearchCorpus, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500)
+    url = models.CharField(max_length=2000, blank=True, default="")
+    text = models.TextField()
+    # Kept by Postgres itself: title words weigh more than body words.
+    search = models.GeneratedField(
+        expression=SearchVector("title", weight="A", config="english")
+        + SearchVector("text", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["search"], name="search_document_vector")]

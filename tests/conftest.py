@@ -1,5 +1,6 @@
 import io
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,28 @@ def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int
         ),
     )
     return list(project.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
+
+
+@pytest.fixture
+def celery_worker(django_db_setup, django_db_blocker):
+    """Start real Celery workers on queues private to this test run; tasks sent meanwhile go there."""
+    from config.celery import app
+    from tests.workers import Worker
+
+    cpu_queue, gpu_queue = f"test-{os.getpid()}-cpu", f"test-{os.getpid()}-gpu"
+    saved = app.conf.task_default_queue, app.conf.task_routes
+    app.conf.task_default_queue = cpu_queue
+    app.conf.task_routes = {"trainer_bridge.tasks.gpu_*": {"queue": gpu_queue}}
+    workers: list[Worker] = []
+
+    def start(**env: str) -> Worker:
+        workers.append(Worker([cpu_queue, gpu_queue], env=env).start())
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+    app.conf.task_default_queue, app.conf.task_routes = saved
 
 
 @pytest.fixture

@@ -39,14 +39,23 @@ def generate_candidates(
     # scheduling depends on timing, so results are not reproducible for a seed, and it swallows errors.
     # Why not generate(num_return_sequences=k)? It copies the prompt K times before the prefill and so pays
     # K prefills; here each prompt is prefilled once and its KV cache is repeated K times.
+    if k < 1 or max_new_tokens < 1:
+        raise ValueError("k and max_new_tokens must be at least 1")
     model, tokenizer = load_causal_lm(model_dir)
     gen = torch.Generator(device=model.device).manual_seed(seed)
     results: list[list[str]] = []
     for start in range(0, len(prompts), batch_size):
         batch = _encode(tokenizer, prompts[start : start + batch_size], model.device)
         new_tokens = _sample_shared_prefill(
-            model, batch, k=k, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, gen=gen,
-            eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
+            model,
+            batch,
+            k=k,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            gen=gen,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
         )
         texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         candidates = [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
@@ -71,21 +80,29 @@ def generate_candidates_naive(
     """Baseline for the benchmark: model.generate(num_return_sequences=k), one prefill per sample."""
     model, tokenizer = load_causal_lm(model_dir)
     torch.manual_seed(seed)
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    if temperature > 0:
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+    else:
+        sampling = {
+            "do_sample": False
+        }  # greedy: generate() refuses k > 1, and the k answers are equal anyway
+    per_call = k if temperature > 0 else 1
     results: list[list[str]] = []
     for start in range(0, len(prompts), batch_size):
         batch = _encode(tokenizer, prompts[start : start + batch_size], model.device)
         with torch.no_grad():
             out = model.generate(
                 **batch,
-                **(sampling if temperature > 0 else {"do_sample": False}),
-                num_return_sequences=k,
+                **sampling,
+                num_return_sequences=per_call,
                 max_new_tokens=max_new_tokens,
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )
         texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        candidates = [texts[i * k : (i + 1) * k] for i in range(len(texts) // k)]
+        candidates = [
+            texts[i * per_call : (i + 1) * per_call] * (k // per_call) for i in range(len(texts) // per_call)
+        ]
         results.extend(candidates)
         if on_batch is not None:
             on_batch(start, candidates)
@@ -117,7 +134,11 @@ def _sample_shared_prefill(
     # Left padding: positions count real tokens only, as generate() does.
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(
-        input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+        input_ids=batch["input_ids"],
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=True,
+        logits_to_keep=1,
     )
     cache = out.past_key_values
     cache.batch_repeat_interleave(k)

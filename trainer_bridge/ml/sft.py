@@ -46,7 +46,9 @@ class SFTConfig:
     seed: int = 0
 
 
-def build_sft_example(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> dict[str, list[int]]:
+def build_sft_example(
+    tokenizer, messages: list[dict], tools: list[dict] | None = None
+) -> dict[str, list[int]]:
     """Token ids and labels of one chat; labels are IGNORE on everything an assistant did not write."""
     if not any(m["role"] == "assistant" for m in messages):
         raise ValueError("an SFT example needs at least one assistant message")
@@ -55,7 +57,9 @@ def build_sft_example(tokenizer, messages: list[dict], tools: list[dict] | None 
     )
     ids = list(enc["input_ids"])
     # The template wraps assistant content, tool calls and the end-of-turn token in {% generation %}.
-    labels = [tok if in_answer else IGNORE for tok, in_answer in zip(ids, enc["assistant_masks"], strict=True)]
+    labels = [
+        tok if in_answer else IGNORE for tok, in_answer in zip(ids, enc["assistant_masks"], strict=True)
+    ]
     return {"input_ids": ids, "labels": labels}
 
 
@@ -68,7 +72,7 @@ def train_sft(
     on_progress: OnProgress | None = None,
     should_stop: ShouldStop | None = None,
 ) -> dict:
-    """Fine-tune model_dir on rows {"messages", "tools"?}; resumes from the newest checkpoint in output_dir."""
+    """Fine-tune on rows {"messages", "tools"?}; resumes from the newest checkpoint in output_dir."""
     out = Path(cfg.output_dir)
     if (done := finished_metrics(out)) is not None:
         return done
@@ -85,23 +89,29 @@ def train_sft(
     checkpoint = latest_checkpoint(out)
     model = AutoModelForCausalLM.from_pretrained(checkpoint or model_dir, dtype=torch.float32).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = total_steps(examples=len(train), batch_size=cfg.batch_size, epochs=cfg.epochs, max_steps=cfg.max_steps)
+    total = total_steps(
+        examples=len(train), batch_size=cfg.batch_size, epochs=cfg.epochs, max_steps=cfg.max_steps
+    )
     schedule = warmup_cosine(warmup_steps=cfg.warmup_steps, total_steps=total, min_ratio=cfg.min_lr_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    step = restore_training_state(checkpoint, optimizer=optimizer, scheduler=scheduler) if checkpoint else 0
+    step, counters = 0, {"train_tokens": 0}
+    if checkpoint:
+        step, counters = restore_training_state(checkpoint, optimizer=optimizer, scheduler=scheduler)
     resumed_from = step
+
+    def checkpoint_now() -> None:
+        save_checkpoint(
+            out, step=step, model=model, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler,
+            counters=counters, metrics=metrics, keep=cfg.keep_checkpoints,
+        )  # fmt: skip
 
     metrics: dict = {"step": step, "total_steps": total}
     losses: list[float] = []  # train losses since the last report
-    tokens = 0
     model.train()
     while step < total:
         if should_stop is not None and should_stop():
-            save_checkpoint(
-                out, step=step, model=model, optimizer=optimizer, scheduler=scheduler,
-                metrics=metrics, keep=cfg.keep_checkpoints,
-            )  # fmt: skip
-            return {**metrics, "stopped": True, "resumed_from_step": resumed_from}
+            checkpoint_now()
+            return {**metrics, "step": step, "stopped": True, "resumed_from_step": resumed_from}
 
         indices = batch_for_step(step, examples=len(train), batch_size=cfg.batch_size, seed=cfg.seed)
         batch = _collate([train[i] for i in indices], tokenizer.pad_token_id, device)
@@ -114,7 +124,7 @@ def train_sft(
         optimizer.zero_grad(set_to_none=True)
         step += 1
         losses.append(loss.item())
-        tokens += int((batch["labels"] != IGNORE).sum())
+        counters["train_tokens"] += int((batch["labels"] != IGNORE).sum())
 
         evaluate = step % cfg.eval_every == 0 or step == total
         if evaluate or step % cfg.log_every == 0:
@@ -124,19 +134,18 @@ def train_sft(
                 "epoch": step * cfg.batch_size / len(train),
                 "lr": scheduler.get_last_lr()[0],
                 "train_loss": sum(losses) / len(losses),
-                "train_tokens": tokens,
+                **counters,
                 "elapsed_s": time.monotonic() - started,
             }
             losses = []
             if evaluate and val:
-                metrics["val_loss"] = validation_loss(model, val, tokenizer.pad_token_id, cfg.batch_size, device)
+                metrics["val_loss"] = validation_loss(
+                    model, val, tokenizer.pad_token_id, cfg.batch_size, device
+                )
             if on_progress is not None:
                 on_progress(step, total, metrics)
         if step % cfg.checkpoint_every == 0 and step < total:
-            save_checkpoint(
-                out, step=step, model=model, optimizer=optimizer, scheduler=scheduler,
-                metrics=metrics, keep=cfg.keep_checkpoints,
-            )  # fmt: skip
+            checkpoint_now()
 
     result = {
         **metrics,
@@ -147,7 +156,8 @@ def train_sft(
         "skipped_examples": skipped,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
     }
-    result["final_dir"] = str(save_final(out, model=model, tokenizer=tokenizer, metrics=result))
+    result["final_dir"] = str(out / "final")
+    save_final(out, model=model, tokenizer=tokenizer, metrics=result)
     return result
 
 
@@ -161,7 +171,9 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
         batch = _collate(examples[start : start + batch_size], pad_id, device)
         with autocast(device):
             loss = model(**batch).loss
-        counted = int((batch["labels"][:, 1:] != IGNORE).sum())  # the model predicts each label from the token before
+        counted = int(
+            (batch["labels"][:, 1:] != IGNORE).sum()
+        )  # the model predicts each label from the token before
         total_loss += loss.item() * counted
         total_tokens += counted
     model.train(was_training)

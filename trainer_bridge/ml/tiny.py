@@ -17,46 +17,68 @@ VOCAB_SIZE = 768
 # ChatML-style turns. Everything an assistant turn produces (content, tool calls, the end-of-turn token)
 # sits inside {% generation %} so apply_chat_template(return_assistant_tokens_mask=True) marks exactly it.
 # The header newline stays outside: the tokenizer never merges across it (see the pre-tokenizer).
-CHAT_TEMPLATE = (
-    "{{- bos_token -}}"
-    "{%- if messages and messages[0]['role'] == 'system' -%}"
-    "{%- set system = messages[0]['content'] -%}{%- set turns = messages[1:] -%}"
-    "{%- else -%}{%- set system = '' -%}{%- set turns = messages -%}{%- endif -%}"
-    "{%- if system or tools -%}"
-    "{{- '<|im_start|>system\\n' + system -}}"
-    "{%- if tools -%}"
-    "{{- '\\n\\n# Tools\\nCall a tool with <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.\\n' -}}"
-    "{%- for tool in tools -%}{{- (tool | tojson) + '\\n' -}}{%- endfor -%}"
-    "{%- endif -%}"
-    "{{- '<|im_end|>\\n' -}}"
-    "{%- endif -%}"
-    "{%- for message in turns -%}"
-    "{%- if message['role'] == 'assistant' -%}"
-    "{{- '<|im_start|>assistant\\n' -}}"
-    "{%- generation -%}"
-    "{{- message['content'] if message['content'] is string else '' -}}"
-    "{%- for call in message.get('tool_calls', []) -%}"
-    "{%- set fn = call['function'] if call['function'] is defined else call -%}"
-    "{{- '<tool_call>' + ({'name': fn['name'], 'arguments': fn['arguments']} | tojson) + '</tool_call>' -}}"
-    "{%- endfor -%}"
-    "{{- '<|im_end|>' -}}"
-    "{%- endgeneration -%}"
-    "{{- '\\n' -}}"
-    "{%- else -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
-)
+CHAT_TEMPLATE = r"""
+{{- bos_token -}}
+{%- if messages and messages[0]['role'] == 'system' -%}
+    {%- set system = messages[0]['content'] -%}{%- set turns = messages[1:] -%}
+{%- else -%}
+    {%- set system = '' -%}{%- set turns = messages -%}
+{%- endif -%}
+{%- if system or tools -%}
+    {{- '<|im_start|>system\n' + system -}}
+    {%- if tools -%}
+        {{- '\n\n# Tools\nCall a tool with <tool_call>{"name": ..., "arguments": {...}}</tool_call>.\n' -}}
+        {%- for tool in tools -%}{{- (tool | tojson) + '\n' -}}{%- endfor -%}
+    {%- endif -%}
+    {{- '<|im_end|>\n' -}}
+{%- endif -%}
+{%- for message in turns -%}
+    {%- if message['role'] == 'assistant' -%}
+        {{- '<|im_start|>assistant\n' -}}
+        {%- generation -%}
+            {{- message['content'] if message['content'] is string else '' -}}
+            {%- for call in message.get('tool_calls', []) -%}
+                {%- set fn = call['function'] if call['function'] is defined else call -%}
+                {{- '<tool_call>' + ({'name': fn['name'], 'arguments': fn['arguments']} | tojson) -}}
+                {{- '</tool_call>' -}}
+            {%- endfor -%}
+            {{- '<|im_end|>' -}}
+        {%- endgeneration -%}
+        {{- '\n' -}}
+    {%- else -%}
+        {{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}
+    {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}
+""".strip()
 
 _TOPICS = [
-    "the weather", "a recipe for soup", "learning Python", "the solar system", "a good book", "sleep",
-    "running shoes", "the history of Rome", "saving money", "writing a poem", "a trip to Paris",
-    "training a dog", "coffee", "the ocean", "a job interview", "gardening", "chess", "the moon",
+    "the weather",
+    "a recipe for soup",
+    "learning Python",
+    "the solar system",
+    "a good book",
+    "sleep",
+    "running shoes",
+    "the history of Rome",
+    "saving money",
+    "writing a poem",
+    "a trip to Paris",
+    "training a dog",
+    "coffee",
+    "the ocean",
+    "a job interview",
+    "gardening",
+    "chess",
+    "the moon",
 ]
 _ASKS = [
-    "Can you tell me about {t}?", "What do you know about {t}?", "Give me a short tip about {t}.",
-    "Why do people care about {t}?", "Explain {t} to a child.", "Write one sentence about {t}.",
+    "Can you tell me about {t}?",
+    "What do you know about {t}?",
+    "Give me a short tip about {t}.",
+    "Why do people care about {t}?",
+    "Explain {t} to a child.",
+    "Write one sentence about {t}.",
 ]
 _ANSWERS = [
     "Sure. Here is a short answer about {t}: it is a topic many people enjoy.",
@@ -89,7 +111,8 @@ def _dialogues(rng: random.Random, n: int) -> list[list[dict]]:
 
 def _train_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE())
-    # Digits split one by one (as Llama 2 does) so numbers stay learnable; byte-level keeps any text encodable.
+    # Digits split one by one (as Llama 2 does) so numbers stay learnable;
+    # byte-level keeps any text encodable.
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )

@@ -65,17 +65,31 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
 
 
 def save_checkpoint(
-    output_dir: Path, *, step: int, model, optimizer, scheduler, metrics: dict, keep: int
+    output_dir: Path,
+    *,
+    step: int,
+    model,
+    tokenizer,
+    optimizer,
+    scheduler,
+    counters: dict[str, int],
+    metrics: dict,
+    keep: int,
 ) -> Path:
-    """Write output_dir/checkpoint-STEP atomically (tmp dir, then rename) and keep the newest `keep`."""
+    """Write output_dir/checkpoint-STEP atomically (tmp dir, then rename) and keep the newest `keep`.
+
+    A checkpoint is also a loadable model dir (weights, config, tokenizer), so it can be evaluated as is.
+    """
     final = output_dir / f"checkpoint-{step}"
     if (final / STATE_FILE).is_file():
         return final  # already saved (a resumed run asked to stop before its first step)
     tmp = output_dir / f".tmp-checkpoint-{step}"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
     state = {
         "step": step,
+        "counters": counters,  # running totals (tokens, forwards) that must survive a resume
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "rng_torch": torch.get_rng_state(),
@@ -90,8 +104,8 @@ def save_checkpoint(
     return final
 
 
-def restore_training_state(checkpoint: Path, *, optimizer, scheduler) -> int:
-    """Load optimizer, scheduler and RNG state (the weights come with from_pretrained); returns the step."""
+def restore_training_state(checkpoint: Path, *, optimizer, scheduler) -> tuple[int, dict[str, int]]:
+    """Load optimizer, scheduler and RNG state (weights come with from_pretrained); returns step, counters."""
     state = torch.load(checkpoint / STATE_FILE, weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -99,11 +113,11 @@ def restore_training_state(checkpoint: Path, *, optimizer, scheduler) -> int:
     if state["rng_cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng_cuda"])
     random.setstate(state["rng_python"])
-    return int(state["step"])
+    return int(state["step"]), dict(state["counters"])
 
 
 def save_final(output_dir: Path, *, model, tokenizer, metrics: dict) -> Path:
-    """output_dir/final: a loadable model dir (weights, config, tokenizer) plus metrics.json, written atomically."""
+    """output_dir/final: a loadable model dir plus metrics.json, written atomically."""
     final = output_dir / "final"
     tmp = output_dir / ".tmp-final"
     shutil.rmtree(tmp, ignore_errors=True)

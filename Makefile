@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[embedded,ml,test]'
+	$(PY) -m pip install -q -e '.[embedded,ml,test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -179,8 +179,13 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"trainer_bridge.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0}
+    "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},
+    "resume-stale-jobs": {"task": "trainer_bridge.tasks.jobs_resume_stale", "schedule": 30.0},
 }
+# A running GPU job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its worker
+# and is queued again (it resumes from its saved progress).
+JOB_HEARTBEAT_SECONDS = float(os.environ.get("COACH_JOB_HEARTBEAT_SECONDS", "5"))
+JOB_STALE_SECONDS = float(os.environ.get("COACH_JOB_STALE_SECONDS", "60"))
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -9,6 +10,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/", include("labeling.api_urls")),
+    path("api/", include("trainer_bridge.api_urls")),
+    path("", include("trainer_bridge.urls")),
+    path("", include("trainer_bridge.jobs_urls")),
+    path("", include("guidelines.urls")),
     path("", include("labeling.urls")),
 ]

@@ -124,7 +124,9 @@ class Task(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["project", "-is_gold", "id"], condition=Q(status="open"), name="task_open_queue"),
+            models.Index(
+                fields=["project", "-is_gold", "id"], condition=Q(status="open"), name="task_open_queue"
+            ),
         ]
 
 

@@ -518,7 +518,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="task",
             index=models.Index(
-                condition=models.Q(("status", "open")), fields=["project", "-is_gold", "id"], name="task_open_queue"
+                condition=models.Q(("status", "open")),
+                fields=["project", "-is_gold", "id"],
+                name="task_open_queue",
             ),
         ),
         migrations.AddConstraint(

@@ -31,21 +31,35 @@ def generate_candidates(
     temperature: float = 1.0,
     top_p: float = 1.0,
     seed: int = 0,
+    seeds: list[int] | None = None,
     batch_size: int = 8,
     on_batch: OnBatch | None = None,
 ) -> list[list[str]]:
-    """K sampled answers per prompt (chat messages); the K samples share one prefill of their prompt."""
+    """K sampled answers per prompt (chat messages); the K samples share one prefill of their prompt.
+
+    With `seeds` (one per prompt) each prompt samples from its own generator, so a prompt's answers do
+    not depend on which other prompts share its batch: a job that retries half its prompts gets the
+    same answers for them. Without, one generator seeded with `seed` serves the whole call.
+    """
     # Why not transformers' continuous batching (generate_batch)? It samples on a background thread whose
     # scheduling depends on timing, so results are not reproducible for a seed, and it swallows errors.
     # Why not generate(num_return_sequences=k)? It copies the prompt K times before the prefill and so pays
     # K prefills; here each prompt is prefilled once and its KV cache is repeated K times.
     if k < 1 or max_new_tokens < 1:
         raise ValueError("k and max_new_tokens must be at least 1")
+    if seeds is not None and len(seeds) != len(prompts):
+        raise ValueError("seeds holds one seed per prompt")
     model, tokenizer = load_causal_lm(model_dir)
-    gen = torch.Generator(device=model.device).manual_seed(seed)
+    shared = torch.Generator(device=model.device).manual_seed(seed)
     results: list[list[str]] = []
     for start in range(0, len(prompts), batch_size):
         batch = _encode(tokenizer, prompts[start : start + batch_size], model.device)
+        if seeds is None:
+            gens = [shared]
+        else:
+            gens = [
+                torch.Generator(device=model.device).manual_seed(s) for s in seeds[start : start + batch_size]
+            ]
         new_tokens = _sample_shared_prefill(
             model,
             batch,
@@ -53,7 +67,7 @@ def generate_candidates(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
             top_p=top_p,
-            gen=gen,
+            gens=gens,
             eos_id=tokenizer.eos_token_id,
             pad_id=tokenizer.pad_token_id,
         )
@@ -125,7 +139,7 @@ def _sample_shared_prefill(
     max_new_tokens: int,
     temperature: float,
     top_p: float,
-    gen: torch.Generator,
+    gens: list[torch.Generator],
     eos_id: int,
     pad_id: int,
 ) -> torch.Tensor:
@@ -150,7 +164,7 @@ def _sample_shared_prefill(
     finished = torch.zeros(rows, dtype=torch.bool, device=logits.device)
     tokens: list[torch.Tensor] = []
     for _ in range(max_new_tokens):
-        next_token = _sample(logits, temperature=temperature, top_p=top_p, gen=gen)
+        next_token = _sample(logits, temperature=temperature, top_p=top_p, gens=gens)
         next_token = next_token.masked_fill(finished, pad_id)
         tokens.append(next_token)
         finished |= next_token == eos_id
@@ -171,8 +185,14 @@ def _sample_shared_prefill(
     return torch.stack(tokens, dim=1).cpu()
 
 
-def _sample(logits: torch.Tensor, *, temperature: float, top_p: float, gen: torch.Generator) -> torch.Tensor:
-    """Temperature + nucleus sampling; temperature 0 means greedy."""
+def _sample(
+    logits: torch.Tensor, *, temperature: float, top_p: float, gens: list[torch.Generator]
+) -> torch.Tensor:
+    """Temperature + nucleus sampling; temperature 0 means greedy.
+
+    One generator serves every row, or each generator its equal share of the rows (a prompt's K samples);
+    every generator draws once per step even for finished rows, so its stream depends on nothing else.
+    """
     if temperature <= 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits / temperature, dim=-1)
@@ -182,4 +202,9 @@ def _sample(logits: torch.Tensor, *, temperature: float, top_p: float, gen: torc
         drop = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p
         sorted_probs = sorted_probs.masked_fill(drop, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, num_samples=1, generator=gen).squeeze(-1)
+    if len(gens) == 1:
+        return torch.multinomial(probs, num_samples=1, generator=gens[0]).squeeze(-1)
+    chunks = probs.split(probs.shape[0] // len(gens))
+    return torch.cat(
+        [torch.multinomial(c, 1, generator=g) for c, g in zip(chunks, gens, strict=True)]
+    ).squeeze(-1)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from trainer_bridge.ml.config import RMConfig
 from trainer_bridge.ml.training import (
     OnProgress,
     ShouldStop,
@@ -24,25 +25,6 @@ from trainer_bridge.ml.training import (
     total_steps,
     warmup_cosine,
 )
-
-
-@dataclass
-class RMConfig:
-    output_dir: Path
-    lr: float = 5e-5
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 10
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    epochs: int = 1  # InstructGPT trains its reward model for a single epoch: more overfits
-    max_steps: int | None = None  # when set, wins over epochs
-    groups_per_batch: int = 4  # rankings per step; each brings its K answers
-    max_len: int = 2048  # tokens per prompt+answer; longer ones keep their end, where the score is read
-    eval_every: int = 100
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    seed: int = 0
 
 
 def ranked_pairs(tiers: list[int]) -> list[tuple[int, int]]:

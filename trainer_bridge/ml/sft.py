@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from trainer_bridge.ml.config import SFTConfig
 from trainer_bridge.ml.training import (
     OnProgress,
     ShouldStop,
@@ -25,25 +26,6 @@ from trainer_bridge.ml.training import (
 )
 
 IGNORE = -100  # label value cross-entropy skips
-
-
-@dataclass
-class SFTConfig:
-    output_dir: Path
-    lr: float = 1e-4
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 10
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    epochs: int = 1
-    max_steps: int | None = None  # when set, wins over epochs
-    batch_size: int = 8
-    max_len: int = 2048  # tokens per example; longer ones are cut at the end
-    eval_every: int = 100
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    seed: int = 0
 
 
 def build_sft_example(

@@ -137,8 +137,23 @@ def _train_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
     return fast
 
 
-def make_tiny_model(out_dir: Path, *, seed: int = 0, warmup_steps: int = 60) -> Path:
-    """Build a tiny chat model + tokenizer in out_dir; a few warm-up steps teach it the chat format."""
+def make_tiny_model(
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    warmup_steps: int = 60,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int | None = None,
+) -> Path:
+    """Build a tiny chat model + tokenizer in out_dir; a few warm-up steps teach it the chat format.
+
+    The defaults make a ~100k-parameter model for tests; benchmarks pass a bigger width and depth.
+    """
+    if hidden_size % num_heads or num_heads % num_kv_heads:
+        raise ValueError("hidden_size must divide into num_heads, and num_heads into num_kv_heads")
     out_dir = Path(out_dir)
     rng = random.Random(seed)
     torch.manual_seed(seed)
@@ -151,11 +166,12 @@ def make_tiny_model(out_dir: Path, *, seed: int = 0, warmup_steps: int = 60) -> 
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=176,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        hidden_size=hidden_size,
+        # Llama's 8/3 ratio rounded up to a multiple of 16 (176 for the default width of 64)
+        intermediate_size=intermediate_size or -(-hidden_size * 8 // 3 // 16) * 16,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,

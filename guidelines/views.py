@@ -1,0 +1,147 @@
+"""Guideline pages: read the current version and its history, author and publish, acknowledge."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from config.errors import DomainError, NotFound
+from guidelines.models import GuidelineVersion
+from guidelines.selectors import guideline_version_diff, guideline_version_pending_for
+from guidelines.services import guideline_acknowledge, guideline_draft_save, guideline_publish
+from labeling.markdown import render_markdown
+from labeling.models import Role
+from labeling.views import domain_errors, member_project, project_nav
+
+MAX_BODY_CHARS = 200_000
+
+
+class GuidelineForm(forms.Form):
+    body = forms.CharField(required=False, strip=False, max_length=MAX_BODY_CHARS, widget=forms.Textarea)
+    change_note = forms.CharField(required=False, max_length=500)
+
+
+def _versions(project_guideline_id: int) -> list[GuidelineVersion]:
+    return list(
+        GuidelineVersion.objects.filter(guideline_id=project_guideline_id)
+        .select_related("author")
+        .order_by("-number")
+    )
+
+
+@login_required
+@domain_errors
+def guideline_page(request: HttpRequest, project_id: int, number: int | None = None) -> HttpResponse:
+    project, role = member_project(request, project_id, Role.LABELER)
+    versions = _versions(project.guideline_id)
+    shown = (
+        versions[0]
+        if versions and number is None
+        else next((v for v in versions if v.number == number), None)
+    )
+    if number is not None and shown is None:
+        raise NotFound(f"the guideline has no version {number}")
+    pending = guideline_version_pending_for(user=request.user, guideline=project.guideline)
+    context = project_nav(project, role, "guideline") | {
+        "guideline": project.guideline,
+        "versions": versions,
+        "shown": shown,
+        "html": render_markdown(shown.body) if shown else "",
+        "pending": pending,
+    }
+    return render(request, "guidelines/guideline.html", context)
+
+
+@login_required
+@domain_errors
+def guideline_diff(request: HttpRequest, project_id: int, old: int, new: int) -> HttpResponse:
+    project, role = member_project(request, project_id, Role.LABELER)
+    versions = {v.number: v for v in _versions(project.guideline_id)}
+    if new not in versions or (old and old not in versions):
+        raise NotFound("no such guideline version")
+    lines = guideline_version_diff(old=versions.get(old), new=versions[new])[2:]
+    context = project_nav(project, role, "guideline") | {
+        "old": versions.get(old),
+        "new": versions[new],
+        "lines": lines,
+        "versions": sorted(versions.values(), key=lambda v: -v.number),
+    }
+    return render(request, "guidelines/diff.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@domain_errors
+def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Write the draft with a live preview; save it, or publish it as the next version."""
+    project, role = member_project(request, project_id, Role.ADMIN)
+    guideline = project.guideline
+    form = GuidelineForm(request.POST or None, initial={"body": guideline.draft_body})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        body = form.cleaned_data["body"]
+        if request.POST.get("action") == "publish":
+            try:
+                version = guideline_publish(
+                    guideline=guideline,
+                    author=request.user,
+                    body=body,
+                    change_note=form.cleaned_data["change_note"].strip(),
+                )
+            except DomainError as exc:
+                form.add_error("body", exc.detail)
+                status = 400
+            else:
+                messages.success(
+                    request, f"Version {version.number} published; labelers will be asked to read it."
+                )
+                return redirect("guidelines:page", project_id=project.pk)
+        else:
+            guideline_draft_save(guideline=guideline, body=body)
+            messages.success(request, "Draft saved.")
+            return redirect("guidelines:edit", project_id=project.pk)
+    elif form.errors:
+        status = 400
+    body = form.data.get("body", guideline.draft_body) if form.is_bound else guideline.draft_body
+    versions = _versions(guideline.pk)
+    context = project_nav(project, role, "guideline") | {
+        "form": form,
+        "body": body,
+        "preview": render_markdown(body),
+        "versions": versions,
+        "unchanged": bool(versions) and versions[0].body == body,
+    }
+    return render(request, "guidelines/edit.html", context, status=status)
+
+
+@login_required
+@require_POST
+@domain_errors
+def guideline_preview(request: HttpRequest, project_id: int) -> HttpResponse:
+    member_project(request, project_id, Role.ADMIN)
+    return HttpResponse(render_markdown(request.POST.get("body", "")[:MAX_BODY_CHARS]))
+
+
+@login_required
+@require_POST
+@domain_errors
+def guideline_acknowledge_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    project, _ = member_project(request, project_id, Role.LABELER)
+    try:
+        number = int(request.POST.get("version", ""))
+    except ValueError:
+        raise NotFound("no such guideline version") from None
+    version = GuidelineVersion.objects.filter(guideline_id=project.guideline_id, number=number).first()
+    if version is None:
+        raise NotFound("no such guideline version")
+    guideline_acknowledge(user=request.user, version=version)
+    messages.success(
+        request, f"Thanks: you acknowledged version {version.number} of the {project.name} guideline."
+    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    return redirect(target or "labeling:home")

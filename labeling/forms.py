@@ -1,0 +1,175 @@
+"""Web forms: they parse what the browser sends. The rules of the domain stay in the services."""
+
+import string
+from typing import Any
+
+from django import forms
+
+from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
+
+# InstructGPT's per-answer labels; "satisfies constraints" may also be left unanswered.
+FLAG_LABELS = {
+    "fails_to_follow_instruction": "Fails to follow the instruction",
+    "hallucination": "Hallucination",
+    "inappropriate_for_customer_assistant": "Inappropriate for a customer assistant",
+    "sexual_content": "Sexual content",
+    "violent_content": "Violent content",
+    "harmful_advice": "Harmful advice",
+    "expresses_opinion": "Expresses an opinion",
+    "expresses_moral_judgement": "Expresses a moral judgement",
+}
+BOOLEAN_FLAGS = [f for f in RATING_FLAGS if f != "satisfies_constraints"]
+OVERALL = range(1, 8)
+
+
+def letter(index: int) -> str:
+    return string.ascii_uppercase[index]
+
+
+class RankingForm(forms.Form):
+    """A tier per candidate (same number = tie), its 1–7 rating and flags, or 'all answers are bad'."""
+
+    all_bad = forms.BooleanField(required=False)
+    seconds = forms.FloatField(required=False, min_value=0)
+
+    def __init__(self, *args: Any, candidates: list[Candidate], tiers: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+        tier_choices = [("", "–")] + [(str(n), str(n)) for n in range(1, tiers + 1)]
+        for c in candidates:
+            self.fields[f"tier-{c.pk}"] = forms.TypedChoiceField(
+                choices=tier_choices, coerce=int, empty_value=None, required=False
+            )
+            self.fields[f"overall-{c.pk}"] = forms.TypedChoiceField(
+                choices=[(str(n), str(n)) for n in OVERALL], coerce=int, empty_value=None, required=False
+            )
+            for flag in BOOLEAN_FLAGS:
+                self.fields[f"{flag}-{c.pk}"] = forms.BooleanField(required=False)
+            self.fields[f"satisfies_constraints-{c.pk}"] = forms.TypedChoiceField(
+                choices=[("", "–"), ("yes", "yes"), ("no", "no")],
+                coerce=lambda v: v == "yes",
+                empty_value=None,
+                required=False,
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        placed = [c for c in self.candidates if data.get(f"tier-{c.pk}") is not None]
+        if data.get("all_bad") and not placed:
+            return data
+        if len(placed) != len(self.candidates):
+            missing = [letter(i) for i, c in enumerate(self.candidates) if c not in placed]
+            raise forms.ValidationError(
+                f"Put every answer in a tier; not placed: {', '.join(missing)}.", code="unplaced"
+            )
+        return data
+
+    def tiers(self) -> list[list[int]]:
+        """Candidate ids grouped by tier number, best first; empty tier numbers are skipped."""
+        by_tier: dict[int, list[int]] = {}
+        for c in self.candidates:
+            tier = self.cleaned_data.get(f"tier-{c.pk}")
+            if tier is not None:
+                by_tier.setdefault(tier, []).append(c.pk)
+        return [by_tier[n] for n in sorted(by_tier)]
+
+    def ratings(self) -> list[dict[str, Any]]:
+        """A rating for every candidate that got a score or a flag."""
+        rows = []
+        for c in self.candidates:
+            row: dict[str, Any] = {"candidate": c.pk}
+            if (overall := self.cleaned_data.get(f"overall-{c.pk}")) is not None:
+                row["overall"] = overall
+            for flag in BOOLEAN_FLAGS:
+                if self.cleaned_data.get(f"{flag}-{c.pk}"):
+                    row[flag] = True
+            if (satisfies := self.cleaned_data.get(f"satisfies_constraints-{c.pk}")) is not None:
+                row["satisfies_constraints"] = satisfies
+            if len(row) > 1:
+                rows.append(row)
+        return rows
+
+
+class TierEditForm(forms.Form):
+    """A reviewer's corrected order: one tier number per candidate, every candidate placed."""
+
+    def __init__(self, *args: Any, candidates: list[Candidate], tiers: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.candidates = candidates
+        for c in candidates:
+            self.fields[f"tier-{c.pk}"] = forms.TypedChoiceField(
+                choices=[(str(n), str(n)) for n in range(1, tiers + 1)], coerce=int
+            )
+
+    def tiers(self) -> list[list[int]]:
+        by_tier: dict[int, list[int]] = {}
+        for c in self.candidates:
+            by_tier.setdefault(self.cleaned_data[f"tier-{c.pk}"], []).append(c.pk)
+        return [by_tier[n] for n in sorted(by_tier)]
+
+
+class SkipForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class DemonstrationForm(forms.Form):
+    """The reply being written; `pick` holds "search:document" pairs on search tasks."""
+
+    content = forms.CharField(required=False, strip=False, max_length=100_000)
+    seconds = forms.FloatField(required=False, min_value=0)
+    pasted_chars = forms.IntegerField(required=False, min_value=0)
+
+    def picks(self) -> list[list[int]]:
+        pairs = []
+        for value in self.data.getlist("pick"):
+            search_index, _, document_id = value.partition(":")
+            if search_index.isdigit() and document_id.isdigit():
+                pairs.append([int(search_index), int(document_id)])
+        return pairs
+
+
+class SearchForm(forms.Form):
+    query = forms.CharField(max_length=300)
+
+
+class ReviewForm(forms.Form):
+    verdict = forms.ChoiceField(choices=[("accept", "accept"), ("reject", "reject"), ("edit", "edit")])
+    reason = forms.CharField(max_length=2000, required=False)
+    content = forms.CharField(required=False, strip=False, max_length=100_000)
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    task_kinds = forms.MultipleChoiceField(choices=TaskKind.choices, widget=forms.CheckboxSelectMultiple)
+    k = forms.IntegerField(
+        min_value=2, max_value=9, initial=4, label="K", help_text="candidates per ranking task (2–9)"
+    )
+    overlap = forms.IntegerField(min_value=1, initial=1, help_text="labelers per task")
+    lease_seconds = forms.IntegerField(min_value=30, initial=1800, help_text="how long a task stays reserved")
+
+
+class ProjectSettingsForm(ProjectForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["name"]
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ImportForm(forms.Form):
+    what = forms.ChoiceField(choices=[("prompts", "Prompts"), ("candidates", "Candidates (model answers)")])
+    file = forms.FileField(help_text=".jsonl or .csv")
+    task_kind = forms.ChoiceField(
+        choices=[("", "project default")] + list(TaskKind.choices),
+        required=False,
+        help_text="prompts only: the kind of task they become",
+    )
+
+
+class CorpusForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    file = forms.FileField(help_text='JSONL, one document per line: {"title", "url", "text"}')

@@ -1,0 +1,75 @@
+// Shared behaviour of Coach pages: the time-on-task clock, lease renewal, and error notices.
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+  window.coachCsrf = csrfToken;
+
+  function flash(text, kind) {
+    const box = document.getElementById("flash");
+    if (!box) return;
+    const p = document.createElement("p");
+    p.className = "flash " + (kind || "info");
+    p.setAttribute("role", kind === "error" ? "alert" : "status");
+    p.textContent = text;
+    box.replaceChildren(p);
+  }
+  window.coachFlash = flash;
+
+  // Seconds on task count only while the page is visible; they live in the form's hidden input,
+  // so a draft (and a reload) carries them on.
+  function formatClock(seconds) {
+    const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
+    return m + ":" + String(s).padStart(2, "0");
+  }
+  setInterval(function () {
+    if (document.visibilityState !== "visible") return;
+    document.querySelectorAll("[data-seconds]").forEach(function (input) {
+      const value = (parseFloat(input.value) || 0) + 1;
+      input.value = value.toFixed(0);
+      const form = input.form;
+      const clock = form && form.querySelector("[data-clock]");
+      if (clock) clock.textContent = formatClock(value);
+    });
+  }, 1000);
+
+  // Keep the lease while the labeler works: renew at a third of its length, while the page is seen.
+  let lastRenew = Date.now();
+  setInterval(function () {
+    const task = document.querySelector("#task[data-renew-url]");
+    if (!task || document.visibilityState !== "visible") return;
+    const every = Math.min(300, Math.max(20, parseInt(task.dataset.leaseSeconds, 10) / 3)) * 1000;
+    if (Date.now() - lastRenew < every) return;
+    lastRenew = Date.now();
+    fetch(task.dataset.renewUrl, {
+      method: "POST",
+      headers: { "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+    }).then(function (response) {
+      if (!response.ok) {
+        response.json().then(function (body) {
+          flash((body && body.detail) || "The lease on this task could not be renewed.", "error");
+        }, function () {});
+      }
+    }, function () { flash("Coach cannot be reached; your work is kept in this page.", "error"); });
+  }, 5000);
+
+  document.addEventListener("htmx:responseError", function (event) {
+    flash("The server answered " + event.detail.xhr.status + ". Try again in a moment.", "error");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    flash("Coach cannot be reached. Nothing was lost: try again when the network is back.", "error");
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const target = event.detail.target;
+    if (target && target.id === "task") {
+      // A new task: start the counters from the fresh page, and read it from the top.
+      lastRenew = Date.now();
+      const box = document.getElementById("flash");
+      if (box) box.replaceChildren();
+    }
+  });
+})();

@@ -1,0 +1,180 @@
+// The ranking page: tiers by keyboard or drag and drop. The tier <select> of each answer holds the
+// truth; the board of chips and the keyboard only change those selects.
+(function () {
+  "use strict";
+
+  function form() { return document.querySelector("[data-rank-form]"); }
+  function cards(f) { return Array.from(f.querySelectorAll(".candidate")); }
+  function cardOf(f, id) { return f.querySelector('.candidate[data-candidate="' + id + '"]'); }
+  function selectOf(card) { return card.querySelector("[data-tier-select]"); }
+
+  function currentCard(f) {
+    const active = document.activeElement;
+    const card = active && active.closest ? active.closest(".candidate") : null;
+    return card && f.contains(card) ? card : null;
+  }
+
+  function focusCard(card) {
+    if (!card) return;
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest", behavior: "auto" });
+  }
+
+  function render(f) {
+    const all = cards(f);
+    let unplaced = 0;
+    all.forEach(function (card) {
+      const tier = selectOf(card).value;
+      const chip = f.querySelector('[data-chip="' + card.dataset.candidate + '"]');
+      const lane = f.querySelector('.chips[data-tier="' + tier + '"]');
+      if (chip && lane && chip.parentElement !== lane) lane.appendChild(chip);
+      card.classList.toggle("placed", tier !== "");
+      if (!tier) unplaced += 1;
+      const flags = card.querySelectorAll('.flags input[type="checkbox"]:checked').length;
+      const count = card.querySelector("[data-flag-count]");
+      if (count) count.textContent = flags ? "(" + flags + ")" : "";
+    });
+    // Sort chips inside each tier by letter so the board reads calmly.
+    f.querySelectorAll(".chips").forEach(function (lane) {
+      Array.from(lane.children)
+        .sort(function (a, b) { return a.textContent.localeCompare(b.textContent); })
+        .forEach(function (chip) { lane.appendChild(chip); });
+    });
+    const status = f.querySelector("[data-status]");
+    const allBad = f.querySelector("[data-all-bad]").checked;
+    if (status) {
+      status.classList.remove("error");
+      if (unplaced === 0) status.textContent = "Every answer is placed. Enter submits.";
+      else if (allBad && unplaced === all.length) status.textContent = "All answers are bad: Enter submits them as one tie.";
+      else status.textContent = unplaced + " of " + all.length + " answers not placed yet.";
+    }
+    return unplaced;
+  }
+
+  function setTier(f, card, tier) {
+    selectOf(card).value = tier;
+    render(f);
+  }
+
+  function readyToSubmit(f) {
+    const unplaced = render(f);
+    const allBad = f.querySelector("[data-all-bad]").checked;
+    if (unplaced === 0 || (allBad && unplaced === cards(f).length)) return true;
+    const status = f.querySelector("[data-status]");
+    status.textContent = allBad
+      ? "Place every answer, or none of them when all are bad."
+      : "Place every answer first: " + unplaced + " left.";
+    status.classList.add("error");
+    focusCard(cards(f).find(function (c) { return !selectOf(c).value; }));
+    return false;
+  }
+
+  function init(root) {
+    const f = root.matches && root.matches("[data-rank-form]") ? root : root.querySelector("[data-rank-form]");
+    if (!f || f.dataset.ready) return;
+    f.dataset.ready = "1";
+    render(f);
+    // Sortable also fires a bubbling "change" on its lists mid-drag: only form controls count here.
+    f.addEventListener("change", function (event) {
+      if (event.target.matches("input, select")) render(f);
+    });
+    f.querySelectorAll(".chip").forEach(function (chip) {
+      chip.addEventListener("click", function () { focusCard(cardOf(f, chip.dataset.chip)); });
+    });
+    if (window.Sortable) {
+      f.querySelectorAll(".chips").forEach(function (lane) {
+        window.Sortable.create(lane, {
+          group: "tiers",
+          animation: 120,
+          ghostClass: "chip-ghost",
+          onAdd: function (event) {
+            const card = cardOf(f, event.item.dataset.chip);
+            if (card) setTier(f, card, event.to.dataset.tier);
+          },
+        });
+      });
+    }
+    const first = cards(f).find(function (c) { return !selectOf(c).value; }) || cards(f)[0];
+    if (root.id === "task" || root === document.body) {
+      window.scrollTo(0, 0);
+      if (first) first.focus({ preventScroll: true });
+    }
+  }
+
+  // Only the ranking's own submit is checked here; skip and release have their own buttons.
+  document.addEventListener("htmx:confirm", function (event) {
+    const f = form();
+    if (!f || event.detail.elt !== f) return;
+    if (!readyToSubmit(f)) event.preventDefault();
+  });
+  document.addEventListener("submit", function (event) {
+    const f = form();
+    if (!f || event.target !== f || window.htmx) return;
+    if (event.submitter && event.submitter.hasAttribute("formaction")) return;
+    if (!readyToSubmit(f)) event.preventDefault();
+  });
+
+  document.addEventListener("keydown", function (event) {
+    const f = form();
+    if (!f || event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target;
+    const tag = target.tagName;
+    const typing = tag === "TEXTAREA" || tag === "SELECT" ||
+      (tag === "INPUT" && !["radio", "checkbox"].includes(target.type));
+    if (typing) {
+      if (event.key === "Escape") { target.blur(); focusCard(currentCard(f) || cards(f)[0]); }
+      if (event.key === "Enter" && target.matches("[data-skip-reason]")) {
+        event.preventDefault();
+        f.querySelector("[data-skip-button]").click();
+      }
+      return;
+    }
+    const all = cards(f);
+    const card = currentCard(f);
+    const index = card ? all.indexOf(card) : -1;
+    const key = event.key;
+    if (key === "ArrowDown" || key === "j") {
+      event.preventDefault();
+      focusCard(all[Math.min(all.length - 1, index + 1)]);
+    } else if (key === "ArrowUp" || key === "k") {
+      event.preventDefault();
+      focusCard(all[Math.max(0, index - 1)]);
+    } else if (event.shiftKey && /^Digit[1-7]$/.test(event.code)) {
+      if (!card) return;
+      event.preventDefault();
+      const radio = card.querySelector('input[type="radio"][value="' + event.code.slice(5) + '"]');
+      if (radio) { radio.checked = true; render(f); }
+    } else if (/^[1-9]$/.test(key) && !event.shiftKey) {
+      if (!card || parseInt(key, 10) > all.length) return;
+      event.preventDefault();
+      setTier(f, card, key);
+      if (index < all.length - 1) focusCard(all[index + 1]);
+    } else if (key === "0" || key === "Backspace" || key === "Delete") {
+      if (!card) return;
+      event.preventDefault();
+      setTier(f, card, "");
+    } else if (key === "f" && card) {
+      event.preventDefault();
+      const details = card.querySelector(".flags");
+      details.open = true;
+      details.querySelector("input").focus();
+    } else if (key === "x") {
+      event.preventDefault();
+      const box = f.querySelector("[data-all-bad]");
+      box.checked = !box.checked;
+      render(f);
+    } else if (key === "s") {
+      event.preventDefault();
+      const skip = f.querySelector("[data-skip]");
+      skip.open = true;
+      skip.querySelector("[data-skip-reason]").focus();
+    } else if (key === "Enter") {
+      if (tag === "INPUT" || tag === "BUTTON" || tag === "SUMMARY" || tag === "A") return; // native
+      event.preventDefault();
+      f.requestSubmit();
+    }
+  });
+
+  if (window.htmx) window.htmx.onLoad(init);
+  else document.addEventListener("DOMContentLoaded", function () { init(document.body); });
+})();

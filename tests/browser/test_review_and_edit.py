@@ -1,0 +1,47 @@
+import pytest
+
+from labeling import services
+from labeling.models import Demonstration, Review, Role
+from tests.browser.conftest import login, shot
+from tests.web.conftest import seed_demonstrations
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_reviewer_compares_accepts_and_edits(page, make_project, add_member):
+    project = make_project(kinds=["demonstration"], overlap=2)
+    seed_demonstrations(project, 1)
+    submitted = {}
+    for name, text in (("lea", "It started in **1850**."), ("otto", "Around 1900, I think.")):
+        labeler = add_member(project, name)
+        assignment = services.claim_next_task(project=project, labeler=labeler)
+        services.demonstration_draft_submit(
+            assignment_id=assignment.pk, labeler=labeler, content=text, seconds=40
+        )
+        submitted[name] = assignment
+    add_member(project, "rhea", Role.REVIEWER)
+
+    login(page, "rhea")
+    page.get_by_role("link", name="Review").first.click()
+    shot(page, "07-review-queue")
+    page.locator("td.preview a").first.click()
+    columns = page.locator(".column")
+    assert columns.count() == 2
+    shot(page, "08-review-side-by-side")
+
+    columns.nth(0).get_by_role("button", name="Accept").click()
+    assert "Accepted (lea)" in page.locator(".flash").inner_text()
+    otto = page.locator(".column").nth(1)
+    otto.get_by_text("Edit the answer").click()
+    otto.locator("textarea[name=content]").fill("It began around 1900.")
+    otto.get_by_role("button", name="Save as a new revision").click()
+    assert "Edit saved (otto)" in page.locator(".flash").inner_text()
+    assert "The labeler's original" in page.locator(".column").nth(1).inner_text()
+    shot(page, "09-review-after-edit")
+
+    assert Review.objects.get(assignment=submitted["lea"]).verdict == "accept"
+    revisions = Demonstration.objects.filter(assignment=submitted["otto"]).order_by("revision")
+    assert [d.messages[-1]["content"] for d in revisions] == [
+        "Around 1900, I think.",
+        "It began around 1900.",
+    ]

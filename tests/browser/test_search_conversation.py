@@ -1,0 +1,68 @@
+import io
+import json
+import re
+
+import pytest
+
+from labeling import services
+from labeling.models import Demonstration
+from tests.browser.conftest import login, shot
+from tests.web.conftest import seed_demonstrations
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOCS = [
+    {
+        "title": "Eiffel Tower",
+        "url": "https://example.org/eiffel",
+        "text": "The Eiffel Tower was finished in 1889 for the World's Fair in Paris.",
+    },
+    {
+        "title": "Gustave Eiffel",
+        "url": "https://example.org/gustave",
+        "text": "Gustave Eiffel's company designed and built the tower.",
+    },
+    {"title": "Sourdough", "url": "", "text": "Sourdough bread needs a starter and patience."},
+]
+
+
+def test_a_search_tool_conversation(page, make_project, add_member, admin):
+    project = make_project(kinds=["search"])
+    services.corpus_upload(
+        project=project,
+        name="wiki",
+        uploaded_by=admin,
+        stream=io.BytesIO("\n".join(json.dumps(d) for d in DOCS).encode()),
+    )
+    seed_demonstrations(project, 1, kind="search")
+    add_member(project, "lea")
+    login(page, "lea")
+    page.get_by_role("button", name="Start labeling").click()
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    assignment_id = int(page.url.rstrip("/").rsplit("/", 1)[-1])
+
+    page.locator("[data-search-input]").fill("when was the eiffel tower finished")
+    page.locator("[data-search-input]").press("Enter")
+    step = page.locator(".search-step").first
+    step.wait_for()
+    assert step.locator(".result-title").first.inner_text() == "Eiffel Tower"
+    assert step.locator("mark").count() >= 1
+    page.locator("[data-search-input]").fill("who built it eiffel company")
+    page.get_by_role("button", name="Search").click()
+    page.locator(".search-step").nth(1).wait_for()
+
+    page.locator(".search-step").nth(0).locator("[data-pick]").first.check()
+    page.locator(".search-step").nth(1).get_by_text("Gustave Eiffel", exact=True).click()
+    assert page.locator("[data-ref]").all_inner_texts().count("[1]") == 1
+    assert "[2]" in page.locator(".search-step").nth(1).inner_text()
+    page.locator("[data-reply]").fill("It was finished in 1889 [1], by Gustave Eiffel's company [2].")
+    shot(page, "06-search-conversation")
+    page.get_by_role("button", name="Submit and next").click()
+    page.get_by_text("That was the last task for now").wait_for()
+
+    reply = Demonstration.objects.get(assignment_id=assignment_id).messages[1:]
+    assert [m["role"] for m in reply] == ["assistant", "tool", "assistant", "tool", "assistant"]
+    assert reply[0]["tool_calls"][0]["function"]["arguments"] == {
+        "query": "when was the eiffel tower finished"
+    }
+    assert json.loads(reply[3]["content"])[0]["title"] == "Gustave Eiffel"

@@ -1,0 +1,98 @@
+"""Making reviewed annotations through the real services, for snapshot and export tests."""
+
+from collections.abc import Callable
+from typing import Any
+
+from labeling import services
+from labeling.models import Assignment, Project, Task
+from tests.conftest import jsonl
+
+SEARCH_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the corpus.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string", "description": "what to look for"}},
+                "required": ["query"],
+            },
+        },
+    }
+]
+
+
+def import_prompts(project: Project, texts: list[str], kind: str) -> None:
+    services.prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind=kind,
+        stream=jsonl([{"external_id": f"{kind}-{i}", "prompt": text} for i, text in enumerate(texts)]),
+    )
+
+
+def import_candidates(project: Project, kind_prefix: str, count: int, k: int) -> None:
+    services.candidates_import(
+        project=project,
+        fmt="jsonl",
+        stream=jsonl(
+            [
+                {
+                    "prompt_external_id": f"{kind_prefix}-{i}",
+                    "text": f"Answer {j} to prompt {i}: " + "word " * (j + 1),
+                    "model": "m",
+                    "sample_index": j,
+                }
+                for i in range(count)
+                for j in range(k)
+            ]
+        ),
+    )
+
+
+def by_text(task: Task) -> list[list[int]]:
+    """A strict ranking: candidates ordered by their sample text (so 'Answer 0' is best)."""
+    texts = dict(task.prompt.candidates.values_list("id", "text"))
+    return [[cid] for cid in sorted(task.candidate_ids, key=lambda cid: texts[cid])]
+
+
+def rank_all(
+    project: Project, labeler: Any, tiers: Callable[[Task], list[list[int]]] = by_text
+) -> list[Assignment]:
+    """The labeler ranks every task they can get; returns their assignments."""
+    done = []
+    while (assignment := services.claim_next_task(project=project, labeler=labeler)) is not None:
+        task = Task.objects.select_related("prompt").get(pk=assignment.task_id)
+        if task.kind == "ranking":
+            services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers(task))
+        else:
+            services.demonstration_submit(
+                assignment_id=assignment.pk, labeler=labeler, messages=reply_for(task), tools=tools_for(task)
+            )
+        done.append(assignment)
+    return done
+
+
+def reply_for(task: Task) -> list[dict[str, Any]]:
+    question = task.prompt.messages[-1]["content"]
+    if task.kind == "search":
+        call = {"type": "function", "function": {"name": "search", "arguments": {"query": question}}}
+        return [
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "name": "search", "content": f"Result: a page about {question}"},
+            {"role": "assistant", "content": f"According to the page, here is the answer to {question}"},
+        ]
+    if task.kind == "refusal":
+        return [{"role": "assistant", "content": "I don't know the answer to that."}]
+    return [{"role": "assistant", "content": f"A careful answer to: {question}"}]
+
+
+def tools_for(task: Task) -> list[dict[str, Any]] | None:
+    return SEARCH_TOOLS if task.kind == "search" else None
+
+
+def review_all(assignments: list[Assignment], reviewer: Any, verdict: str = "accept") -> None:
+    for assignment in assignments:
+        reason = "not good enough" if verdict == "reject" else ""
+        services.review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict=verdict, reason=reason)

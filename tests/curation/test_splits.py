@@ -1,0 +1,60 @@
+import random
+
+import pytest
+
+from curation.selectors import snapshot_rows
+from curation.services import snapshot_freeze
+from curation.splits import normalize_text, prompt_group_key, split_for
+from tests.curation.helpers import import_prompts, rank_all, review_all
+
+
+def test_normalizing_ignores_case_whitespace_and_punctuation():
+    assert normalize_text("  What is  2+2?!\n") == normalize_text("what is 2 + 2") == "what is 2 2"
+    assert normalize_text("Ｃafé—au lait") == "café au lait"
+    assert normalize_text("what is 2+3") != normalize_text("what is 2+2")
+
+
+def test_near_identical_prompts_share_a_group_key():
+    one = [{"role": "user", "content": "How do I boil an egg?"}]
+    two = [{"role": "user", "content": "how do i boil an egg"}]
+    other = [{"role": "user", "content": "How do I poach an egg?"}]
+    assert prompt_group_key(one) == prompt_group_key(two) != prompt_group_key(other)
+
+
+def test_the_split_is_deterministic_seeded_and_close_to_the_fraction():
+    keys = [f"group-{i}" for i in range(4000)]
+    first = [split_for(k, seed=3, validation_fraction=0.2) for k in keys]
+    assert first == [split_for(k, seed=3, validation_fraction=0.2) for k in keys]
+    assert first != [split_for(k, seed=4, validation_fraction=0.2) for k in keys]
+    assert 0.17 < first.count("validation") / len(keys) < 0.23
+    assert {split_for(k, seed=3, validation_fraction=0) for k in keys} == {"train"}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_prompt_or_near_duplicate_lands_in_both_splits(make_project, add_member, seed):
+    project = make_project(kinds=["demonstration"], overlap=2)
+    rng = random.Random(seed)
+    texts = []
+    for i in range(30):
+        base = f"Explain topic number {i} in simple words"
+        texts += [base, base.upper() + "!!", "  " + base.lower().replace(" ", "   ") + "?"]
+    rng.shuffle(texts)
+    import_prompts(project, texts, "demonstration")
+    rita = add_member(project, "rita", "reviewer")
+    for name in ("lea", "otto"):
+        review_all(rank_all(project, add_member(project, name)), rita)
+
+    snapshot = snapshot_freeze(project=project, name="s", seed=seed, validation_fraction=0.3)
+
+    splits_of_group: dict[str, set[str]] = {}
+    splits_of_prompt: dict[int, set[str]] = {}
+    for row in snapshot_rows(snapshot=snapshot):
+        splits_of_group.setdefault(normalize_text(row["prompt"][-1]["content"]), set()).add(row["split"])
+        splits_of_prompt.setdefault(row["prompt_id"], set()).add(row["split"])
+    assert len(splits_of_group) == 30 and len(splits_of_prompt) == 90
+    assert all(len(splits) == 1 for splits in splits_of_group.values())
+    assert all(len(splits) == 1 for splits in splits_of_prompt.values())
+    both = {next(iter(s)) for s in splits_of_group.values()}
+    assert both == {"train", "validation"}
+    counts = snapshot.manifest["counts"]
+    assert counts["prompts"] == 90 and counts["prompt_groups"] == 30 and counts["rows"] == 180

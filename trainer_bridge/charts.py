@@ -1,0 +1,136 @@
+"""Line charts as inline SVG, drawn on the server: no JavaScript and no chart library to ship."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706")
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: Sequence[tuple[float, float]]  # (step, value)
+
+
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / max(1, count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.floor(low / step) * step
+    ticks, value = [], first
+    while value <= high + step * 0.5:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str,
+    y_label: str = "",
+    width: int = 560,
+    height: int = 240,
+    y_range: tuple[float, float] | None = None,
+) -> SafeString:
+    """An SVG line chart of the series over the step axis; a series of one point shows as a dot."""
+    drawn = [s for s in series if s.points]
+    left, right, top, bottom = 56, 12, 28, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{left}" y="16" class="chart-title" font-size="13" font-weight="600">'
+        f"{escape(title)}</text>",
+    ]
+    if not drawn:
+        parts.append(
+            f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" font-size="12" '
+            f'fill="#6b7280">no points yet</text></svg>'
+        )
+        return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+
+    xs = [x for s in drawn for x, _ in s.points]
+    ys = [y for s in drawn for _, y in s.points]
+    x_low, x_high = min(xs), max(xs)
+    if x_high == x_low:
+        x_low, x_high = x_low - 1, x_high + 1
+    y_low, y_high = y_range or (min(ys), max(ys))
+    if y_high == y_low:
+        y_low, y_high = y_low - 0.5, y_high + 0.5
+    y_ticks = _nice_ticks(y_low, y_high) if y_range is None else _nice_ticks(*y_range)
+    y_low, y_high = min(y_ticks[0], y_low), max(y_ticks[-1], y_high)
+
+    def px(x: float) -> float:
+        return left + (x - x_low) / (x_high - x_low) * plot_w
+
+    def py(y: float) -> float:
+        return top + (1 - (y - y_low) / (y_high - y_low)) * plot_h
+
+    for tick in y_ticks:
+        y = py(tick)
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#374151">'
+            f"{_label(tick)}</text>"
+        )
+    for tick in _nice_ticks(x_low, x_high, 6):
+        if x_low <= tick <= x_high:
+            x = px(tick)
+            parts.append(
+                f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="middle" font-size="11" '
+                f'fill="#374151">{_label(tick)}</text>'
+            )
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#9ca3af"/>'
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11" '
+        f'fill="#374151">step</text>'
+    )
+    if y_label:
+        parts.append(
+            f'<text x="12" y="{top + plot_h / 2}" font-size="11" fill="#374151" text-anchor="middle" '
+            f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>'
+        )
+    for index, s in enumerate(drawn):
+        color = PALETTE[index % len(PALETTE)]
+        coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in s.points)
+        if len(s.points) > 1:
+            parts.append(
+                f'<polyline class="series" data-series="{escape(s.name)}" points="{coords}" fill="none" '
+                f'stroke="{color}" stroke-width="2"/>'
+            )
+        for x, y in s.points[-1:] if len(s.points) > 1 else s.points:
+            parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
+        legend_x = left + 8 + index * 150
+        parts.append(
+            f'<rect x="{legend_x}" y="{top + 6}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{legend_x + 14}" y="{top + 15}" font-size="11" fill="#111827">{escape(s.name)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+
+
+def metric_series(points: Sequence[tuple[int, dict]], keys: Sequence[str]) -> list[Series]:
+    """From (step, metrics) reports, one series per key, keeping only the steps that report it."""
+    return [
+        Series(
+            key,
+            [
+                (step, float(values[key]))
+                for step, values in points
+                if isinstance(values.get(key), int | float)
+            ],
+        )
+        for key in keys
+    ]

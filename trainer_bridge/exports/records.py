@@ -1,0 +1,136 @@
+"""What each export writes per snapshot row: TRL's conversational formats.
+
+- SFT: `{"messages": [...], "tools": [...]}` (tools only on rows that have them).
+- RM pairwise: `{"prompt": [...], "chosen": [assistant turn], "rejected": [assistant turn], "margin"?}`,
+  one row per pair of candidates in different tiers (a tie gives no pair), grouped by prompt.
+- RM K-wise: `{"prompt", "candidates": [texts best first], "tiers": [tier of each, 0 = best], ...}`,
+  the shape `trainer_bridge.ml.reward` trains on (one ranking = one batch element).
+- Prompts: `{"prompt": [...]}` once per prompt, for the RL stage.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from typing import Any
+
+from curation.consensus import consensus_ranking
+
+Row = dict[str, Any]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- SFT -----------------------------------------------------------------------------------------
+
+
+def sft_records(rows: Iterable[Row]) -> Iterator[Row]:
+    for row in rows:
+        record: Row = {"messages": row["messages"]}
+        if row.get("tools"):
+            record["tools"] = row["tools"]
+        yield record
+
+
+# --- reward model: rankings ----------------------------------------------------------------------
+
+
+def _rankings(rows: Iterable[Row], by: str) -> Iterator[Row]:
+    """Per labeler: each row as it is. By consensus: one mean-rank ranking per task over its labelers."""
+    if by == "labeler":
+        yield from rows
+        return
+    for _, group in groupby(rows, key=lambda row: row["task_id"]):
+        members = list(group)
+        consensus = consensus_ranking([row["tiers"] for row in members])
+        first = members[0]
+        yield first | {
+            "tiers": consensus.tiers,
+            "labelers": sorted(row["labeler"] for row in members),
+            "mean_ranks": {cid: float(rank) for cid, rank in consensus.mean_ranks.items()},
+            "all_bad": all(row["all_bad"] for row in members),
+        }
+
+
+def ranked_pairs(tiers: list[list[int]]) -> Iterator[tuple[int, int, int]]:
+    """(chosen id, rejected id, tier distance) for every two candidates in different tiers, best first."""
+    for better, upper in enumerate(tiers):
+        for worse in range(better + 1, len(tiers)):
+            for chosen in upper:
+                for rejected in tiers[worse]:
+                    yield chosen, rejected, worse - better
+
+
+def pair_lines(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[str]:
+    """Pairwise JSONL lines, built from pieces encoded once per ranking (a K=9 ranking gives 36 lines)."""
+    for ranking in _rankings(rows, by):
+        texts = {c["id"]: c["text"] for c in ranking["candidates"]}
+        turn = {cid: _dumps([{"role": "assistant", "content": text}]) for cid, text in texts.items()}
+        head = '{"prompt":' + _dumps(ranking["prompt"])
+        tail = _pair_tail(ranking, by)
+        for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
+            extra = f',"margin":{float(distance)}' if margin else ""
+            yield f'{head},"chosen":{turn[chosen]},"rejected":{turn[rejected]}{extra}{tail}}}\n'
+
+
+def _pair_tail(ranking: Row, by: str) -> str:
+    who = _dumps(ranking["labeler"]) if by == "labeler" else _dumps("consensus")
+    return f',"prompt_id":{int(ranking["prompt_id"])},"labeler":{who}'
+
+
+def pair_records(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[Row]:
+    """The same pairs as `pair_lines`, as records (for Parquet)."""
+    for ranking in _rankings(rows, by):
+        texts = {c["id"]: c["text"] for c in ranking["candidates"]}
+        for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
+            record: Row = {
+                "prompt": ranking["prompt"],
+                "chosen": [{"role": "assistant", "content": texts[chosen]}],
+                "rejected": [{"role": "assistant", "content": texts[rejected]}],
+            }
+            if margin:
+                record["margin"] = float(distance)
+            record["prompt_id"] = ranking["prompt_id"]
+            record["labeler"] = ranking["labeler"] if by == "labeler" else "consensus"
+            yield record
+
+
+def kwise_records(rows: Iterable[Row], *, by: str) -> Iterator[Row]:
+    for ranking in _rankings(rows, by):
+        texts = {c["id"]: c["text"] for c in ranking["candidates"]}
+        order = [(cid, tier) for tier, members in enumerate(ranking["tiers"]) for cid in members]
+        record: Row = {
+            "prompt": ranking["prompt"],
+            "candidates": [texts[cid] for cid, _ in order],
+            "tiers": [tier for _, tier in order],
+            "candidate_ids": [cid for cid, _ in order],
+            "prompt_id": ranking["prompt_id"],
+            "task_id": ranking["task_id"],
+            "all_bad": ranking["all_bad"],
+        }
+        if by == "labeler":
+            ratings = {r["candidate"]: r for r in ranking.get("ratings", [])}
+            record["labeler"] = ranking["labeler"]
+            record["ratings"] = [_rating(ratings.get(cid)) for cid, _ in order]
+        else:
+            record["labelers"] = ranking["labelers"]
+            record["mean_ranks"] = [ranking["mean_ranks"][cid] for cid, _ in order]
+        yield record
+
+
+def _rating(rating: Row | None) -> Row | None:
+    return None if rating is None else {k: v for k, v in rating.items() if k != "candidate"}
+
+
+# --- prompts -------------------------------------------------------------------------------------
+
+
+def prompt_records(rows: Iterable[Row]) -> Iterator[Row]:
+    """One record per prompt (rows arrive grouped by prompt); tools come from a row that used them."""
+    for prompt_id, group in groupby(rows, key=lambda row: row["prompt_id"]):
+        members = list(group)
+        record: Row = {"prompt": members[0]["prompt"], "prompt_id": prompt_id}
+        if tools := next((row["tools"] for row in members if row.get("tools")), None):
+            record["tools"] = tools
+        yield record

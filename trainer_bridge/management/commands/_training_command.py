@@ -1,0 +1,54 @@
+"""train_sft and train_rm: the same command with the settings of each kind."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from config.errors import DomainError
+from curation.selectors import snapshot_get
+from trainer_bridge.management.commands._jobs import add_run_arguments, follow, model_named, user_named
+from trainer_bridge.training import training_job_start
+
+
+class TrainingCommand(BaseCommand):
+    kind = ""
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--snapshot", required=True, help="snapshot id (or its name, when unique)")
+        parser.add_argument("--model", required=True, help="model version to start from (id or name)")
+        parser.add_argument("--output-name", default="", help="name of the model it registers")
+        parser.add_argument("--max-steps", type=int)
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--lr", type=float)
+        parser.add_argument("--warmup-steps", type=int)
+        parser.add_argument("--max-len", type=int)
+        parser.add_argument("--eval-every", type=int)
+        parser.add_argument("--checkpoint-every", type=int)
+        parser.add_argument("--log-every", type=int)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--user", help="username recorded as the job's author")
+        add_run_arguments(parser)
+
+    def config(self, options: dict[str, Any]) -> dict[str, Any]:
+        names = ["max_steps", "epochs", "lr", "warmup_steps", "max_len", "eval_every", "checkpoint_every"]
+        return {name: options[name] for name in [*names, "log_every", "seed"] if options[name] is not None}
+
+    def data_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            job = training_job_start(
+                snapshot=snapshot_get(snapshot_id=options["snapshot"]),
+                base_model=model_named(options["model"]),
+                kind=self.kind,
+                user=None,
+                config=self.config(options),
+                data_options=self.data_options(options),
+                output_name=options["output_name"],
+            )
+        except DomainError as exc:
+            raise CommandError(exc.detail) from None
+        if user := user_named(options["user"]):
+            type(job).objects.filter(pk=job.pk).update(created_by=user)
+        follow(job, inline=options["inline"], wait=options["wait"], stdout=self.stdout)

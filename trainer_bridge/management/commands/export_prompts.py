@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from trainer_bridge.exports.cli import add_common_arguments, run_export_command
+
+
+class Command(BaseCommand):
+    help = "Export each prompt of a snapshot once, as prompt-only rows for the RL stage."
+
+    def add_arguments(self, parser) -> None:
+        add_common_arguments(parser)
+        parser.add_argument(
+            "--kinds",
+            default="ranking,demonstration,refusal,search",
+            help="comma-separated task kinds whose prompts to include (default: all)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        run_export_command(self, options, "prompts", {"kinds": options["kinds"]})

@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from trainer_bridge.exports.cli import add_common_arguments, run_export_command
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a snapshot's rankings for reward-model training: pairwise preference rows or K-wise groups."
+    )
+
+    def add_arguments(self, parser) -> None:
+        add_common_arguments(parser)
+        parser.add_argument(
+            "--mode",
+            choices=["pairwise", "kwise"],
+            default="pairwise",
+            help="pairwise: prompt/chosen/rejected rows (ties give no pair); kwise: candidates in rank order",
+        )
+        parser.add_argument(
+            "--by",
+            choices=["labeler", "consensus"],
+            default="labeler",
+            help="labeler: every labeler's ranking; consensus: one mean-rank ranking per task",
+        )
+        parser.add_argument("--margin", action="store_true", help="pairwise rows carry the tier distance")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        export = {"mode": options["mode"], "by": options["by"], "margin": options["margin"]}
+        run_export_command(self, options, "rm", export)

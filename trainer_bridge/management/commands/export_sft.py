@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from trainer_bridge.exports.cli import add_common_arguments, run_export_command
+
+
+class Command(BaseCommand):
+    help = "Export a snapshot's demonstrations, refusals and search-tool chats as TRL `messages` rows."
+
+    def add_arguments(self, parser) -> None:
+        add_common_arguments(parser)
+        parser.add_argument(
+            "--kinds",
+            default="demonstration,refusal,search",
+            help="comma-separated task kinds to include (default: demonstration,refusal,search)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        run_export_command(self, options, "sft", {"kinds": options["kinds"]})

@@ -1,0 +1,56 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from config.errors import DomainError
+from trainer_bridge.generation import WHICH, generation_job_start
+from trainer_bridge.management.commands._jobs import (
+    add_run_arguments,
+    follow,
+    model_named,
+    project_named,
+    user_named,
+)
+
+
+class Command(BaseCommand):
+    help = "Start a generation job: K sampled candidates for each of a project's prompts, from a model."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--project", required=True, help="project id or name")
+        parser.add_argument("--model", required=True, help="model version id or name")
+        parser.add_argument("--k", type=int, help="candidates per prompt (default: the project's K)")
+        parser.add_argument(
+            "--which", choices=WHICH, default="waiting", help="waiting: prompts with no task yet"
+        )
+        parser.add_argument("--source", default="", help="only prompts imported from this source")
+        parser.add_argument("--limit", type=int, help="at most this many prompts")
+        parser.add_argument("--max-new-tokens", type=int, default=256)
+        parser.add_argument("--temperature", type=float, default=1.0)
+        parser.add_argument("--top-p", type=float, default=1.0)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--batch-size", type=int, default=8)
+        parser.add_argument("--user", help="username recorded as the job's author")
+        add_run_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            job = generation_job_start(
+                project=project_named(options["project"]),
+                model_version=model_named(options["model"]),
+                user=None,
+                k=options["k"],
+                which=options["which"],
+                source=options["source"],
+                limit=options["limit"],
+                max_new_tokens=options["max_new_tokens"],
+                temperature=options["temperature"],
+                top_p=options["top_p"],
+                seed=options["seed"],
+                batch_size=options["batch_size"],
+            )
+        except DomainError as exc:
+            raise CommandError(exc.detail) from None
+        if user := user_named(options["user"]):
+            type(job).objects.filter(pk=job.pk).update(created_by=user)
+        follow(job, inline=options["inline"], wait=options["wait"], stdout=self.stdout)

@@ -1,0 +1,44 @@
+"""Training settings as plain dataclasses: importable without torch, so the web side checks a job's config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class SFTConfig:
+    output_dir: Path
+    lr: float = 1e-4
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    epochs: int = 1
+    max_steps: int | None = None  # when set, wins over epochs
+    batch_size: int = 8
+    max_len: int = 2048  # tokens per example; longer ones are cut at the end
+    eval_every: int = 100
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0
+
+
+@dataclass
+class RMConfig:
+    output_dir: Path
+    lr: float = 5e-5
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    epochs: int = 1  # InstructGPT trains its reward model for a single epoch: more overfits
+    max_steps: int | None = None  # when set, wins over epochs
+    groups_per_batch: int = 4  # rankings per step; each brings its K answers
+    max_len: int = 2048  # tokens per prompt+answer; longer ones keep their end, where the score is read
+    eval_every: int = 100
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0

@@ -44,7 +44,11 @@ def log_in(base: str, username: str) -> requests.Session:
     session.get(f"{base}/login/").raise_for_status()
     response = session.post(
         f"{base}/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
         headers={"Referer": f"{base}/login/"},
         allow_redirects=False,
     )

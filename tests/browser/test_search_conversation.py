@@ -60,7 +60,7 @@ def test_a_search_tool_conversation(page, make_project, add_member, admin):
     page.get_by_role("button", name="Submit and next").click()
     page.get_by_text("That was the last task for now").wait_for()
 
-    reply = Demonstration.objects.get(assignment_id=assignment_id).messages[3:]  # after the three seeded turns
+    reply = Demonstration.objects.get(assignment_id=assignment_id).messages[3:]  # after the seeded turns
     assert [m["role"] for m in reply] == ["assistant", "tool", "assistant", "tool", "assistant"]
     assert reply[0]["tool_calls"][0]["function"]["arguments"] == {
         "query": "when was the eiffel tower finished"

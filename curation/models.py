@@ -46,3 +46,6 @@ class SnapshotRow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["snapshot", "position"], name="snapshot_row_position"),
         ]
+
+
+from curation.practice_models import *  # noqa: E402,F401,F403

@@ -25,7 +25,6 @@ import numpy as np
 KeepRule = Literal["first", "lowest_id", "longest"]
 
 _WORD = re.compile(r"\w+")
-_WHITESPACE = re.compile(r"\s+")
 _U64 = np.uint64
 # Odd 64-bit constants: the polynomial base for n-gram hashes and splitmix64's finalizer multipliers.
 _NGRAM_BASE = _U64(0x9E3779B97F4A7C15)
@@ -99,11 +98,19 @@ def _punctuation_pattern() -> re.Pattern[str]:
     return re.compile("[" + re.escape(chars) + "]+")
 
 
+_ASCII_NORMALIZE_TABLE = str.maketrans(
+    {c: None for c in map(chr, range(128)) if unicodedata.category(c)[0] == "P"}
+    | {c: c.lower() for c in map(chr, range(ord("A"), ord("Z") + 1))}
+)
+
+
 def normalize_text(text: str) -> str:
     """NFKC, lowercase, punctuation removed, whitespace collapsed: the form exact duplicates share."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = _punctuation_pattern().sub("", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    if text.isascii():  # NFKC leaves ASCII alone; one translate is many times faster than the big regex
+        text = text.translate(_ASCII_NORMALIZE_TABLE)
+    else:
+        text = _punctuation_pattern().sub("", unicodedata.normalize("NFKC", text).lower())
+    return " ".join(text.split())
 
 
 def normalized_text_hash(text: str) -> str:
@@ -127,11 +134,19 @@ def exact_duplicate_clusters(
 # Shingles and signatures
 
 
+# ASCII non-word characters to spaces and capitals to lower case: splitting the result gives exactly
+# the lowercased \w+ tokens of ASCII text, in under two thirds of the regex's time.
+_ASCII_WORD_TABLE = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_")}
+    | {c: c.lower() for c in map(chr, range(ord("A"), ord("Z") + 1))}
+)
+
+
 def words(text: str) -> list[str]:
     """Lowercased word tokens (NFKC first, so compatibility forms such as full-width letters match)."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    return _WORD.findall(text.lower())
+    if text.isascii():
+        return text.translate(_ASCII_WORD_TABLE).split()
+    return _WORD.findall(unicodedata.normalize("NFKC", text).lower())
 
 
 def stable_word_hash(word: str) -> int:

@@ -21,7 +21,7 @@ __all__ = [
     "ProbeQuestion",
     "ProbeRun",
     "ProbeSet",
-    "ProjectCurationSettings",
+    "LabelerQualitySettings",
     "SamplingStatus",
 ]
 
@@ -29,10 +29,10 @@ __all__ = [
 # --- labeler quality -------------------------------------------------------------------------------
 
 
-class ProjectCurationSettings(models.Model):
+class LabelerQualitySettings(models.Model):
     """Per-project curation knobs that the labeling side does not need to know about."""
 
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="curation_settings")
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="labeler_quality_settings")
     # The share of tasks that are gold (they carry a reference answer and every labeler does them).
     gold_rate = models.FloatField(default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
 

@@ -390,7 +390,7 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.CreateModel(
-            name="ProjectCurationSettings",
+            name="LabelerQualitySettings",
             fields=[
                 (
                     "id",
@@ -412,7 +412,7 @@ class Migration(migrations.Migration):
                     "project",
                     models.OneToOneField(
                         on_delete=django.db.models.deletion.CASCADE,
-                        related_name="curation_settings",
+                        related_name="labeler_quality_settings",
                         to="labeling.project",
                     ),
                 ),
@@ -494,7 +494,7 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=("probe_set", "line"), name="probe_question_line"),
         ),
         migrations.AddConstraint(
-            model_name="projectcurationsettings",
+            model_name="labelerqualitysettings",
             constraint=models.CheckConstraint(
                 condition=models.Q(("gold_rate__gte", 0), ("gold_rate__lte", 1)), name="gold_rate_0_to_1"
             ),

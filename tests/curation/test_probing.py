@@ -1,0 +1,174 @@
+import pytest
+
+from config.errors import DomainError
+from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeSet, SamplingStatus
+from curation.probing import (
+    SUGGESTED_REFUSAL,
+    containment_judge,
+    exact_judge,
+    judge_named,
+    normalize_answer,
+    probe_demonstration_tasks_create,
+    probe_refusal_tasks_create,
+    probe_run_execute,
+    probe_run_grade,
+    probe_run_start,
+    probe_set_upload,
+)
+from curation.tasks import gpu_probe
+from labeling.models import Task
+from labeling.services import ImportRejected
+from tests.conftest import jsonl
+from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
+
+
+def never_right(answer: str, question: ProbeQuestion) -> bool:
+    """A judge for the test of dotted-path judges."""
+    return False
+
+
+def _question(reference: str, aliases: list[str] | None = None) -> ProbeQuestion:
+    return ProbeQuestion(line=1, question="q", reference=reference, aliases=aliases or [])
+
+
+def test_normalization_drops_case_punctuation_and_articles():
+    assert normalize_answer("  The Eiffel-Tower, in PARIS! ") == "eiffeltower in paris"
+
+
+def test_containment_judge_needs_the_reference_as_whole_words():
+    paris = _question("Paris", ["City of Light"])
+    assert containment_judge("I believe it is Paris, France.", paris)
+    assert containment_judge("the city of light", paris)
+    assert not containment_judge("Parisian cafes", paris)
+    assert not containment_judge("London", paris)
+    assert exact_judge("paris.", paris)
+    assert not exact_judge("It is Paris", paris)
+
+
+def test_a_judge_can_be_named_by_its_import_path():
+    assert judge_named("containment") is containment_judge
+    assert judge_named("tests.curation.test_probing.never_right") is never_right
+    with pytest.raises(DomainError):
+        judge_named("no.such.judge")
+
+
+def test_upload_with_bad_lines_reports_every_line_and_stores_nothing(project, admin):
+    stream = jsonl(
+        [
+            {"question": "Capital of France?", "reference": "Paris"},
+            {"question": "", "reference": "x"},
+            {"question": "Who?", "reference": "Ada", "aliases": "Lovelace"},
+            {"question": "Q", "reference": "A", "hint": "extra"},
+        ]
+    )
+    stream = type(stream)(stream.getvalue() + b"not json\n")
+    with pytest.raises(ImportRejected) as rejected:
+        probe_set_upload(project=project, name="facts", stream=stream, uploaded_by=admin)
+    assert [e.line for e in rejected.value.errors] == [2, 3, 4, 5]
+    assert not ProbeSet.objects.exists() and not ProbeQuestion.objects.exists()
+
+
+def test_upload_stores_questions_with_their_line_numbers(project, admin):
+    rows = [
+        {"question": "Capital of France?", "reference": "Paris", "context": "Europe."},
+        {"question": "2+2?", "reference": "4"},
+    ]
+    probe_set = probe_set_upload(project=project, name="facts", stream=jsonl(rows), uploaded_by=admin)
+    assert list(probe_set.questions.order_by("line").values_list("line", "reference", "context")) == [
+        (1, "Paris", "Europe."),
+        (2, "4", ""),
+    ]
+    with pytest.raises(DomainError):
+        probe_set_upload(project=project, name="facts", stream=jsonl(rows), uploaded_by=admin)
+
+
+def test_grading_stored_answers_gives_verdicts_and_tasks(make_project, admin):
+    project = make_project(kinds=["refusal", "demonstration"], overlap=2)
+    rows = [
+        {"question": "Capital of France?", "reference": "Paris"},
+        {"question": "Who wrote Dune?", "reference": "Frank Herbert"},
+        {"question": "Boiling point of water in C?", "reference": "100"},
+    ]
+    probe_set = probe_set_upload(project=project, name="facts", stream=jsonl(rows), uploaded_by=admin)
+    run = probe_run_start(
+        probe_set=probe_set, model_name="m@1", model_path="/nowhere", samples=2, dispatch=False
+    )
+    paris, dune, water = probe_set.questions.order_by("line")
+    answers = {
+        paris: ["Paris.", "It is Paris"],
+        dune: ["Isaac Asimov", "Tolkien"],
+        water: ["100 degrees", "90"],
+    }
+    for question, texts in answers.items():
+        for i, text in enumerate(texts):
+            ProbeAnswer.objects.create(run=run, question=question, sample_index=i, text=text)
+
+    assert probe_run_grade(run=run) == {"right": 1, "wrong": 1, "mixed": 1}
+    assert probe_run_grade(run=run) == {"right": 1, "wrong": 1, "mixed": 1}  # grading again changes nothing
+    assert ProbeOutcome.objects.get(run=run, question=water).correct == 1
+
+    assert probe_refusal_tasks_create(run=run) == 1
+    assert probe_refusal_tasks_create(run=run) == 0  # a question is turned into a task once
+    refusal = Task.objects.get(project=project, kind="refusal")
+    assert refusal.prompt.messages == [{"role": "user", "content": "Who wrote Dune?"}]
+    assert refusal.required_count == 2
+    assert refusal.prompt.metadata["suggested_reply"] == SUGGESTED_REFUSAL
+    assert refusal.prompt.metadata["probe"]["sampled"] == ["Isaac Asimov", "Tolkien"]
+    assert probe_demonstration_tasks_create(run=run) == 1
+    assert (
+        Task.objects.get(project=project, kind="demonstration").prompt.metadata["probe"]["reference"]
+        == "Paris"
+    )
+
+
+def test_refusal_tasks_need_the_refusal_kind(project, admin):
+    probe_set = probe_set_upload(
+        project=project, name="f", stream=jsonl([{"question": "q?", "reference": "r"}]), uploaded_by=admin
+    )
+    run = probe_run_start(
+        probe_set=probe_set, model_name="m", model_path="/nowhere", samples=1, dispatch=False
+    )
+    with pytest.raises(DomainError):
+        probe_refusal_tasks_create(run=run)
+
+
+def test_probe_tasks_go_to_the_gpu_queue():
+    assert gpu_probe.name == "curation.tasks.gpu_probe"
+    assert gpu_probe.queue == "gpu"
+
+
+def test_a_probe_run_with_a_real_model_samples_grades_and_makes_refusal_tasks(
+    make_project, admin, tiny_model_dir
+):
+    project = make_project(kinds=["refusal"])
+    # References the random tiny model cannot produce: every answer is graded wrong.
+    rows = [
+        {"question": "What is the secret code?", "reference": "qzxv-7731-wplk"},
+        {"question": "Name the hidden river.", "reference": "Xoltranimbus"},
+    ]
+    probe_set = probe_set_upload(project=project, name="unknowable", stream=jsonl(rows), uploaded_by=admin)
+    run = probe_run_start(
+        probe_set=probe_set,
+        model_name="tiny@1",
+        model_path=str(tiny_model_dir),
+        samples=3,
+        max_new_tokens=8,
+        dispatch=False,
+    )
+
+    probe_run_execute(run_id=run.pk)
+
+    run.refresh_from_db()
+    assert run.status == SamplingStatus.DONE and run.progress_done == run.progress_total == 2
+    assert ProbeAnswer.objects.filter(run=run).count() == 6
+    assert set(ProbeAnswer.objects.filter(run=run).values_list("correct", flat=True)) == {False}
+    assert {o.verdict for o in run.outcomes.all()} == {"wrong"}
+    assert Task.objects.filter(project=project, kind="refusal").count() == 2
+    texts = list(ProbeAnswer.objects.filter(run=run).order_by("pk").values_list("text", flat=True))
+
+    probe_run_execute(run_id=run.pk)  # a finished run is left alone
+    run.status = SamplingStatus.FAILED
+    run.save()
+    probe_run_execute(run_id=run.pk)  # a re-run finds every answer stored and samples nothing new
+    assert list(ProbeAnswer.objects.filter(run=run).order_by("pk").values_list("text", flat=True)) == texts
+    assert Task.objects.filter(project=project, kind="refusal").count() == 2

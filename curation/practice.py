@@ -217,7 +217,9 @@ def practice_run_start(
     return run
 
 
-def practice_run_execute(*, run_id: int, generate: sampling.Generate | None = None) -> None:
+def practice_run_execute(
+    *, run_id: int, generate: sampling.Generate | None = None, on_progress: sampling.Progress | None = None
+) -> None:
     """Sample, verify and store pass rates; safe to call again after a crash or a redelivery."""
     run = sampling.run_claim(PracticeRun, run_id)
     if run is None:
@@ -243,6 +245,7 @@ def practice_run_execute(*, run_id: int, generate: sampling.Generate | None = No
             done={pk for pk, n in counts.items() if n >= run.samples},
             store=store,
             generate=generate or sampling.model_generate(),
+            on_progress=on_progress,
         )
         practice_run_verify(run=run)
     except Exception as exc:

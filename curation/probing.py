@@ -167,7 +167,9 @@ def probe_run_start(
     return run
 
 
-def probe_run_execute(*, run_id: int, generate: sampling.Generate | None = None) -> None:
+def probe_run_execute(
+    *, run_id: int, generate: sampling.Generate | None = None, on_progress: sampling.Progress | None = None
+) -> None:
     """Sample, grade and make refusal tasks; safe to call again after a crash or a redelivery."""
     run = sampling.run_claim(ProbeRun, run_id)
     if run is None:
@@ -193,6 +195,7 @@ def probe_run_execute(*, run_id: int, generate: sampling.Generate | None = None)
             done={pk for pk, n in counts.items() if n >= run.samples},
             store=store,
             generate=generate or sampling.model_generate(),
+            on_progress=on_progress,
         )
         probe_run_grade(run=run)
         if TaskKind.REFUSAL in run.probe_set.project.task_kinds:

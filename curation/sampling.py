@@ -19,6 +19,7 @@ from curation.practice_models import SamplingRun, SamplingStatus
 Messages = list[dict[str, Any]]
 # generate(model_dir, prompts, *, k, max_new_tokens, temperature, seeds, on_batch) -> k texts per prompt
 Generate = Callable[..., list[list[str]]]
+Progress = Callable[[int, int], None]  # (items done, items in all)
 R = TypeVar("R", bound=SamplingRun)
 
 
@@ -63,11 +64,14 @@ def sample_items(
     store: Callable[[int, list[str]], None],
     generate: Generate,
     batch_size: int = 8,
+    on_progress: Progress | None = None,
 ) -> None:
     """Generate `run.samples` answers for every item not in `done`, storing each batch as it finishes."""
     todo = [item for item in items if item.pk not in done]
     run.progress_total, run.progress_done = len(items), len(items) - len(todo)
     run.save(update_fields=["progress_total", "progress_done"])
+    if on_progress is not None:
+        on_progress(run.progress_done, run.progress_total)
     if not todo:
         return
 
@@ -76,6 +80,8 @@ def sample_items(
             store(item.pk, texts)
         run.progress_done += len(answers)
         run.save(update_fields=["progress_done"])
+        if on_progress is not None:
+            on_progress(run.progress_done, run.progress_total)
 
     generate(
         run.model_path,

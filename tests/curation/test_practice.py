@@ -1,6 +1,8 @@
 import json
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from config.errors import DomainError
 from curation.practice import (
@@ -14,7 +16,13 @@ from curation.practice import (
     practice_set_upload,
     verify,
 )
-from curation.practice_models import PracticeProblem, PracticeResult, PracticeSolution, SamplingStatus
+from curation.practice_models import (
+    PracticeProblem,
+    PracticeResult,
+    PracticeSet,
+    PracticeSolution,
+    SamplingStatus,
+)
 from labeling.services import ImportRejected
 from tests.conftest import jsonl
 from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
@@ -161,3 +169,29 @@ def test_a_practice_run_with_a_real_model_stores_every_sample_and_a_pass_rate(pr
     for r in results.values():
         stored = PracticeSolution.objects.filter(run=run, problem=r.problem, correct=True).count()
         assert r.passed == stored and r.pass_rate == stored / 4
+
+
+def test_the_practice_command_uploads_and_exports(project, admin, tmp_path):
+    source = tmp_path / "problems.jsonl"
+    source.write_text('{"problem": "1+1?", "answer": "2", "verifier": "numeric"}\n')
+    out = StringIO()
+    call_command(
+        "practice", "upload", project.name, "arith", str(source), "--user", admin.username, stdout=out
+    )
+    practice_set = PracticeSet.objects.get(name="arith")
+    assert json.loads(out.getvalue()) == {"practice_set": practice_set.pk, "problems": 1}
+
+    call_command(
+        "practice", "export", "rl", str(practice_set.pk), "--out", str(tmp_path / "rl.jsonl"), stdout=out
+    )
+    assert _read(tmp_path / "rl.jsonl")[0]["answer"] == "2"
+    with pytest.raises(CommandError, match="needs a practice run"):
+        call_command("practice", "export", "sft", str(practice_set.pk), "--out", str(tmp_path / "sft.jsonl"))
+
+    source.write_text('{"problem": "1+1?", "answer": "two", "verifier": "numeric"}\n')
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command(
+            "practice", "upload", project.name, "bad", str(source), "--user", admin.username, stderr=err
+        )
+    assert f"{source}:1: a numeric answer must be a number" in err.getvalue()

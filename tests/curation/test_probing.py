@@ -1,4 +1,8 @@
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from config.errors import DomainError
 from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeSet, SamplingStatus
@@ -172,3 +176,34 @@ def test_a_probe_run_with_a_real_model_samples_grades_and_makes_refusal_tasks(
     probe_run_execute(run_id=run.pk)  # a re-run finds every answer stored and samples nothing new
     assert list(ProbeAnswer.objects.filter(run=run).order_by("pk").values_list("text", flat=True)) == texts
     assert Task.objects.filter(project=project, kind="refusal").count() == 2
+
+
+def test_the_probe_command_runs_a_set_against_a_model_directory(
+    make_project, admin, tiny_model_dir, tmp_path
+):
+    make_project(name="probes", kinds=["refusal"])
+    source = tmp_path / "q.jsonl"
+    source.write_text('{"question": "Secret word?", "reference": "qqqzzzxxx"}\n')
+    out = StringIO()
+    call_command("probe", "upload", "probes", "secrets", str(source), "--user", admin.username, stdout=out)
+    set_id = json.loads(out.getvalue())["probe_set"]
+    out = StringIO()
+    call_command(
+        "probe",
+        "run",
+        str(set_id),
+        "--model-path",
+        str(tiny_model_dir),
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--no-progress",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue()) | {"run": 0} == {
+        "run": 0,
+        "status": "done",
+        "verdicts": {"wrong": 1},
+        "tasks": 1,
+    }

@@ -16,10 +16,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from config.errors import Conflict, DomainError
-from curation.models import DatasetSnapshot
+from curation.models import CleaningFilter, CleaningFlag, CleaningRun, DatasetSnapshot
+from curation.pii import scrub_pii
 from curation.splits import SPLITS, prompt_group_key, split_for
 from labeling.models import (
     RATING_FLAGS,
@@ -134,9 +135,14 @@ def snapshot_freeze(
     labelers: list[str] | None = None,
     seed: int = 0,
     validation_fraction: float = 0.1,
+    cleaning: list[str] | None = None,
     on_progress: OnProgress | None = None,
 ) -> DatasetSnapshot:
-    """Freeze the current revision of every selected annotation into immutable rows and a manifest."""
+    """Freeze the current revision of every selected annotation into immutable rows and a manifest.
+
+    `cleaning` names the cleaning filters whose flags apply (all by default): rows of flagged prompts
+    and flagged demonstrations are left out, except that PII flags scrub the text instead.
+    """
     name = name.strip()
     if not name:
         raise DomainError("give the snapshot a name", field="name")
@@ -155,7 +161,9 @@ def snapshot_freeze(
     if DatasetSnapshot.objects.filter(project=project, name=name).exists():
         raise Conflict(f"project {project.name!r} already has a snapshot named {name!r}", field="name")
 
+    applied = _checked_cleaning(cleaning)
     rankings, demonstrations = _selection(project, filters)
+    rankings, demonstrations, removed = _without_flagged(rankings, demonstrations, applied)
     total = rankings.count() + demonstrations.count()
     if total == 0:
         raise SnapshotEmpty(
@@ -171,6 +179,9 @@ def snapshot_freeze(
         _demonstration_rows(demonstrations, seed, validation_fraction),
         key=lambda row: (row["prompt_id"], row["task_id"], row["assignment_id"]),
     )
+    scrubbing = _PiiScrubbing.for_project(project) if CleaningFilter.PII in applied else None
+    if scrubbing:
+        rows = map(scrubbing.scrub, rows)
     tally = _Tally()
     for batch in _batches(rows, 1000):
         _copy_rows(snapshot.pk, tally, batch)
@@ -196,6 +207,7 @@ def snapshot_freeze(
             "prompt_groups": len(tally.groups),
             "labelers": len(tally.labelers),
         },
+        "cleaning": _cleaning_manifest(project, applied, removed, scrubbing),
         "guideline_versions": dict(sorted(tally.guideline_versions.items())),
         "source_annotation_ids": {table: sorted(ids) for table, ids in tally.source_ids.items()},
         "code_version": code_version(),
@@ -206,6 +218,91 @@ def snapshot_freeze(
     # The one UPDATE a snapshot ever gets: sealing it (the trigger refuses any once sha256 is set).
     snapshot.save(update_fields=["manifest", "row_count", "sha256"])
     return snapshot
+
+
+def _checked_cleaning(cleaning: list[str] | None) -> list[str]:
+    chosen = CleaningFilter.values if cleaning is None else list(dict.fromkeys(cleaning))
+    if unknown := sorted(set(chosen) - set(CleaningFilter.values)):
+        raise DomainError(f"unknown cleaning filters {unknown}", field="cleaning")
+    return [f for f in CleaningFilter.values if f in chosen]
+
+
+def _without_flagged(
+    rankings: QuerySet, demonstrations: QuerySet, applied: list[str]
+) -> tuple[QuerySet, QuerySet, dict[str, int]]:
+    """The selection less the rows whose prompt or demonstration a removing filter flagged.
+
+    Each filter's count is the rows it flags in the selection, so a row two filters flag counts twice.
+    """
+    removed: dict[str, int] = {}
+    for name in applied:
+        if name == CleaningFilter.PII:
+            continue  # scrubbed, not removed
+        flags = CleaningFlag.objects.filter(filter=name)
+        prompt_flagged = Exists(flags.filter(prompt_id=OuterRef("task__prompt_id")))
+        demonstration_flagged = Exists(flags.filter(demonstration_id=OuterRef("id")))
+        removed[name] = (
+            rankings.filter(prompt_flagged).count()
+            + demonstrations.filter(prompt_flagged | demonstration_flagged).count()
+        )
+        if removed[name]:
+            rankings = rankings.exclude(prompt_flagged)
+            demonstrations = demonstrations.exclude(prompt_flagged | demonstration_flagged)
+    return rankings, demonstrations, removed
+
+
+@dataclass
+class _PiiScrubbing:
+    """Replaces personal data with placeholders in the rows of PII-flagged prompts and demonstrations."""
+
+    prompt_ids: set[int]
+    demonstration_ids: set[int]
+    phone_region: str
+    rows: int = 0
+
+    @classmethod
+    def for_project(cls, project: Project) -> "_PiiScrubbing":
+        flags = CleaningFlag.objects.filter(project=project, filter=CleaningFilter.PII)
+        region = project.cleaning_settings.phone_region if hasattr(project, "cleaning_settings") else "US"
+        return cls(
+            prompt_ids=set(flags.exclude(prompt=None).values_list("prompt_id", flat=True)),
+            demonstration_ids=set(
+                flags.exclude(demonstration=None).values_list("demonstration_id", flat=True)
+            ),
+            phone_region=region,
+        )
+
+    def scrub(self, row: dict[str, Any]) -> dict[str, Any]:
+        scrubbed = False
+        if row["prompt_id"] in self.prompt_ids:
+            row["prompt"] = self._messages(row["prompt"])
+            scrubbed = True
+        if row["kind"] != TaskKind.RANKING and row["annotation_id"] in self.demonstration_ids:
+            row["messages"] = self._messages(row["messages"])
+            scrubbed = True
+        self.rows += scrubbed
+        return row
+
+    def _messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            m | {"content": scrub_pii(m["content"], phone_region=self.phone_region)}
+            if isinstance(m.get("content"), str)
+            else m
+            for m in messages
+        ]
+
+
+def _cleaning_manifest(
+    project: Project, applied: list[str], removed: dict[str, int], scrubbing: _PiiScrubbing | None
+) -> dict[str, Any]:
+    runs = CleaningRun.objects.filter(project=project).order_by("id").values_list("id", "filters")
+    last_run = {name: run_id for run_id, filters in runs for name in filters}
+    return {
+        "applied": applied,
+        "rows_removed": {name: removed.get(name, 0) for name in applied if name != CleaningFilter.PII},
+        "rows_scrubbed_pii": scrubbing.rows if scrubbing else 0,
+        "cleaning_runs": {name: last_run.get(name) for name in applied},
+    }
 
 
 def _checked_kinds(project: Project, kinds: list[str] | None) -> list[str]:

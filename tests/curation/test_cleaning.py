@@ -1,0 +1,202 @@
+"""Cleaning a project: flags with explanations, clusters with a keep rule, eval sets, snapshots."""
+
+import io
+import json
+
+import pytest
+
+from curation.cleaning import (
+    EvalSetRejected,
+    cleaning_run,
+    cleaning_settings_update,
+    cluster_keep,
+    eval_set_upload,
+)
+from curation.models import CleaningFlag, DuplicateCluster, EvalSet
+from curation.selectors import snapshot_rows
+from curation.services import snapshot_freeze
+from labeling.models import Prompt
+from tests.curation.helpers import import_prompts, rank_all, review_all
+
+LONG = (
+    "Explain how the water cycle moves water between the oceans, the air and the land, "
+    "and why mountains get more rain than the valleys around them"
+)
+PROMPTS = [
+    LONG,
+    "How do I bake sourdough bread at home with a starter?",
+    "how do i bake SOURDOUGH bread at home, with a starter!!",
+    LONG.replace("around them", "around it"),
+    "Email me at jane.doe@example.org about the refund for my order.",
+    "Natalia sold clips to 48 of her friends in April and then she sold half as many in May.",
+    "ok ok ok ok",
+]
+
+
+def prompt_id(project, text):
+    return Prompt.objects.get(project=project, messages__0__content=text).pk
+
+
+def flags_of(project, text, filter_name=None):
+    flags = CleaningFlag.objects.filter(prompt_id=prompt_id(project, text))
+    return list(flags.filter(filter=filter_name) if filter_name else flags)
+
+
+def upload(project, admin, lines, name="gsm8k"):
+    stream = io.BytesIO("\n".join(lines).encode())
+    return eval_set_upload(project=project, name=name, stream=stream, uploaded_by=admin)
+
+
+@pytest.fixture
+def labeled(make_project, add_member, admin):
+    """A demonstration project whose prompts are all answered and accepted."""
+    project = make_project(kinds=["demonstration"])
+    import_prompts(project, PROMPTS, "demonstration")
+    lea, rita = add_member(project, "lea"), add_member(project, "rita", "reviewer")
+    review_all(rank_all(project, lea), rita, "accept")
+    upload(project, admin, [json.dumps({"id": "q1", "question": PROMPTS[5]})])
+    return project
+
+
+def test_normalized_copies_are_exact_duplicates_of_the_first(labeled):
+    cleaning_run(project=labeled)
+
+    (flag,) = flags_of(labeled, PROMPTS[2], "exact_duplicate")
+    kept = prompt_id(labeled, PROMPTS[1])
+    assert flag.details["kept"] == kept
+    assert flag.explanation.startswith(f"duplicate of prompt {kept} (the same text once case")
+    assert flags_of(labeled, PROMPTS[1], "exact_duplicate") == []
+
+
+def test_a_one_word_edit_is_a_near_duplicate_confirmed_by_jaccard(labeled):
+    cleaning_run(project=labeled)
+
+    (flag,) = flags_of(labeled, PROMPTS[3], "near_duplicate")
+    assert 0.8 <= flag.details["jaccard"] < 1
+    cluster = flag.cluster
+    assert cluster.kept_id == prompt_id(labeled, LONG) and cluster.keep_rule == "first"
+    assert sorted(cluster.member_ids) == sorted([prompt_id(labeled, LONG), prompt_id(labeled, PROMPTS[3])])
+
+
+def test_demonstrations_are_deduplicated_too(labeled):
+    cleaning_run(project=labeled, filters=["exact_duplicate"])
+
+    targets = set(DuplicateCluster.objects.filter(project=labeled).values_list("target", flat=True))
+    assert targets == {"prompt", "demonstration"}  # the answers quote the prompts they answer
+
+
+def test_the_longest_keep_rule_and_a_higher_threshold(labeled):
+    settings = dict(
+        quality_thresholds={},
+        decontam_long_ngram=13,
+        decontam_short_ngram=8,
+        decontam_short_text_words=50,
+        phone_region="US",
+    )
+    cleaning_settings_update(project=labeled, near_duplicate_threshold=0.95, keep_rule="longest", **settings)
+    cleaning_run(project=labeled, filters=["exact_duplicate", "near_duplicate"])
+
+    assert flags_of(labeled, PROMPTS[3], "near_duplicate") == []
+    (flag,) = flags_of(labeled, PROMPTS[1], "exact_duplicate")
+    assert flag.details["kept"] == prompt_id(labeled, PROMPTS[2])  # longer by its punctuation
+
+
+def test_an_admin_can_keep_another_member(labeled):
+    cleaning_run(project=labeled, filters=["exact_duplicate"])
+    (flag,) = flags_of(labeled, PROMPTS[2], "exact_duplicate")
+
+    cluster_keep(cluster=flag.cluster, keep_id=prompt_id(labeled, PROMPTS[2]))
+
+    assert flags_of(labeled, PROMPTS[2]) == []
+    (moved,) = flags_of(labeled, PROMPTS[1], "exact_duplicate")
+    assert "chosen by an admin" in moved.explanation
+
+
+def test_quality_flags_follow_the_project_thresholds(labeled):
+    cleaning_run(project=labeled, filters=["quality"])
+    names = {f.name for f in flags_of(labeled, PROMPTS[6], "quality")}
+    assert "top_2gram" in names
+
+    cleaning_settings_update(
+        project=labeled,
+        near_duplicate_threshold=0.8,
+        keep_rule="first",
+        quality_thresholds={"min_words": 12, "min_stop_words": None, "max_top_ngram_char_fraction": None},
+        decontam_long_ngram=13,
+        decontam_short_ngram=8,
+        decontam_short_text_words=50,
+        phone_region="US",
+    )
+    cleaning_run(project=labeled, filters=["quality"])
+    (flag,) = flags_of(labeled, PROMPTS[1], "quality")
+    assert flag.explanation == "word count is 11, below the minimum 12"
+    assert "top_2gram" not in {f.name for f in flags_of(labeled, PROMPTS[6], "quality")}
+
+
+def test_a_rerun_replaces_a_filters_flags_instead_of_adding(labeled):
+    cleaning_run(project=labeled)
+    first = CleaningFlag.objects.filter(project=labeled).count()
+    run = cleaning_run(project=labeled)
+    assert CleaningFlag.objects.filter(project=labeled).count() == first > 0
+    assert run.counts["exact_duplicate"] == {"prompts": 1, "demonstrations": 1}
+
+
+def test_pii_is_flagged_without_storing_it_and_scrubbed_in_snapshots(labeled):
+    cleaning_run(project=labeled, filters=["pii"])
+    (flag,) = flags_of(labeled, PROMPTS[4], "pii")
+    assert flag.name == "EMAIL"
+    assert "jane.doe" not in json.dumps(flag.details)
+
+    snapshot = snapshot_freeze(project=labeled, name="v1")
+    (row,) = [r for r in snapshot_rows(snapshot=snapshot) if r["prompt_id"] == flag.prompt_id]
+    assert row["prompt"][-1]["content"] == "Email me at <EMAIL> about the refund for my order."
+    assert "jane.doe" not in json.dumps(row["messages"])  # the answer quotes the prompt
+    assert snapshot.manifest["cleaning"]["rows_scrubbed_pii"] == 1
+
+
+def test_prompts_sharing_a_run_with_an_eval_set_are_flagged_with_a_report(labeled):
+    cleaning_run(project=labeled, filters=["contamination"])
+    (flag,) = CleaningFlag.objects.filter(project=labeled, filter="contamination")
+    assert flag.prompt_id == prompt_id(labeled, PROMPTS[5])
+    assert flag.details["eval_set"] == "gsm8k" and flag.details["eval_line"] == 1
+    assert flag.details["ngram"] == 8
+    assert flag.details["matched"].startswith("natalia sold clips to 48 of her")
+
+
+def test_a_snapshot_leaves_flagged_rows_out_and_says_what_each_filter_removed(labeled):
+    cleaning_run(project=labeled)
+    snapshot = snapshot_freeze(project=labeled, name="clean")
+
+    cleaning = snapshot.manifest["cleaning"]
+    assert cleaning["applied"] == ["exact_duplicate", "near_duplicate", "quality", "pii", "contamination"]
+    assert cleaning["rows_removed"]["exact_duplicate"] == 1
+    assert cleaning["rows_removed"]["near_duplicate"] == 1
+    assert cleaning["rows_removed"]["contamination"] == 1
+    kept = {row["prompt_id"] for row in snapshot_rows(snapshot=snapshot)}
+    assert prompt_id(labeled, PROMPTS[2]) not in kept
+    assert prompt_id(labeled, PROMPTS[5]) not in kept
+    assert prompt_id(labeled, PROMPTS[1]) in kept
+
+
+def test_a_snapshot_may_apply_no_filter(labeled):
+    cleaning_run(project=labeled)
+    snapshot = snapshot_freeze(project=labeled, name="raw", cleaning=[])
+    assert snapshot.row_count == len(PROMPTS)
+    assert snapshot.manifest["cleaning"]["applied"] == []
+
+
+def test_a_bad_eval_file_names_its_lines_and_stores_nothing(labeled, admin):
+    lines = [
+        json.dumps({"text": "fine"}),
+        "{not json",
+        json.dumps({"answer": "no text"}),
+        json.dumps({"text": 3}),
+    ]
+    with pytest.raises(EvalSetRejected) as rejected:
+        upload(labeled, admin, lines, name="broken")
+    assert [(e["line"], e["reason"][:12]) for e in rejected.value.extra["lines"]] == [
+        (2, "invalid JSON"),
+        (3, "no text: giv"),
+        (4, "text must be"),
+    ]
+    assert not EvalSet.objects.filter(name="broken").exists()

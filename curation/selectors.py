@@ -1,8 +1,8 @@
 import hashlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from django.db.models import QuerySet
 
 from config.errors import NotFound
@@ -60,7 +60,7 @@ def snapshot_rows(
     """The rows in their frozen order, streamed from a server-side cursor (run it inside a transaction)."""
     texts = _rows(snapshot, kinds, split).order_by("position").values_list("data", flat=True)
     for text in texts.iterator(chunk_size=chunk_size):
-        yield json.loads(text)
+        yield orjson.loads(text)
 
 
 def snapshot_content_sha256(*, snapshot: DatasetSnapshot) -> str:

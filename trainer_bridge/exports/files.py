@@ -8,13 +8,14 @@ passes run in constant memory.
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 FORMATS = ("jsonl", "parquet")
 _FLUSH_BYTES = 4 * 1024 * 1024
@@ -36,8 +37,9 @@ class Written:
     sha256: str
 
 
-def json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+def json_line(record: dict[str, Any]) -> bytes:
+    """One JSONL line: compact, UTF-8, keys in the record's order."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 @contextlib.contextmanager
@@ -54,12 +56,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_jsonl(path: Path, lines: Iterable[str]) -> Written:
+def write_jsonl(path: Path, lines: Iterable[bytes]) -> Written:
     """Write lines (each a JSON document ending in a newline) atomically; hashes the bytes as they go."""
     digest = hashlib.sha256()
     count = size = 0
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        buffer: list[str] = []
+        buffer: list[bytes] = []
         buffered = 0
         for line in lines:
             buffer.append(line)
@@ -75,8 +77,8 @@ def write_jsonl(path: Path, lines: Iterable[str]) -> Written:
     return Written(records=count, bytes=size, sha256=digest.hexdigest())
 
 
-def _flush(out: IO[bytes], digest: Any, buffer: list[str]) -> int:
-    data = "".join(buffer).encode()
+def _flush(out: IO[bytes], digest: Any, buffer: list[bytes]) -> int:
+    data = b"".join(buffer)
     out.write(data)
     digest.update(data)
     return len(data)

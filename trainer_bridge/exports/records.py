@@ -8,18 +8,18 @@
 - Prompts: `{"prompt": [...]}` once per prompt, for the RL stage.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 from typing import Any
+
+import orjson
 
 from curation.consensus import consensus_ranking
 
 Row = dict[str, Any]
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = orjson.dumps
 
 
 # --- SFT -----------------------------------------------------------------------------------------
@@ -62,21 +62,21 @@ def ranked_pairs(tiers: list[list[int]]) -> Iterator[tuple[int, int, int]]:
                     yield chosen, rejected, worse - better
 
 
-def pair_lines(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[str]:
+def pair_lines(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[bytes]:
     """Pairwise JSONL lines, built from pieces encoded once per ranking (a K=9 ranking gives 36 lines)."""
     for ranking in _rankings(rows, by):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         turn = {cid: _dumps([{"role": "assistant", "content": text}]) for cid, text in texts.items()}
-        head = '{"prompt":' + _dumps(ranking["prompt"])
+        head = b'{"prompt":' + _dumps(ranking["prompt"]) + b',"chosen":'
         tail = _pair_tail(ranking, by)
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
-            extra = f',"margin":{float(distance)}' if margin else ""
-            yield f'{head},"chosen":{turn[chosen]},"rejected":{turn[rejected]}{extra}{tail}}}\n'
+            extra = b',"margin":%s' % _dumps(float(distance)) if margin else b""
+            yield b"".join((head, turn[chosen], b',"rejected":', turn[rejected], extra, tail))
 
 
-def _pair_tail(ranking: Row, by: str) -> str:
-    who = _dumps(ranking["labeler"]) if by == "labeler" else _dumps("consensus")
-    return f',"prompt_id":{int(ranking["prompt_id"])},"labeler":{who}'
+def _pair_tail(ranking: Row, by: str) -> bytes:
+    who = _dumps(ranking["labeler"] if by == "labeler" else "consensus")
+    return b',"prompt_id":%d,"labeler":%s}\n' % (int(ranking["prompt_id"]), who)
 
 
 def pair_records(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[Row]:

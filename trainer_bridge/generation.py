@@ -121,6 +121,11 @@ def generation_job_run(*, job_id: int) -> None:
     run_job(GenerationJob, job_id, _generate)
 
 
+def storable(text: str) -> str:
+    """A sampled answer as Postgres can hold it: a model may emit a NUL byte, which a text column refuses."""
+    return text.replace("\x00", "")
+
+
 def _complete_prompt_ids(prompt_ids: list[int], model_name: str, k: int) -> set[int]:
     return set(
         Candidate.objects.filter(prompt_id__in=prompt_ids, model_name=model_name, sample_index__lt=k)
@@ -154,7 +159,7 @@ def _generate(run: Run, job: GenerationJob) -> None:
                 for prompt, texts in zip(batch, batch_candidates, strict=True):
                     tasks += candidates_add(
                         prompt=prompt,
-                        texts=texts,
+                        texts=[storable(text) for text in texts],
                         model_name=model_name,
                         sampling_params=job.sampling_params
                         | {"seed": prompt_seed(job, prompt.pk), "generation_job": job.pk},

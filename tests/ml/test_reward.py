@@ -58,7 +58,7 @@ def parity_reward_model(tiny_model_dir, tmp_path_factory):
     val = [parity_group(n, rng) for n in numbers[80:]]
     val.append({"prompt": val[0]["prompt"], "candidates": ["Even.", "Odd."], "tiers": [0, 0]})  # all tied
     cfg = RMConfig(
-        output_dir=tmp_path_factory.mktemp("rm"), lr=3e-3, groups_per_batch=8, eval_every=50, log_every=50
+        output_dir=tmp_path_factory.mktemp("rm"), lr=1e-3, groups_per_batch=8, eval_every=50, log_every=50
     )
     reports = []
     result = train_reward_model(

@@ -36,3 +36,29 @@ def labeled(make_project, add_member, admin):
 @pytest.fixture
 def snapshot(labeled, admin):
     return snapshot_freeze(project=labeled, name="everything v1", created_by=admin, validation_fraction=0.3)
+
+
+# --- models and GPU jobs -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def untrained_model_dir(tmp_path_factory):
+    """A tiny chat model with random weights (no warm-up steps), so its samples rarely stop early."""
+    from trainer_bridge.ml.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("untrained-model"), seed=0, warmup_steps=0)
+
+
+@pytest.fixture
+def model_root(settings, tmp_path):
+    """Training output goes under the test's own directory; jobs run here need no heartbeat thread."""
+    settings.MODEL_ROOT = tmp_path / "models"
+    settings.JOB_HEARTBEAT_SECONDS = 3600
+    return settings.MODEL_ROOT
+
+
+@pytest.fixture
+def base_model(untrained_model_dir, db):
+    from trainer_bridge.registry import model_register
+
+    return model_register(path=untrained_model_dir, name="tiny-base")

@@ -16,5 +16,7 @@ urlpatterns = [
     path("", include("trainer_bridge.urls")),
     path("", include("trainer_bridge.jobs_urls")),
     path("", include("guidelines.urls")),
+    path("", include("curation.urls")),
     path("", include("labeling.urls")),
+    path("", include("curation.quality_urls")),
 ]

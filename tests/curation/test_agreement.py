@@ -27,7 +27,9 @@ def _units(observers: list[list[int | None]]) -> list[list[int]]:
     return [[v for v in unit if v is not None] for unit in zip(*observers, strict=True)]
 
 
-@pytest.mark.parametrize(("metric", "expected"), [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849)])
+@pytest.mark.parametrize(
+    ("metric", "expected"), [("nominal", 0.743), ("ordinal", 0.815), ("interval", 0.849)]
+)
 def test_krippendorff_alpha_matches_the_published_example(metric, expected):
     assert krippendorff_alpha(_units(KRIPPENDORFF_2011), metric) == pytest.approx(expected, abs=5e-4)
 

@@ -34,6 +34,13 @@ class GoldRateForm(forms.Form):
     )
 
 
+class GoldAnswerForm(forms.Form):
+    task = forms.IntegerField(min_value=1, help_text="a ranking task id")
+    tiers = forms.JSONField(
+        help_text="the reference ranking: tiers of candidate ids, best first, e.g. [[3], [1, 2]]"
+    )
+
+
 class RunForm(forms.Form):
     model_version = forms.TypedChoiceField(coerce=int, choices=[])
     samples = forms.IntegerField(min_value=1, max_value=64, initial=8)
@@ -94,23 +101,38 @@ def agreement(request: HttpRequest, project_id: int) -> HttpResponse:
 def labelers(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = member_project(request, project_id, Role.REVIEWER)
     settings = labeler_quality.quality_settings(project=project)
-    form = GoldRateForm(request.POST or None, initial={"gold_rate": settings.gold_rate})
+    posted = request.POST if request.method == "POST" else None
+    form = GoldRateForm(
+        posted if posted and "gold_rate" in posted else None, initial={"gold_rate": settings.gold_rate}
+    )
+    gold_form = GoldAnswerForm(posted if posted and "tiers" in posted else None)
     if request.method == "POST":
         _require_admin(role)
         if form.is_valid():
             labeler_quality.gold_rate_set(project=project, rate=form.cleaned_data["gold_rate"])
             messages.success(request, "Gold rate saved.")
             return redirect("quality:labelers", project_id=project.pk)
+        if gold_form.is_valid():
+            task = project.tasks.filter(pk=gold_form.cleaned_data["task"]).first()
+            if task is None:
+                raise NotFound("no such task in this project")
+            labeler_quality.gold_answer_set(
+                task=task, tiers=gold_form.cleaned_data["tiers"], set_by=request.user
+            )
+            messages.success(request, f"Gold ranking of task {task.pk} saved.")
+            return redirect("quality:labelers", project_id=project.pk)
     rows = labeler_quality.labeler_quality(project=project)
     context = project_nav(project, role, "quality") | {
         "rows": rows,
         "form": form,
+        "gold_form": gold_form,
         "is_admin": _admin(role),
         "weights": labeler_quality.WEIGHTS,
         "gold_tasks": project.tasks.filter(is_gold=True).count(),
         "score_chart": bar_chart([(q.username, q.score) for q in rows], title="Labeler score"),
     }
-    return render(request, "curation/quality/labelers.html", context, status=400 if form.errors else 200)
+    status = 400 if form.errors or gold_form.errors else 200
+    return render(request, "curation/quality/labelers.html", context, status=status)
 
 
 # --- probe and practice sets -----------------------------------------------------------------------

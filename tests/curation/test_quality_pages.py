@@ -1,10 +1,11 @@
+import json
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from curation.labeler_quality import gold_answer_set
-from curation.practice_models import PracticeRun, PracticeSet, ProbeRun, ProbeSet
+from curation.practice_models import GoldAnswer, PracticeRun, PracticeSet, ProbeRun, ProbeSet
 from labeling import services
 from labeling.models import Role, Task
 from tests.conftest import jsonl, seed_rankings
@@ -60,8 +61,11 @@ def test_agreement_page_shows_project_and_labeler_figures_with_plots(ranked, adm
 
 def test_labelers_page_shows_scores_and_admins_set_the_gold_rate(ranked, admin, add_member):
     task = Task.objects.filter(project=ranked).order_by("id").first()
-    gold_answer_set(task=task, tiers=[[c] for c in sorted(task.candidate_ids)], set_by=admin)
     url = reverse("quality:labelers", args=[ranked.pk])
+    tiers = json.dumps([[c] for c in sorted(task.candidate_ids)])
+    assert _client(admin).post(url, {"task": task.pk, "tiers": "[[1]]"}).status_code == 400
+    assert _client(admin).post(url, {"task": task.pk, "tiers": tiers}).status_code == 302
+    assert GoldAnswer.objects.get(task=task).tiers == json.loads(tiers)
     reviewer = _client(add_member(ranked, "rita", Role.REVIEWER))
     assert reviewer.post(url, {"gold_rate": "0.5"}).status_code == 403
     response = _client(admin).post(url, {"gold_rate": "0.5"})

@@ -4,6 +4,9 @@ import io
 import json
 
 import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 
 from curation.cleaning import (
     EvalSetRejected,
@@ -30,6 +33,7 @@ PROMPTS = [
     "Email me at jane.doe@example.org about the refund for my order.",
     "Natalia sold clips to 48 of her friends in April and then she sold half as many in May.",
     "ok ok ok ok",
+    "Explain what <script>alert('x')</script> does in an HTML page",
 ]
 
 
@@ -200,3 +204,83 @@ def test_a_bad_eval_file_names_its_lines_and_stores_nothing(labeled, admin):
         (4, "text must be"),
     ]
     assert not EvalSet.objects.filter(name="broken").exists()
+
+
+# --- pages and command ----------------------------------------------------------------------------
+
+
+def test_admin_pages_render_and_escape_what_they_show(labeled, client, admin):
+    upload(labeled, admin, [json.dumps({"text": PROMPTS[7]})], name="<b>html</b> eval")
+    cleaning_run(project=labeled)
+    client.force_login(admin)
+    for name in ("overview", "duplicates", "flags", "eval-sets"):
+        response = client.get(reverse(f"curation:{name}", args=[labeled.pk]))
+        assert response.status_code == 200, name
+    report = client.get(reverse("curation:eval-sets", args=[labeled.pk])).content.decode()
+    assert "gsm8k, line 1" in report
+    assert "&lt;b&gt;html&lt;/b&gt; eval, line 1" in report
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in report
+    assert "<script>alert(" not in report and "<b>html" not in report
+
+
+@pytest.mark.parametrize("role", ["labeler", "reviewer"])
+def test_members_below_admin_get_403(labeled, client, add_member, role):
+    member = add_member(labeled, f"someone-{role}", role)
+    client.force_login(member)
+    assert client.get(reverse("curation:overview", args=[labeled.pk])).status_code == 403
+    assert client.post(reverse("curation:run", args=[labeled.pk])).status_code == 403
+    assert not CleaningFlag.objects.exists()
+
+
+def test_posts_need_the_csrf_token(labeled, admin):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin)
+    assert browser.post(reverse("curation:run", args=[labeled.pk])).status_code == 403
+
+
+def test_running_from_the_page_flags_and_an_admin_keeps_another_member(labeled, client, admin):
+    client.force_login(admin)
+    response = client.post(reverse("curation:run", args=[labeled.pk]), {"filters": ["exact_duplicate"]})
+    assert response.status_code == 302
+    (flag,) = flags_of(labeled, PROMPTS[2], "exact_duplicate")
+    url = reverse("curation:cluster-keep", args=[labeled.pk, flag.cluster_id])
+    assert client.post(url, {"keep": "nope"}).status_code == 400
+    assert client.post(url, {"keep": str(prompt_id(labeled, PROMPTS[2]))}).status_code == 302
+    assert flags_of(labeled, PROMPTS[1], "exact_duplicate")
+
+
+def test_a_bad_upload_page_lists_line_numbers_and_stores_nothing(labeled, client, admin):
+    client.force_login(admin)
+    bad = io.BytesIO(b'{"text": "fine"}\n[1, 2]\n')
+    bad.name = "eval.jsonl"
+    response = client.post(reverse("curation:eval-sets", args=[labeled.pk]), {"name": "bad", "file": bad})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<td class="num">2</td><td>each line must be a JSON object</td>' in page
+    assert not EvalSet.objects.filter(name="bad").exists()
+
+
+def test_bad_thresholds_are_refused_with_the_reason(labeled, client, admin):
+    client.force_login(admin)
+    form = {
+        "near_duplicate_threshold": "0.8",
+        "keep_rule": "first",
+        "quality_thresholds": '{"min_wrds": 3}',
+        "decontam_long_ngram": "13",
+        "decontam_short_ngram": "8",
+        "decontam_short_text_words": "50",
+        "phone_region": "US",
+    }
+    response = client.post(reverse("curation:settings", args=[labeled.pk]), form)
+    assert response.status_code == 400
+    assert "unknown quality thresholds" in response.content.decode()
+
+
+def test_the_curate_command_runs_the_filters(labeled):
+    out = io.StringIO()
+    call_command(
+        "curate", "--project", labeled.name, "--filters", "exact_duplicate,pii", "--no-progress", stdout=out
+    )
+    summary = json.loads(out.getvalue())
+    assert summary["flagged"]["exact_duplicate"] == {"prompts": 1, "demonstrations": 1}
+    assert summary["flagged"]["pii"]["prompts"] == 1

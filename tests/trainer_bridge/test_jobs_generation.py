@@ -81,7 +81,7 @@ def test_a_queued_job_cancels_at_once_and_never_runs(ranking_project, base_model
 def test_killing_the_worker_mid_job_then_resuming_leaves_no_duplicate_and_no_gap(
     ranking_project, base_model, admin, celery_worker, tmp_path
 ):
-    prompt_ids = import_waiting_prompts(ranking_project, 24)
+    prompt_ids = import_waiting_prompts(ranking_project, 40)
     worker = gpu_worker(celery_worker, tmp_path)
     job = generation_job_start(
         project=ranking_project, model_version=base_model, user=admin, max_new_tokens=32, batch_size=1
@@ -90,7 +90,7 @@ def test_killing_the_worker_mid_job_then_resuming_leaves_no_duplicate_and_no_gap
     job = wait_for(job, lambda j: j.progress_done >= 2)
     worker.kill()  # SIGKILL: no chance to finish the batch or to say goodbye
     job = type(job).objects.get(pk=job.pk)
-    assert job.status == JobStatus.RUNNING and 2 <= job.progress_done < 24
+    assert job.status == JobStatus.RUNNING and 2 <= job.progress_done < 40
     stored = samples_per_prompt(prompt_ids)
     assert all(found in ([], [0, 1, 2]) for found in stored.values())  # a batch is stored whole or not at all
 
@@ -103,7 +103,7 @@ def test_killing_the_worker_mid_job_then_resuming_leaves_no_duplicate_and_no_gap
     assert job.status == JobStatus.DONE, job.log
     assert job.attempts == 2 and "queued again to resume" in job.log
     assert samples_per_prompt(prompt_ids) == {pid: [0, 1, 2] for pid in prompt_ids}
-    assert (job.candidates_created, job.ranking_tasks_created) == (72, 24)
+    assert (job.candidates_created, job.ranking_tasks_created) == (120, 40)
     assert Counter(Task.objects.filter(project=ranking_project).values_list("prompt_id", flat=True)) == {
         pid: 1 for pid in prompt_ids
     }

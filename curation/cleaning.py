@@ -20,7 +20,7 @@ from django.db.models import Count, QuerySet
 
 from config.errors import Conflict, DomainError
 from curation.decontam import DecontamConfig, EvalIndex
-from curation.minhash import DedupResult, MinHashConfig, deduplicate
+from curation.minhash import DedupResult, MinHashConfig, deduplicate, normalized_text_hash
 from curation.models import (
     CleaningFilter,
     CleaningFlag,
@@ -164,16 +164,22 @@ def cleaning_run(
     created_by: AbstractBaseUser | None = None,
     on_progress: OnProgress | None = None,
 ) -> CleaningRun:
-    """Run the chosen filters (all by default) over the project; their earlier flags are replaced."""
+    """Run the chosen filters (all by default) over the project; their earlier flags are replaced.
+
+    The exact and near duplicate filters always run together: they come from one clustering.
+    """
     chosen = list(dict.fromkeys(filters or CleaningFilter.values))
     if unknown := sorted(set(chosen) - set(CleaningFilter.values)):
         raise DomainError(f"unknown filters {unknown}; choose from {CleaningFilter.values}", field="filters")
+    duplicates = [CleaningFilter.EXACT_DUPLICATE, CleaningFilter.NEAR_DUPLICATE]
+    if set(duplicates) & set(chosen):  # one clustering makes both; rerunning half would orphan the rest
+        chosen = list(dict.fromkeys(chosen + duplicates))
     settings = cleaning_settings_get(project=project)
     run = CleaningRun.objects.create(
         project=project, filters=chosen, thresholds=_settings_json(settings), created_by=created_by
     )
     CleaningFlag.objects.filter(project=project, filter__in=chosen).delete()
-    if {CleaningFilter.EXACT_DUPLICATE, CleaningFilter.NEAR_DUPLICATE} & set(chosen):
+    if CleaningFilter.EXACT_DUPLICATE in chosen:
         DuplicateCluster.objects.filter(project=project).delete()
 
     progress = on_progress or (lambda step, done, total: None)
@@ -183,7 +189,7 @@ def cleaning_run(
     }
     flags: list[CleaningFlag] = []
     for target, documents in targets.items():
-        if CleaningFilter.EXACT_DUPLICATE in chosen or CleaningFilter.NEAR_DUPLICATE in chosen:
+        if CleaningFilter.EXACT_DUPLICATE in chosen:
             progress(f"dedup {target}s", 0, len(documents))
             flags += _duplicate_flags(run, target, documents, settings, chosen)
             progress(f"dedup {target}s", len(documents), len(documents))
@@ -266,11 +272,12 @@ def _duplicate_flags(
     result = deduplicate(
         [d.text for d in documents], ids=[d.id for d in documents], config=config, keep=settings.keep_rule
     )
-    return _cluster_flags(run, target, result, chosen)
+    texts = {d.id: d.text for d in documents}
+    return _cluster_flags(run, target, result, texts, chosen)
 
 
 def _cluster_flags(
-    run: CleaningRun, target: str, result: DedupResult, chosen: list[str]
+    run: CleaningRun, target: str, result: DedupResult, texts: dict[int, str], chosen: list[str]
 ) -> list[CleaningFlag]:
     links: dict[int, list[tuple[int, int, float]]] = {}
     for pair in result.pairs:
@@ -278,11 +285,6 @@ def _cluster_flags(
     flags = []
     for found in result.clusters:
         members = sorted(int(m) for m in found.members)
-        pairs = [list(link) for m in members for link in links.get(m, [])]
-        exact_only = all(link[2] == 1.0 for link in pairs)
-        kind = CleaningFilter.EXACT_DUPLICATE if exact_only else CleaningFilter.NEAR_DUPLICATE
-        if kind not in chosen:
-            continue
         cluster = DuplicateCluster.objects.create(
             project_id=run.project_id,
             run=run,
@@ -290,29 +292,37 @@ def _cluster_flags(
             keep_rule=run.thresholds["keep_rule"],
             kept_id=int(found.kept),
             member_ids=members,
-            pairs=pairs,
+            pairs=[list(link) for m in members for link in links.get(m, [])],
         )
-        flags += _duplicate_member_flags(run, cluster, kind)
+        flags += _duplicate_member_flags(run, cluster, texts, chosen)
     return flags
 
 
-def _duplicate_member_flags(run: CleaningRun, cluster: DuplicateCluster, kind: str) -> list[CleaningFlag]:
-    similarity = {}
+def _duplicate_member_flags(
+    run: CleaningRun, cluster: DuplicateCluster, texts: dict[int, str], chosen: Sequence[str]
+) -> list[CleaningFlag]:
+    """A flag for each member but the kept one: an exact duplicate of it, or a near one."""
+    similarity: dict[int, float] = {}
     for a, b, jaccard in cluster.pairs:
         similarity[a] = max(similarity.get(a, 0.0), jaccard)
         similarity[b] = max(similarity.get(b, 0.0), jaccard)
+    kept_hash = normalized_text_hash(texts[cluster.kept_id])
+    chosen_by = "chosen by an admin" if cluster.keep_rule == "admin" else f"by rule “{cluster.keep_rule}”"
     flags = []
     for member in cluster.member_ids:
         if member == cluster.kept_id:
             continue
-        if kind == CleaningFilter.EXACT_DUPLICATE:
+        if normalized_text_hash(texts[member]) == kept_hash:
+            kind = CleaningFilter.EXACT_DUPLICATE
             how = "the same text once case, punctuation and spacing are normalized"
         else:
-            how = f"word 5-gram Jaccard up to {similarity.get(member, 0.0):.2f}"
-        chosen = "chosen by an admin" if cluster.keep_rule == "admin" else f"by rule “{cluster.keep_rule}”"
+            kind = CleaningFilter.NEAR_DUPLICATE
+            how = f"word 5-gram Jaccard up to {similarity.get(member, 0.0):.2f} within the cluster"
+        if kind not in chosen:
+            continue
         explanation = (
             f"duplicate of {cluster.target} {cluster.kept_id} ({how}); "
-            f"the cluster of {len(cluster.member_ids)} keeps {cluster.kept_id}, {chosen}"
+            f"the cluster of {len(cluster.member_ids)} keeps {cluster.kept_id}, {chosen_by}"
         )
         flags.append(
             _flag(
@@ -327,6 +337,14 @@ def _duplicate_member_flags(run: CleaningRun, cluster: DuplicateCluster, kind: s
             )
         )
     return flags
+
+
+def _member_texts(cluster: DuplicateCluster) -> dict[int, str]:
+    if cluster.target == CleaningTarget.PROMPT:
+        rows = Prompt.objects.filter(pk__in=cluster.member_ids).values_list("id", "messages")
+        return {pk: message_text(m, ("system", "user")) for pk, m in rows}
+    rows = Demonstration.objects.filter(pk__in=cluster.member_ids).values_list("id", "messages")
+    return {pk: message_text(m, ("assistant",)) for pk, m in rows}
 
 
 def _contamination_flags(
@@ -397,14 +415,16 @@ def cluster_keep(*, cluster: DuplicateCluster, keep_id: int) -> DuplicateCluster
     if keep_id == cluster.kept_id:
         return cluster
     flags = CleaningFlag.objects.filter(cluster=cluster)
-    first = flags.select_related("run").first()
-    if first is None:
+    if not flags.exists():
         raise DomainError("this cluster's flags were replaced by a later run", field="cluster")
     cluster.kept_id = keep_id
     cluster.keep_rule = "admin"
     cluster.save(update_fields=["kept_id", "keep_rule"])
     flags.delete()
-    CleaningFlag.objects.bulk_create(_duplicate_member_flags(first.run, cluster, first.filter))
+    run = cluster.run
+    CleaningFlag.objects.bulk_create(
+        _duplicate_member_flags(run, cluster, _member_texts(cluster), run.filters)
+    )
     return cluster
 
 

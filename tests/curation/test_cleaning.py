@@ -82,6 +82,21 @@ def test_a_one_word_edit_is_a_near_duplicate_confirmed_by_jaccard(labeled):
     assert sorted(cluster.member_ids) == sorted([prompt_id(labeled, LONG), prompt_id(labeled, PROMPTS[3])])
 
 
+def test_a_cluster_flags_each_member_as_an_exact_or_a_near_copy_of_the_kept_one(make_project):
+    project = make_project(name="mixed", kinds=["demonstration"])
+    import_prompts(
+        project, [LONG, LONG.upper() + "!", LONG.replace("around them", "around it")], "demonstration"
+    )
+    cleaning_run(project=project, filters=["near_duplicate"])
+
+    (cluster,) = DuplicateCluster.objects.filter(project=project)
+    assert cluster.kept_id == prompt_id(project, LONG)
+    assert [f.filter for f in flags_of(project, LONG.upper() + "!")] == ["exact_duplicate"]
+    assert [f.filter for f in flags_of(project, LONG.replace("around them", "around it"))] == [
+        "near_duplicate"
+    ]
+
+
 def test_demonstrations_are_deduplicated_too(labeled):
     cleaning_run(project=labeled, filters=["exact_duplicate"])
 

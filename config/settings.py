@@ -176,7 +176,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Jobs that run a model go to workers started with `-Q gpu`, one per GPU.
-CELERY_TASK_ROUTES = {"trainer_bridge.tasks.gpu_*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "trainer_bridge.tasks.gpu_*": {"queue": "gpu"},
+    "curation.tasks.gpu_*": {"queue": "gpu"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},

@@ -117,7 +117,9 @@ def celery_worker(django_db_setup, django_db_blocker):
     cpu_queue, gpu_queue = f"test-{os.getpid()}-cpu", f"test-{os.getpid()}-gpu"
     saved = app.conf.task_default_queue, app.conf.task_routes
     app.conf.task_default_queue = cpu_queue
-    app.conf.task_routes = {"trainer_bridge.tasks.gpu_*": {"queue": gpu_queue}}
+    app.conf.task_routes = {
+        f"{name}.tasks.gpu_*": {"queue": gpu_queue} for name in ("trainer_bridge", "curation")
+    }
     workers: list[Worker] = []
 
     def start(**env: str) -> Worker:

@@ -174,6 +174,7 @@ def cleaning_run(
     duplicates = [CleaningFilter.EXACT_DUPLICATE, CleaningFilter.NEAR_DUPLICATE]
     if set(duplicates) & set(chosen):  # one clustering makes both; rerunning half would orphan the rest
         chosen = list(dict.fromkeys(chosen + duplicates))
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one run per project at a time
     settings = cleaning_settings_get(project=project)
     run = CleaningRun.objects.create(
         project=project, filters=chosen, thresholds=_settings_json(settings), created_by=created_by

@@ -291,11 +291,10 @@ def test_bad_thresholds_are_refused_with_the_reason(labeled, client, admin):
     assert "unknown quality thresholds" in response.content.decode()
 
 
-def test_the_curate_command_runs_the_filters(labeled):
-    out = io.StringIO()
-    call_command(
-        "curate", "--project", labeled.name, "--filters", "exact_duplicate,pii", "--no-progress", stdout=out
-    )
-    summary = json.loads(out.getvalue())
+def test_the_curate_command_runs_the_filters_with_a_progress_bar(labeled, capsys):
+    call_command("curate", "--project", labeled.name, "--filters", "exact_duplicate,pii")
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
     assert summary["flagged"]["exact_duplicate"] == {"prompts": 1, "demonstrations": 1}
     assert summary["flagged"]["pii"]["prompts"] == 1
+    assert "dedup prompts: 100%" in captured.err

@@ -69,6 +69,8 @@ class _NgramTable:
 
     def lookup(self, shingles: np.ndarray) -> np.ndarray:
         """Index of the owning evaluation text for each shingle, -1 where it occurs in none."""
+        if not len(self.hashes):
+            return np.full(len(shingles), -1, dtype=np.int64)
         at = np.searchsorted(self.hashes, shingles)
         found = at < len(self.hashes)
         found[found] = self.hashes[at[found]] == shingles[found]

@@ -42,6 +42,12 @@ def test_very_short_prompts_match_only_the_whole_text():
     assert index.check("What is the capital?") is None
 
 
+def test_an_eval_set_of_only_short_texts_still_checks_long_prompts():
+    index = EvalIndex(["What is 2+2?"])
+    assert index.check(FILLER) is None
+    assert index.check("WHAT is 2+2") is not None
+
+
 def test_the_n_grams_are_configurable():
     index = EvalIndex(EVAL, config=DecontamConfig(short_ngram=4, long_ngram=6))
     assert index.check("Do you know the capital of Australia by heart?") is not None

@@ -33,6 +33,9 @@ class Project(models.Model):
     )
     overlap = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     lease_seconds = models.PositiveIntegerField(default=1800, validators=[MinValueValidator(30)])
+    # The share of each labeler's tasks that are gold (tasks with a reference answer, curation decides
+    # which); the queue hands a labeler a gold task whenever their own share falls below it.
+    gold_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     guideline = models.OneToOneField(Guideline, on_delete=models.PROTECT, related_name="project")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -40,6 +43,7 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(k__gte=2, k__lte=9), name="project_k_2_to_9"),
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=1), name="project_gold_rate"),
         ]
 
     def __str__(self) -> str:

@@ -345,16 +345,25 @@ WHERE t.id = e.task_id
 """
 
 # The lock re-checks the row's own columns (claimed_count) when another claim changed it meanwhile,
-# which is why the count lives on the task row rather than in a subquery over assignments.
+# which is why the count lives on the task row rather than in a subquery over assignments. Gold and
+# other tasks are picked separately (is_gold is a key of the open-queue index, so each pick is an
+# index range in id order).
 _PICK_TASK = """
 SELECT t.id FROM labeling_task t
-WHERE t.project_id = %(project)s AND t.status = 'open' AND t.claimed_count < t.required_count
+WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
+  AND t.claimed_count < t.required_count
   AND NOT EXISTS (
       SELECT 1 FROM labeling_assignment a
       WHERE a.task_id = t.id AND a.labeler_id = %(labeler)s AND a.state IN ('active', 'submitted', 'skipped'))
-ORDER BY t.is_gold DESC, t.id
+ORDER BY t.id
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
+"""
+
+_GOLD_SHARE = """
+SELECT count(*) FILTER (WHERE t.is_gold), count(*)
+FROM labeling_assignment a JOIN labeling_task t ON t.id = a.task_id
+WHERE a.labeler_id = %(labeler)s AND t.project_id = %(project)s AND a.state IN ('active', 'submitted')
 """
 
 _TAKE_TASK = """
@@ -365,6 +374,15 @@ ON CONFLICT (task_id, labeler_id) DO UPDATE
     SET state = 'active', leased_at = now(), lease_expires_at = now() + %(lease)s, skip_reason = ''
 RETURNING id
 """
+
+
+def _gold_first(cursor: Any, project: Project, params: dict[str, int]) -> tuple[bool, bool]:
+    """Which kind of task to try first: gold while this labeler's share of gold is under the rate."""
+    if project.gold_rate <= 0:
+        return (False, True)
+    cursor.execute(_GOLD_SHARE, params)
+    gold, total = cursor.fetchone()
+    return (True, False) if gold < project.gold_rate * (total + 1) else (False, True)
 
 
 def leases_reclaim_expired() -> None:
@@ -395,8 +413,12 @@ def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignmen
         if live is not None:
             return live
         cursor.execute(_RECLAIM_EXPIRED)
-        cursor.execute(_PICK_TASK, {"project": project.pk, "labeler": labeler.pk})
-        row = cursor.fetchone()
+        params = {"project": project.pk, "labeler": labeler.pk}
+        row = None
+        for gold in _gold_first(cursor, project, params):
+            cursor.execute(_PICK_TASK, params | {"gold": gold})
+            if row := cursor.fetchone():
+                break
         if row is None:
             return None
         lease = timedelta(seconds=project.lease_seconds)

@@ -135,3 +135,22 @@ def test_next_task_requires_the_current_guideline_to_be_acknowledged(project, ad
     lea = add_member(project, "lea", acknowledge=False)
     with pytest.raises(services.GuidelineNotAcknowledged):
         services.claim_next_task(project=project, labeler=lea)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("rate", "expected"), [(0.0, "....GGGG"), (0.25, "G...G.GG"), (0.5, "G.G.G.G.")])
+def test_gold_tasks_are_mixed_in_at_the_project_rate(make_project, add_member, rate, expected):
+    project = make_project()
+    project.gold_rate = rate
+    project.save(update_fields=["gold_rate"])
+    tasks = seed_rankings(project, 8)
+    Task.objects.filter(pk__in=tasks[-4:]).update(is_gold=True)  # the gold tasks come last in id order
+    lea = add_member(project, "lea")
+
+    served = ""
+    for _ in range(8):
+        assignment = services.claim_next_task(project=project, labeler=lea)
+        task = Task.objects.get(pk=assignment.task_id)
+        services.ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[task.candidate_ids])
+        served += "G" if task.is_gold else "."
+    assert served == expected  # once one kind runs out, the other is served

@@ -108,6 +108,7 @@ def run_platform(env: dict[str, str], stack: ExitStack) -> int:
     _manage(env, "migrate", "--no-input")
     _manage(env, "collectstatic", "--no-input", "-v", "0")
     _manage(env, "seed_demo")
+    _manage(env, "seed_demo_model")
     bind = env.get("COACH_BIND", "127.0.0.1:8000")
     bin_dir = Path(sys.executable).parent
     commands = {

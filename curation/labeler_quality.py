@@ -1,8 +1,8 @@
 """How much to trust each labeler: gold accuracy, agreement with consensus, time on task, pasted text.
 
 Gold tasks are ranking tasks with a reference ranking (`GoldAnswer`). At the project's gold rate a
-share of the ranking tasks is marked gold and asked of every labeler (the queue hands out gold tasks
-first, so each labeler meets them early). The score is a weighted mean of the signals a labeler has,
+share of the ranking tasks is marked gold and asked of every labeler; the queue mixes them into each
+labeler's work at that rate (`Project.gold_rate`). The score is a weighted mean of the signals a labeler has,
 each in [0, 1], so that a snapshot can leave out or weigh down the work of low scorers.
 """
 
@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from config.errors import DomainError
 from curation.agreement import PairCounts, current_rankings, pair_agreement, project_agreement
-from curation.practice_models import GoldAnswer, LabelerQualitySettings
+from curation.practice_models import GoldAnswer
 from labeling.models import Demonstration, Membership, Project, Ranking, Role, Task, TaskKind
 from labeling.services import validate_tiers
 
@@ -77,19 +77,15 @@ class LabelerQuality:
 # --- gold tasks ------------------------------------------------------------------------------------
 
 
-def quality_settings(*, project: Project) -> LabelerQualitySettings:
-    return LabelerQualitySettings.objects.get_or_create(project=project)[0]
-
-
 @transaction.atomic
-def gold_rate_set(*, project: Project, rate: float) -> LabelerQualitySettings:
+def gold_rate_set(*, project: Project, rate: float) -> Project:
+    """Set the share of each labeler's tasks that are gold (the queue mixes them in at this rate)."""
     if not 0.0 <= rate <= 1.0:
         raise DomainError("the gold rate is a share between 0 and 1", field="gold_rate")
-    settings = quality_settings(project=project)
-    settings.gold_rate = rate
-    settings.save(update_fields=["gold_rate"])
+    project.gold_rate = rate
+    project.save(update_fields=["gold_rate"])
     gold_mix_apply(project=project)
-    return settings
+    return project
 
 
 @transaction.atomic
@@ -109,8 +105,9 @@ def gold_mix_apply(*, project: Project) -> int:
 
     A gold task is asked of every labeler of the project, so its required count is raised to that.
     """
-    rate = quality_settings(project=project).gold_rate
-    wanted = math.ceil(rate * Task.objects.filter(project=project, kind=TaskKind.RANKING).count())
+    wanted = math.ceil(
+        project.gold_rate * Task.objects.filter(project=project, kind=TaskKind.RANKING).count()
+    )
     with_answer = list(
         Task.objects.select_for_update()
         .filter(project=project, gold_answer__isnull=False)

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 
 from labeling.models import Project, Task
 
@@ -21,25 +20,11 @@ __all__ = [
     "ProbeQuestion",
     "ProbeRun",
     "ProbeSet",
-    "LabelerQualitySettings",
     "SamplingStatus",
 ]
 
 
 # --- labeler quality -------------------------------------------------------------------------------
-
-
-class LabelerQualitySettings(models.Model):
-    """Per-project curation knobs that the labeling side does not need to know about."""
-
-    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="labeler_quality_settings")
-    # The share of tasks that are gold (they carry a reference answer and every labeler does them).
-    gold_rate = models.FloatField(default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=1), name="gold_rate_0_to_1")
-        ]
 
 
 class GoldAnswer(models.Model):

@@ -100,10 +100,9 @@ def agreement(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def labelers(request: HttpRequest, project_id: int) -> HttpResponse:
     project, role = member_project(request, project_id, Role.REVIEWER)
-    settings = labeler_quality.quality_settings(project=project)
     posted = request.POST if request.method == "POST" else None
     form = GoldRateForm(
-        posted if posted and "gold_rate" in posted else None, initial={"gold_rate": settings.gold_rate}
+        posted if posted and "gold_rate" in posted else None, initial={"gold_rate": project.gold_rate}
     )
     gold_form = GoldAnswerForm(posted if posted and "tiers" in posted else None)
     if request.method == "POST":

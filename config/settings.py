@@ -173,7 +173,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Starting a job while the broker is down must answer at once (config.broker.enqueue says so with a 503),
+# not hang the web request: connect within 2 s and retry a send twice, quickly.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600, "socket_connect_timeout": 2}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Jobs that run a model go to workers started with `-Q gpu`, one per GPU.
 CELERY_TASK_ROUTES = {

@@ -18,6 +18,7 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from config.broker import enqueue
 from config.errors import DomainError
 from curation import sampling
 from curation.jsonl import read_records, required_text, write_jsonl
@@ -213,7 +214,7 @@ def practice_run_start(
     if dispatch:
         from curation.tasks import gpu_practice
 
-        transaction.on_commit(lambda: gpu_practice.delay(run.pk))
+        transaction.on_commit(lambda: enqueue(gpu_practice, job=run, what="the run"))
     return run
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from config.broker import enqueue
 from config.errors import DomainError
 from curation import sampling
 from curation.jsonl import read_records, required_text
@@ -163,7 +164,7 @@ def probe_run_start(
     if dispatch:
         from curation.tasks import gpu_probe
 
-        transaction.on_commit(lambda: gpu_probe.delay(run.pk))
+        transaction.on_commit(lambda: enqueue(gpu_probe, job=run, what="the run"))
     return run
 
 

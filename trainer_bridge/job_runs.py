@@ -25,8 +25,8 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from config.broker import QueueUnavailable, enqueue
 from config.errors import Conflict, DomainError
 from labeling.models import Role
 from labeling.permissions import require_role
@@ -38,11 +38,6 @@ J = TypeVar("J", GenerationJob, TrainingJob)
 MAX_ATTEMPTS = 5  # a job whose worker dies this many times fails instead of being queued again
 JOB_ROLE = Role.ADMIN  # starting and cancelling jobs
 VIEW_ROLE = Role.REVIEWER  # seeing jobs, models and their logs
-
-
-class QueueUnavailable(DomainError):
-    status = 503
-    code = "queue_unavailable"
 
 
 class JobStopped(Exception):
@@ -71,18 +66,13 @@ def job_dispatch(job: Job) -> None:
     from the commit, so the caller says so instead of showing a job that will never run.
     """
     task = _task_for(job)
-    model = type(job)
 
     def send() -> None:
         try:
-            task.apply_async(args=[job.pk], retry=True, retry_policy={"max_retries": 2})
-        except BrokerUnavailable as exc:
-            detail = f"the job queue is unreachable ({exc}); the job was not started"
-            model.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-                status=JobStatus.FAILED, error=detail, finished_at=timezone.now()
-            )
-            job_log(job, detail)
-            raise QueueUnavailable(detail + ". Start the broker (Redis) and try again.") from exc
+            enqueue(task, job=job, what="the job")
+        except QueueUnavailable as exc:
+            job_log(job, exc.detail)
+            raise
 
     transaction.on_commit(send)
 

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.broker import enqueue
 from config.errors import DomainError, NotFound
 from curation.models import DatasetSnapshot
 from labeling.models import Role
@@ -42,7 +43,7 @@ def export_job_start(
     )
     from trainer_bridge.tasks import run_export_job  # tasks import this module
 
-    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(run_export_job, job=job, what="the export"))
     return job, True
 
 

@@ -153,6 +153,7 @@ class Client:
         self.last_used = 0.0
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.statuses: Counter[str] = Counter()  # "op status" for every answer that was not 2xx
+        self.timeline: list[tuple[float, float, str, int]] = []  # (sent, answered, op, status), monotonic
 
     def call(self, op: str, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         """(status, body); status 0 when the connection failed or timed out."""
@@ -170,7 +171,9 @@ class Client:
             self.conn = http.client.HTTPConnection(*self.address, timeout=self.timeout)
             status, data = 0, type(exc).__name__.encode()
         self.last_used = time.monotonic()
-        self.latencies[op].append(time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.latencies[op].append(seconds)
+        self.timeline.append((self.last_used - seconds, self.last_used, op, status))
         if not 200 <= status < 300:
             self.statuses[f"{op} {status or 'connection_error'}"] += 1
         return status, data

@@ -92,6 +92,14 @@ def int_or_error(value: Any, field: str, *, default: int | None = None) -> int |
         raise DomainError(f"{field} must be a whole number", field=field) from None
 
 
+def id_or_error(value: Any, field: str) -> int:
+    """A required id from a form: a missing one is the sender's mistake, named by its field."""
+    number = int_or_error(value, field)
+    if number is None:
+        raise DomainError(f"choose the {field.replace('_', ' ')}", field=field)
+    return number
+
+
 def float_or_error(value: Any, field: str, *, default: float) -> float:
     if value in (None, ""):
         return default

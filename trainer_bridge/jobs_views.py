@@ -25,6 +25,7 @@ from trainer_bridge.generation import WHICH, generation_job_start
 from trainer_bridge.job_runs import JOB_ROLE, VIEW_ROLE, job_cancel
 from trainer_bridge.job_selectors import (
     float_or_error,
+    id_or_error,
     int_or_error,
     job_get,
     job_kind,
@@ -173,7 +174,7 @@ def generation_start(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = member_project(request, project_id, JOB_ROLE)
     post = request.POST
     model = model_get(
-        model_id=int_or_error(post.get("model_version"), "model_version"), user=request.user, project=project
+        model_id=id_or_error(post.get("model_version"), "model_version"), user=request.user, project=project
     )
     job = generation_job_start(
         project=project,
@@ -200,11 +201,11 @@ def generation_start(request: HttpRequest, project_id: int) -> HttpResponse:
 def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = member_project(request, project_id, JOB_ROLE)
     post = request.POST
-    snapshot = snapshot_get(snapshot_id=int_or_error(post.get("snapshot"), "snapshot"))
+    snapshot = snapshot_get(snapshot_id=id_or_error(post.get("snapshot"), "snapshot"))
     if snapshot.project_id != project.pk:
         raise NotFound("no such snapshot in this project")
     base = model_get(
-        model_id=int_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
+        model_id=id_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
     )
     kind = post.get("kind", "")
     config = {name: post.get(name) for name in TRAINING_FIELDS}
@@ -309,7 +310,7 @@ def retrain_create(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = member_project(request, project_id, JOB_ROLE)
     post = request.POST
     base = model_get(
-        model_id=int_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
+        model_id=id_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
     )
     schedule = post.get("schedule", "interval")
     policy = retrain_policy_create(

@@ -133,7 +133,7 @@ def guideline_acknowledge_view(request: HttpRequest, project_id: int) -> HttpRes
     try:
         number = int(request.POST.get("version", ""))
     except ValueError:
-        raise NotFound("no such guideline version") from None
+        raise DomainError("say which guideline version you read", field="version") from None
     version = GuidelineVersion.objects.filter(guideline_id=project.guideline_id, number=number).first()
     if version is None:
         raise NotFound("no such guideline version")

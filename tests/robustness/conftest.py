@@ -1,0 +1,106 @@
+"""A seeded project with one object of every kind a URL can name, and the people who use it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from curation.models import CleaningRun, DuplicateCluster, EvalSet
+from curation.practice_models import PracticeSet, ProbeSet
+from curation.services import snapshot_freeze
+from guidelines.services import guideline_publish
+from labeling import services
+from labeling.models import Assignment, Project, Role, SearchCorpus
+from tests.conftest import seed_rankings
+from trainer_bridge.models import ExportJob, GenerationJob, ModelVersion, RetrainPolicy, TrainingJob
+
+
+@dataclass
+class World:
+    project: Project
+    people: dict[str, Any]  # role name -> user (None for anonymous)
+    ids: dict[str, int]  # URL keyword -> the id of a real object it can name
+    job_ids: dict[str, int]  # export, generation, training
+    set_ids: dict[str, int]  # probe, practice
+
+
+ROLES = ["anonymous", "non_member", "labeler", "reviewer", "admin"]
+
+
+@pytest.fixture
+def world(make_project, make_user, add_member, admin) -> World:
+    project = make_project(name="world", kinds=["ranking", "demonstration", "search"])
+    guideline_publish(guideline=project.guideline, author=admin, body="Second rule.", change_note="two")
+    seed_rankings(project, 3)
+    lea = add_member(project, "lea")
+    rhea = add_member(project, "rhea", Role.REVIEWER)
+    nina = make_user("nina")
+    done = services.claim_next_task(project=project, labeler=lea)
+    services.ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids])
+    services.review_create(assignment_id=done.pk, reviewer=rhea, verdict="accept")
+    assignment: Assignment = services.claim_next_task(project=project, labeler=lea)
+    snapshot = snapshot_freeze(project=project, name="world v1", created_by=admin, validation_fraction=0.0)
+    base = ModelVersion.objects.create(name="world-base", kind="base", path="/nonexistent/world-base")
+    export = ExportJob.objects.create(snapshot=snapshot, kind="rm", created_by=admin)
+    generation = GenerationJob.objects.create(project=project, model_version=base, k=4, created_by=admin)
+    training = TrainingJob.objects.create(
+        kind="rm",
+        project=project,
+        snapshot=snapshot,
+        base_model=base,
+        output_name="world-rm",
+        output_dir="/nonexistent/world-rm",
+        created_by=admin,
+    )
+    policy = RetrainPolicy.objects.create(
+        project=project,
+        name="nightly",
+        kind="rm",
+        base_model=base,
+        min_new_annotations=10,
+        interval_minutes=60,
+    )
+    run = CleaningRun.objects.create(project=project, filters=[], thresholds={}, created_by=admin)
+    prompt_ids = list(project.prompts.order_by("pk").values_list("pk", flat=True))
+    cluster = DuplicateCluster.objects.create(
+        project=project,
+        run=run,
+        target="prompt",
+        keep_rule="oldest",
+        kept_id=prompt_ids[0],
+        member_ids=prompt_ids[:2],
+        pairs=[[prompt_ids[0], prompt_ids[1], 1.0]],
+    )
+    eval_set = EvalSet.objects.create(project=project, name="held out", uploaded_by=admin)
+    corpus = SearchCorpus.objects.create(project=project, name="otters", uploaded_by=admin)
+    probe = ProbeSet.objects.create(project=project, name="facts", uploaded_by=admin)
+    practice = PracticeSet.objects.create(project=project, name="arith", uploaded_by=admin)
+    return World(
+        project=project,
+        people={"anonymous": None, "non_member": nina, "labeler": lea, "reviewer": rhea, "admin": admin},
+        ids={
+            "project_id": project.pk,
+            "assignment_id": assignment.pk,
+            "task_id": assignment.task_id,
+            "user_id": lea.pk,
+            "snapshot_id": snapshot.pk,
+            "model_id": base.pk,
+            "policy_id": policy.pk,
+            "cluster_id": cluster.pk,
+            "eval_set_id": eval_set.pk,
+            "corpus_id": corpus.pk,
+            "number": 1,
+            "old": 1,
+            "new": 2,
+        },
+        job_ids={"export": export.pk, "generation": generation.pk, "training": training.pk},
+        set_ids={"probe": probe.pk, "practice": practice.pk},
+    )
+
+
+def client_as(user: Any | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client

@@ -1,0 +1,268 @@
+"""Every URL the project serves, opened by every kind of person, answers the reviewed status.
+
+The list of URLs comes from the URL configuration itself: a URL added without an entry in
+EXPECTED fails `test_every_url_has_a_reviewed_expectation`, so no endpoint ships unchecked.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.robustness.conftest import ROLES, World, client_as
+
+EXEMPT_ROUTES = {"admin/": "Django's admin site: staff only, guarded and tested by Django itself"}
+EXEMPT = {
+    "login": "the login page is public by design; its rate limit is tested in tests/test_login.py",
+    "logout": "logging out is POST-only and harmless for anyone",
+}
+
+RANK = {"labeler": 1, "reviewer": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may GET a URL and what they get; who may POST to it (an empty body) and what they get.
+
+    Levels: "public" (anyone), "user" (anyone logged in), "staff" (site admins only),
+    "labeler" / "reviewer" / "admin" (that role or a higher one in the project; site staff are
+    admins), "owner" (only the labeler holding the assignment), "owner_or_reviewer".
+    Denied: anonymous people are sent to the login page (pages) or get 403 (API); non-members get
+    404; members below the role get 403; people other than an assignment's owner get 404.
+    `special` pins a status that departs from those rules, with the reason beside it.
+    """
+
+    get_who: str
+    get: int
+    post_who: str
+    post: int
+    special: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+ANYONE_ELSES_ASSIGNMENT_API = {("non_member", "POST"): 403, ("reviewer", "POST"): 403, ("admin", "POST"): 403}
+
+# Reviewed: each line says who may use the URL. 405 = the method is not served (POST-only or GET-only);
+# 409 on an export download = the export has not finished yet.
+EXPECTED: dict[str, Rule] = {
+    "api-schema": Rule("public", 200, "public", 405),  # the schema describes endpoints, holds no data
+    "api-docs": Rule("public", 200, "public", 405),
+    "api-token": Rule("public", 405, "public", 400),
+    "api-projects": Rule("user", 200, "staff", 400),
+    "api-project": Rule("labeler", 200, "user", 405),
+    "api-members": Rule("admin", 200, "user", 405),
+    "api-guideline": Rule("labeler", 200, "user", 405),
+    "api-guideline-publish": Rule("user", 405, "admin", 400),
+    "api-guideline-acknowledge": Rule("user", 405, "labeler", 400),
+    "api-import-prompts": Rule("user", 405, "admin", 400),
+    "api-import-candidates": Rule("user", 405, "admin", 400),
+    # site staff never acknowledged the guideline, so they get no task
+    "api-next": Rule("user", 405, "labeler", 200, {("admin", "POST"): 409}),
+    "api-annotations": Rule("labeler", 200, "user", 405),
+    "api-assignment": Rule("owner_or_reviewer", 200, "user", 405),
+    # the body is checked before the assignment: an empty one is refused whoever sends it
+    "api-submit": Rule("user", 405, "user", 400),
+    "api-skip": Rule("user", 405, "user", 400),
+    "api-review": Rule("user", 405, "user", 400),
+    # the service answers 403 "this assignment belongs to another labeler"
+    "api-release": Rule("user", 405, "owner", 204, ANYONE_ELSES_ASSIGNMENT_API),
+    "api-renew": Rule("user", 405, "owner", 200, ANYONE_ELSES_ASSIGNMENT_API),
+    "api-snapshots": Rule("reviewer", 200, "reviewer", 400),
+    "api-snapshot": Rule("reviewer", 200, "user", 405),
+    "api-export-start": Rule("user", 405, "reviewer", 400),
+    "api-export": Rule("reviewer", 200, "user", 405),
+    "api-export-download": Rule("reviewer", 409, "user", 405),
+    "trainer_bridge:exports": Rule("reviewer", 200, "user", 405),
+    "trainer_bridge:snapshot-create": Rule("user", 405, "reviewer", 302),
+    "trainer_bridge:export-start": Rule("user", 405, "reviewer", 302),
+    "trainer_bridge:export-status": Rule("reviewer", 200, "user", 405),
+    "trainer_bridge:export-download": Rule("reviewer", 409, "user", 405),
+    "jobs:models": Rule("reviewer", 200, "user", 405),
+    "jobs:model": Rule("reviewer", 200, "user", 405),
+    "jobs:model-labels": Rule("reviewer", 200, "user", 405),
+    "jobs:jobs": Rule("reviewer", 200, "user", 405),
+    "jobs:generation-start": Rule("user", 405, "admin", 302),
+    "jobs:training-start": Rule("user", 405, "admin", 302),
+    "jobs:job": Rule("reviewer", 200, "user", 405),
+    "jobs:job-live": Rule("reviewer", 200, "user", 405),
+    "jobs:job-cancel": Rule("user", 405, "admin", 302),
+    "jobs:retrain": Rule("reviewer", 200, "user", 405),
+    "jobs:retrain-create": Rule("user", 405, "admin", 302),
+    "jobs:retrain-action": Rule("user", 405, "admin", 302),
+    "jobs:api-models": Rule("reviewer", 200, "admin", 400),
+    # a shared base model belongs to no project: whoever is a reviewer nowhere gets 403
+    "jobs:api-model": Rule("reviewer", 200, "user", 405, {("non_member", "GET"): 403}),
+    "jobs:api-generation-jobs": Rule("reviewer", 200, "admin", 400),
+    "jobs:api-generation-job": Rule("reviewer", 200, "user", 405),
+    "jobs:api-generation-job-cancel": Rule("user", 405, "admin", 202),
+    "jobs:api-training-jobs": Rule("reviewer", 200, "admin", 400),
+    "jobs:api-training-job": Rule("reviewer", 200, "user", 405),
+    "jobs:api-training-job-cancel": Rule("user", 405, "admin", 202),
+    "jobs:api-retrain-policies": Rule("reviewer", 200, "admin", 400),
+    "jobs:api-retrain-policy": Rule("reviewer", 200, "user", 405),
+    "jobs:api-retrain-policy-check": Rule("user", 405, "admin", 200),
+    "guidelines:page": Rule("labeler", 200, "labeler", 200),
+    "guidelines:version": Rule("labeler", 200, "labeler", 200),
+    "guidelines:diff": Rule("labeler", 200, "labeler", 200),
+    "guidelines:edit": Rule("admin", 200, "admin", 200),
+    "guidelines:preview": Rule("user", 405, "admin", 200),
+    "guidelines:acknowledge": Rule("user", 405, "labeler", 400),
+    "curation:overview": Rule("admin", 200, "user", 405),
+    "curation:settings": Rule("user", 405, "admin", 400),
+    "curation:run": Rule("user", 405, "admin", 302),
+    "curation:duplicates": Rule("admin", 200, "user", 405),
+    "curation:cluster-keep": Rule("user", 405, "admin", 400),
+    "curation:flags": Rule("admin", 200, "user", 405),
+    "curation:eval-sets": Rule("admin", 200, "admin", 400),
+    "curation:eval-set-delete": Rule("user", 405, "admin", 302),
+    "labeling:home": Rule("user", 200, "user", 200),
+    "labeling:next": Rule("labeler", 200, "labeler", 302),
+    "labeling:assignment": Rule("owner", 200, "owner", 200),
+    "labeling:rank": Rule("user", 405, "owner", 400),
+    "labeling:write": Rule("user", 405, "owner", 400),
+    "labeling:draft": Rule("user", 405, "owner", 400),
+    # the form is checked before the assignment: an empty query is refused whoever sends it
+    "labeling:search": Rule("user", 405, "user", 400),
+    "labeling:preview": Rule("user", 405, "owner", 200),
+    "labeling:skip": Rule("user", 405, "owner", 400),
+    "labeling:release": Rule("user", 405, "owner", 302),
+    "labeling:renew": Rule("user", 405, "owner", 200),
+    "labeling:review-queue": Rule("reviewer", 200, "reviewer", 200),
+    "labeling:task-review": Rule("reviewer", 200, "reviewer", 200),
+    "labeling:review": Rule("user", 405, "reviewer", 302),
+    "labeling:project-new": Rule("staff", 200, "staff", 200),
+    "labeling:project-settings": Rule("admin", 200, "admin", 200),
+    "labeling:member-set": Rule("user", 405, "admin", 302),
+    "labeling:member-remove": Rule("user", 405, "admin", 302),
+    "labeling:import": Rule("admin", 200, "admin", 200),
+    "labeling:corpus": Rule("admin", 200, "admin", 200),
+    "labeling:corpus-delete": Rule("user", 405, "admin", 302),
+    "labeling:dashboard": Rule("admin", 200, "admin", 200),
+    "quality:agreement": Rule("reviewer", 200, "reviewer", 200),
+    "quality:labelers": Rule("reviewer", 200, "admin", 200),
+    "quality:probes": Rule("reviewer", 200, "admin", 400),
+    "quality:probe-set": Rule("reviewer", 200, "admin", 200),
+    "quality:practice-sets": Rule("reviewer", 200, "admin", 400),
+    "quality:practice-set": Rule("reviewer", 200, "admin", 200),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    route: str
+    kwargs: dict[str, str]  # keyword -> converter name ("int", "str")
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("api/")
+
+
+def _walk(resolver: URLResolver, route: str = "", namespace: str = "") -> Iterator[Endpoint]:
+    for entry in resolver.url_patterns:
+        converters = {
+            k: type(c).__name__.removesuffix("Converter").lower()
+            for k, c in getattr(entry.pattern, "converters", {}).items()
+        }
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            for endpoint in _walk(entry, route + str(entry.pattern), inner):
+                yield Endpoint(endpoint.name, endpoint.route, converters | endpoint.kwargs)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}{entry.name}" if entry.name else f"<unnamed {route}{entry.pattern}>"
+            yield Endpoint(name, route + str(entry.pattern), converters)
+
+
+def _exempt(endpoint: Endpoint) -> bool:
+    return endpoint.name in EXEMPT or any(endpoint.route.startswith(r) for r in EXEMPT_ROUTES)
+
+
+ENDPOINTS = [e for e in _walk(get_resolver()) if not _exempt(e)]
+JOB_KINDS = ["generation", "training"]
+
+
+def concrete_urls(endpoint: Endpoint, world: World) -> dict[str, str]:
+    """One URL per valid value of the endpoint's string parts, its ids those of real objects."""
+    kinds = JOB_KINDS if "kind" in endpoint.kwargs else [None]
+    urls = {}
+    for kind in kinds:
+        kwargs: dict[str, object] = {}
+        for key in endpoint.kwargs:
+            if key == "kind":
+                kwargs[key] = kind
+            elif key == "job_id":
+                job = kind or next(k for k in ("export", *JOB_KINDS) if k in endpoint.name)
+                kwargs[key] = world.job_ids[job]
+            elif key == "set_id":
+                kwargs[key] = world.set_ids["probe" if "probe" in endpoint.name else "practice"]
+            else:
+                kwargs[key] = world.ids[key]
+        urls[kind or ""] = reverse(endpoint.name, kwargs=kwargs)
+    return urls
+
+
+def denied_status(endpoint: Endpoint, who: str, role: str) -> int | None:
+    """The status a role gets for lacking permission, or None when it holds it."""
+    if who == "public":
+        return None
+    if role == "anonymous":
+        return 403 if endpoint.is_api else 302
+    if who == "user":
+        return None
+    if who == "staff":
+        return None if role == "admin" else 403
+    if role == "non_member":
+        return 404
+    if who == "owner":  # the world's labeler holds the assignment
+        return None if role == "labeler" else 404
+    if who == "owner_or_reviewer":
+        return None
+    return 403 if RANK[role] < RANK[who] else None
+
+
+def expected_statuses(endpoint: Endpoint, rule: Rule) -> dict[tuple[str, str], int]:
+    statuses = {}
+    for method, who, granted in (("GET", rule.get_who, rule.get), ("POST", rule.post_who, rule.post)):
+        for role in ROLES:
+            denied = denied_status(endpoint, who, role)
+            statuses[(role, method)] = granted if denied is None else denied
+    return statuses | rule.special
+
+
+def observed(endpoint: Endpoint, url: str, world: World) -> dict[tuple[str, str], int]:
+    """Every role's GET, then every role's empty POST (so one role's POST never hides another's GET)."""
+    statuses: dict[tuple[str, str], int] = {}
+    for method in ("GET", "POST"):
+        for role in ROLES:
+            client = client_as(world.people[role])
+            response = client.get(url) if method == "GET" else client.post(url)
+            if response.status_code == 302 and role == "anonymous":
+                assert response["Location"].startswith("/login/?next="), (url, response["Location"])
+            statuses[(role, method)] = response.status_code
+    return statuses
+
+
+def test_every_url_has_a_reviewed_expectation():
+    names = {e.name for e in ENDPOINTS}
+    assert not names - EXPECTED.keys(), (
+        f"URLs without a reviewed rule in EXPECTED: {sorted(names - EXPECTED.keys())}"
+    )
+    assert not EXPECTED.keys() - names, (
+        f"rules for URLs that no longer exist: {sorted(EXPECTED.keys() - names)}"
+    )
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+def test_every_role_gets_the_reviewed_status(world, endpoint):
+    if endpoint.name not in EXPECTED:
+        pytest.fail(f"{endpoint.name} ({endpoint.route}) has no reviewed rule in EXPECTED")
+    want = expected_statuses(endpoint, EXPECTED[endpoint.name])
+    for url in concrete_urls(endpoint, world).values():
+        got = observed(endpoint, url, world)
+        assert not {k: v for k, v in got.items() if v >= 500}, f"server errors on {url}: {got}"
+        wrong = {
+            f"{role} {method}": (got[role, method], want[role, method])
+            for role, method in want
+            if got[role, method] != want[role, method]
+        }
+        assert not wrong, f"{url}: (got, expected) {wrong}"

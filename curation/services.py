@@ -14,11 +14,13 @@ from itertools import islice
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from config.errors import Conflict, DomainError
+from curation.labeler_quality import labelers_below
 from curation.models import CleaningFilter, CleaningFlag, CleaningRun, DatasetSnapshot
 from curation.pii import scrub_pii
 from curation.splits import SPLITS, prompt_group_key, split_for
@@ -59,6 +61,7 @@ class SnapshotFilters:
     submitted_before: datetime | None = None
     guideline_versions: list[int] | None = None
     labelers: list[str] | None = None
+    min_labeler_score: float | None = None  # leave out the work of labelers scored below it
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +136,7 @@ def snapshot_freeze(
     submitted_before: datetime | None = None,
     guideline_versions: list[int] | None = None,
     labelers: list[str] | None = None,
+    min_labeler_score: float | None = None,
     seed: int = 0,
     validation_fraction: float = 0.1,
     cleaning: list[str] | None = None,
@@ -153,7 +157,10 @@ def snapshot_freeze(
         submitted_before=submitted_before,
         guideline_versions=sorted(set(guideline_versions)) if guideline_versions else None,
         labelers=sorted(set(labelers)) if labelers else None,
+        min_labeler_score=min_labeler_score,
     )
+    if min_labeler_score is not None and not 0 <= min_labeler_score <= 1:
+        raise DomainError("min_labeler_score is a score between 0 and 1", field="min_labeler_score")
     if verdict not in Verdict.CHOICES:
         raise DomainError(f"verdict must be one of {list(Verdict.CHOICES)}", field="verdict")
     if not 0 <= validation_fraction < 1:
@@ -162,7 +169,8 @@ def snapshot_freeze(
         raise Conflict(f"project {project.name!r} already has a snapshot named {name!r}", field="name")
 
     applied = _checked_cleaning(cleaning)
-    rankings, demonstrations = _selection(project, filters)
+    low_scorers = _low_scorers(project, min_labeler_score)
+    rankings, demonstrations = _selection(project, filters, low_scorers)
     rankings, demonstrations, removed = _without_flagged(rankings, demonstrations, applied)
     total = rankings.count() + demonstrations.count()
     if total == 0:
@@ -208,6 +216,7 @@ def snapshot_freeze(
             "labelers": len(tally.labelers),
         },
         "cleaning": _cleaning_manifest(project, applied, removed, scrubbing),
+        "labelers_left_out": sorted(low_scorers.values()),
         "guideline_versions": dict(sorted(tally.guideline_versions.items())),
         "source_annotation_ids": {table: sorted(ids) for table, ids in tally.source_ids.items()},
         "code_version": code_version(),
@@ -312,7 +321,17 @@ def _checked_kinds(project: Project, kinds: list[str] | None) -> list[str]:
     return sorted(chosen)
 
 
-def _selection(project: Project, filters: SnapshotFilters) -> tuple[QuerySet, QuerySet]:
+def _low_scorers(project: Project, min_score: float | None) -> dict[int, str]:
+    """Labeler id → username of those whose score is under the minimum (none without a minimum)."""
+    if min_score is None:
+        return {}
+    below = labelers_below(project=project, min_score=min_score)
+    return dict(get_user_model().objects.filter(pk__in=below).values_list("pk", "username"))
+
+
+def _selection(
+    project: Project, filters: SnapshotFilters, low_scorers: dict[int, str]
+) -> tuple[QuerySet, QuerySet]:
     """Current revisions of submitted work that pass the filters, ordered by prompt, task, assignment."""
     latest_verdict = (
         Review.objects.filter(assignment=OuterRef("assignment_id"))
@@ -330,6 +349,8 @@ def _selection(project: Project, filters: SnapshotFilters) -> tuple[QuerySet, Qu
         selected &= Q(guideline_version__number__in=filters.guideline_versions)
     if filters.labelers:
         selected &= Q(assignment__labeler__username__in=filters.labelers)
+    if low_scorers:
+        selected &= ~Q(assignment__labeler_id__in=list(low_scorers))
     common = [
         "id",
         "assignment_id",

@@ -36,6 +36,7 @@ class SnapshotFreezeSerializer(serializers.Serializer):
     submitted_before = serializers.DateTimeField(required=False)
     guideline_versions = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
     labelers = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
+    min_labeler_score = serializers.FloatField(min_value=0, max_value=1, required=False)
     seed = serializers.IntegerField(default=0)
     validation_fraction = serializers.FloatField(default=0.1, min_value=0, max_value=0.99)
 
@@ -107,6 +108,7 @@ class SnapshotList(APIView):
             verdict=data["verdict"],
             guideline_versions=data.get("guideline_versions"),
             labelers=data.get("labelers"),
+            min_labeler_score=data.get("min_labeler_score"),
             seed=data["seed"],
             validation_fraction=data["validation_fraction"],
             **moments,

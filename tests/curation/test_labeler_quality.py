@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from config.errors import DomainError
@@ -92,3 +94,30 @@ def test_signals_and_scores_per_labeler(worked_project):
     assert scores[bob.labeler_id] == pytest.approx((0.4 + 0.15) / 0.7)
     assert scores[cy.labeler_id] == pytest.approx((0.15 * 0.4 + 0.15) / 1.0)
     assert labelers_below(project=project, min_score=0.5) == {cy.labeler_id}
+
+
+def test_a_snapshot_can_leave_out_low_scoring_labelers(worked_project):
+    from curation.services import snapshot_freeze
+
+    project, _ = worked_project
+    everyone = snapshot_freeze(project=project, name="all", verdict="unreviewed_allowed", kinds=["ranking"])
+    trusted = snapshot_freeze(
+        project=project,
+        name="trusted",
+        verdict="unreviewed_allowed",
+        kinds=["ranking"],
+        min_labeler_score=0.5,
+    )
+
+    assert everyone.manifest["labelers_left_out"] == []
+    assert trusted.manifest["labelers_left_out"] == ["cy"]
+    assert trusted.manifest["filters"]["min_labeler_score"] == 0.5
+
+    def labelers(snapshot):
+        return {json.loads(row.data)["labeler"] for row in snapshot.rows.all()}
+
+    assert labelers(everyone) == {"ann", "bob", "cy"}
+    assert labelers(trusted) == {"ann", "bob"}
+    assert everyone.row_count - trusted.row_count == 3  # cy ranked three tasks
+    with pytest.raises(DomainError):
+        snapshot_freeze(project=project, name="bad", kinds=["ranking"], min_labeler_score=1.5)

@@ -43,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--until", help="submitted before (ISO date or date-time, UTC if naive)")
         parser.add_argument("--guideline-versions", help="comma-separated guideline version numbers")
         parser.add_argument("--labelers", help="comma-separated usernames")
+        parser.add_argument(
+            "--min-labeler-score", type=float, help="leave out the work of labelers scored below it (0..1)"
+        )
         parser.add_argument("--seed", type=int, default=0, help="seed of the train/validation split")
         parser.add_argument("--validation-fraction", type=float, default=0.1)
         parser.add_argument("--user", help="username recorded as the snapshot's author")
@@ -75,6 +78,7 @@ class Command(BaseCommand):
                     submitted_before=_moment(options["until"]),
                     guideline_versions=versions,
                     labelers=_csv(options["labelers"]),
+                    min_labeler_score=options["min_labeler_score"],
                     seed=options["seed"],
                     validation_fraction=options["validation_fraction"],
                     on_progress=on_progress,

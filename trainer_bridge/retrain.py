@@ -224,8 +224,9 @@ def new_accepted_annotations(*, policy: RetrainPolicy, since: DatasetSnapshot | 
     takes. An edited label is a new revision, so it counts as new.
     """
     kinds = policy_row_kinds(project=policy.project, kind=policy.kind)
+    # A policy sets no minimum labeler score, so nobody's labels are left out of the count.
     rankings, demonstrations = _selection(
-        policy.project, SnapshotFilters(kinds=kinds, verdict=Verdict.ACCEPTED)
+        policy.project, SnapshotFilters(kinds=kinds, verdict=Verdict.ACCEPTED), low_scorers={}
     )
     if since is not None:
         frozen = SnapshotRow.objects.filter(snapshot=since)

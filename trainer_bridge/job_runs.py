@@ -30,6 +30,7 @@ from config.broker import QueueUnavailable, enqueue
 from config.errors import Conflict, DomainError
 from labeling.models import Role
 from labeling.permissions import require_role
+from trainer_bridge.exports.jobs import exports_resume_stale
 from trainer_bridge.models import GenerationJob, Job, JobStatus, TrainingJob
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,8 @@ def job_cancel(*, job: J, user: AbstractBaseUser | None) -> J:
 
 
 def jobs_resume_stale(*, stale_seconds: float | None = None) -> list[tuple[str, int]]:
-    """Queue again every running job whose heartbeat stopped (its worker died); returns what it touched."""
+    """Queue again every running job or export whose heartbeat stopped (its worker died); returns what
+    it touched."""
     stale_after = timedelta(seconds=settings.JOB_STALE_SECONDS if stale_seconds is None else stale_seconds)
     touched = []
     for model in (GenerationJob, TrainingJob):
@@ -124,7 +126,7 @@ def jobs_resume_stale(*, stale_seconds: float | None = None) -> list[tuple[str, 
                 job.save(update_fields=["runner", "status", "finished_at", "error"])
                 job_log(job, line)
                 touched.append((model.__name__, job.pk))
-    return touched
+    return touched + [("ExportJob", pk) for pk in exports_resume_stale(stale_seconds=stale_seconds)]
 
 
 class Run:

@@ -2,11 +2,15 @@
 
 import logging
 import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from config.broker import enqueue
@@ -56,19 +60,26 @@ def export_job_for(*, job_id: int, user: AbstractBaseUser) -> ExportJob:
 
 
 def export_job_run(*, job_id: int) -> ExportJob:
-    """Run a queued export; safe to run twice (a finished job with its file is left as it is)."""
+    """Run a queued export; safe to run twice (a finished job with its file, or one a live run holds,
+    is left as it is)."""
     with transaction.atomic():
         job = ExportJob.objects.select_for_update().select_related("snapshot").get(pk=job_id)
         if job.status == ExportJob.Status.DONE and Path(job.file_path).exists():
             return job
+        if job.status == ExportJob.Status.RUNNING and not _stale(job):
+            return job  # a redelivered message while its first run is alive
         job.status, job.started_at, job.finished_at, job.error = (
             ExportJob.Status.RUNNING,
             timezone.now(),
             None,
             "",
         )
-        job.rows_done = 0
-        job.save(update_fields=["status", "started_at", "finished_at", "error", "rows_done"])
+        job.rows_done, job.heartbeat_at = 0, timezone.now()
+        job.save(update_fields=["status", "started_at", "finished_at", "error", "rows_done", "heartbeat_at"])
+    # What a run killed midway left beside the file; no other run holds this job now.
+    path = Path(job.file_path)
+    for leftover in path.parent.glob(f"{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
 
     progress = _ProgressWriter(job.pk)
     try:
@@ -100,6 +111,34 @@ def export_job_run(*, job_id: int) -> ExportJob:
     return job
 
 
+def _stale(job: ExportJob) -> bool:
+    after = timedelta(seconds=settings.JOB_STALE_SECONDS)
+    return job.heartbeat_at is None or job.heartbeat_at <= timezone.now() - after
+
+
+def exports_resume_stale(*, stale_seconds: float | None = None) -> list[int]:
+    """Queue again every running export whose heartbeat stopped (its worker died); returns their ids.
+
+    A killed worker's message stays unacknowledged on the broker for hours (the visibility timeout),
+    so without this the export would show as running for ever and block the same export.
+    """
+    from trainer_bridge.tasks import run_export_job  # tasks import this module
+
+    after = timedelta(seconds=settings.JOB_STALE_SECONDS if stale_seconds is None else stale_seconds)
+    resumed = []
+    with transaction.atomic():
+        stale = ExportJob.objects.select_for_update(skip_locked=True).filter(
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lte=timezone.now() - after),
+            status=ExportJob.Status.RUNNING,
+        )
+        for job in stale:
+            job.status = ExportJob.Status.QUEUED
+            job.save(update_fields=["status"])
+            transaction.on_commit(lambda job=job: enqueue(run_export_job, job=job, what="the export"))
+            resumed.append(job.pk)
+    return resumed
+
+
 def _finish(job: ExportJob, **fields: Any) -> None:
     fields["finished_at"] = timezone.now()
     ExportJob.objects.filter(pk=job.pk).update(**fields)
@@ -108,7 +147,8 @@ def _finish(job: ExportJob, **fields: Any) -> None:
 
 
 class _ProgressWriter:
-    """Writes the latest progress twice a second from its own thread, on its own database connection.
+    """Writes the latest progress twice a second, and the heartbeat, from its own thread, on its own
+    database connection.
 
     The export reads inside one long transaction; progress written on that connection would stay
     invisible to the page that polls it until the export ends.
@@ -118,6 +158,7 @@ class _ProgressWriter:
         self.job_id, self.every = job_id, every
         self.latest: tuple[int, int] | None = None
         self.written: tuple[int, int] | None = None
+        self.beaten = time.monotonic()
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"export-{job_id}-progress", daemon=True)
         self.thread.start()
@@ -141,11 +182,14 @@ class _ProgressWriter:
 
     def _flush(self) -> None:
         latest = self.latest
-        if latest is None or latest == self.written:
+        beat = time.monotonic() - self.beaten >= settings.JOB_HEARTBEAT_SECONDS
+        if (latest is None or latest == self.written) and not beat:
             return
-        done, total = latest
-        ExportJob.objects.filter(pk=self.job_id).update(rows_done=done, rows_total=total)
-        self.written = latest
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+        if latest is not None:
+            fields["rows_done"], fields["rows_total"] = latest
+        ExportJob.objects.filter(pk=self.job_id).update(**fields)
+        self.written, self.beaten = latest, time.monotonic()
 
 
 def export_job_payload(job: ExportJob, *, download_url: str | None = None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
     python bench/faults.py postgres-restart   # labelers at work while Postgres stops and starts again
     python bench/faults.py broker-down        # Redis stops: labeling goes on, starting a job says why not
+    python bench/faults.py worker-kill-export # kill -9 of the worker midway; the export finishes after
     python bench/faults.py all                # each scenario in its own process
 
 postgres-restart runs a Postgres of its own (pgserver, under a temporary directory), never the
@@ -19,6 +20,7 @@ if not __package__:
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -30,7 +32,15 @@ from typing import Any  # noqa: E402
 from urllib.parse import quote  # noqa: E402
 
 from bench._stack import free_port, gunicorn, scratch_database  # noqa: E402
-from bench.load import Client, Labeler, Ledger, Mix, database_checks, stop_group  # noqa: E402
+from bench.load import (  # noqa: E402
+    Client,
+    Labeler,
+    Ledger,
+    Mix,
+    celery_worker,
+    database_checks,
+    stop_group,
+)
 
 
 class RedisServer:
@@ -80,6 +90,7 @@ class OwnPostgres:
     def __init__(self, pgdata: Path) -> None:
         import pgserver
 
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # it narrates every pg_ctl call at INFO
         self.server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self.pgdata = pgdata
 
@@ -301,7 +312,82 @@ def exports_in_state(url: str, state: str) -> int:
         ).fetchone()[0]
 
 
-SCENARIOS = ("postgres-restart", "broker-down")
+def worker_kill_export(*, archive: int) -> bool:
+    """SIGKILL the worker while it writes an export; once a worker is back the export finishes, whole."""
+    from bench.load import seed
+
+    broker = os.environ.get("COACH_BENCH_FAULTS_BROKER", "redis://127.0.0.1:6379/11")
+    with (
+        tempfile.TemporaryDirectory(prefix="coach-faults-kill-") as tmp,
+        scratch_database("coach_faults_kill") as url,
+    ):
+        os.environ.update(
+            DATABASE_URL=url,
+            DJANGO_SETTINGS_MODULE="config.settings",
+            COACH_DATA_ROOT=tmp,
+            CELERY_BROKER_URL=broker,
+        )
+        seeded = seed(tasks=0, labelers=1, archive=archive)
+        env = dict(os.environ)
+        with gunicorn(env, workers=1) as base:
+            admin = Client(
+                base, {"Authorization": f"Token {seeded.admin_token}", "Content-Type": "application/json"}
+            )
+            with celery_worker(env) as worker:
+                _, data = admin.call(
+                    "export", "POST", f"/api/snapshots/{seeded.snapshot}/exports/", {"kind": "rm"}
+                )
+                job = json.loads(data)
+                job = poll(admin, job, lambda j: j["status"] == "running" and j["rows_done"] > 0)
+                stop_group(worker, kill=True)
+            killed = poll(admin, job, lambda j: True)
+            path = Path(tmp) / "exports" / f"snapshot-{seeded.snapshot}" / killed["file_name"]
+            half_written = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+            file_after_kill = path.exists()
+            from trainer_bridge.job_runs import jobs_resume_stale
+
+            with celery_worker(env):
+                resumed = jobs_resume_stale(stale_seconds=0)  # what beat runs every 30 s, without the grace
+                done = poll(admin, job, lambda j: j["status"] in ("done", "failed"), timeout=300)
+            admin.close()
+        lines = path.read_bytes().splitlines() if path.exists() else []
+        left_beside = sorted(p.name for p in path.parent.iterdir() if p != path)
+    passed = (
+        killed["status"] == "running"
+        and not file_after_kill
+        and resumed == [("ExportJob", job["id"])]
+        and done["status"] == "done"
+        and len(lines) == done["rows_written"] == archive * 36
+        and len(set(lines)) == len(lines)
+        and not left_beside
+    )
+    return report(
+        "worker_kill_export",
+        passed,
+        killed_at_rows=killed["rows_done"],
+        rows_total=killed["rows_total"],
+        status_after_kill=killed["status"],
+        half_written_files_after_kill=half_written,
+        file_at_path_after_kill=file_after_kill,
+        resumed=resumed,
+        status_after_restart=done["status"],
+        lines=len(lines),
+        duplicate_lines=len(lines) - len(set(lines)),
+        files_left_beside=left_beside,
+    )
+
+
+def poll(client: Client, job: dict, done: Any, *, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, data = client.call("poll", "GET", f"/api/exports/{job['id']}/")
+        if status == 200 and done(job := json.loads(data)):
+            return job
+        time.sleep(0.05)
+    return job
+
+
+SCENARIOS = ("postgres-restart", "broker-down", "worker-kill-export")
 
 
 def main() -> None:
@@ -309,14 +395,17 @@ def main() -> None:
     parser.add_argument("scenario", choices=(*SCENARIOS, "all"))
     parser.add_argument("--labelers", type=int, default=4, help="postgres-restart: labelers at work")
     parser.add_argument("--down", type=float, default=5, help="postgres-restart: seconds Postgres stays down")
+    parser.add_argument("--archive", type=int, default=20_000, help="worker-kill-export: rankings exported")
     args = parser.parse_args()
     if args.scenario == "all":
         codes = [subprocess.run([sys.executable, __file__, name], cwd=ROOT).returncode for name in SCENARIOS]
         sys.exit(1 if any(codes) else 0)
     if args.scenario == "postgres-restart":
         passed = postgres_restart(labelers=args.labelers, down_s=args.down, before_s=4, after_s=6)
-    else:
+    elif args.scenario == "broker-down":
         passed = broker_down()
+    else:
+        passed = worker_kill_export(archive=args.archive)
     sys.exit(0 if passed else 1)
 
 

@@ -9,7 +9,8 @@ the server's process tree sampled from /proc during each phase (Coach's export c
 Label Studio runs as `label-studio start` (its pip install's server) with its default task sampling;
 Coach runs under gunicorn. Prints each figure for both, the ratios, and one JSON line last.
 
-    python bench/vs_labelstudio.py [--tasks 20000] [--annotators 16] [--per-annotator 25] [--think 2] [--repeats 3]
+    python bench/vs_labelstudio.py [--tasks 20000] [--annotators 16] [--per-annotator 25] [--think 2]
+        [--repeats 3] [--batch 1000] [--workers 2]
 """
 
 import sys

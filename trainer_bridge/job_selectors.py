@@ -83,13 +83,19 @@ def policies_for(*, project: Project) -> QuerySet[RetrainPolicy]:
     return RetrainPolicy.objects.filter(project=project).select_related("base_model").order_by("name")
 
 
+INT_MAX = 2**31 - 1  # the largest value a Postgres integer column holds
+
+
 def int_or_error(value: Any, field: str, *, default: int | None = None) -> int | None:
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise DomainError(f"{field} must be a whole number", field=field) from None
+    if abs(number) > INT_MAX:
+        raise DomainError(f"{field} must be below {INT_MAX + 1}", field=field)
+    return number
 
 
 def id_or_error(value: Any, field: str) -> int:

@@ -42,6 +42,10 @@ def _project(request: Request, project_id: int, role: str) -> Project:
     return project
 
 
+# Every whole number here lands in a Postgres integer column (or sizes one); larger ones are refused as input.
+INT_MAX, SMALLINT_MAX = 2**31 - 1, 2**15 - 1
+
+
 class ModelRegisterSerializer(serializers.Serializer):
     path = serializers.CharField(max_length=1000, help_text="a directory on the server")
     name = serializers.CharField(max_length=200, required=False, default="")
@@ -49,23 +53,25 @@ class ModelRegisterSerializer(serializers.Serializer):
 
 
 class GenerationJobSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
-    k = serializers.IntegerField(required=False, min_value=1, help_text="default: the project's K")
+    model_version = serializers.IntegerField(max_value=INT_MAX)
+    k = serializers.IntegerField(
+        required=False, min_value=1, max_value=SMALLINT_MAX, help_text="default: the project's K"
+    )
     which = serializers.ChoiceField(choices=list(WHICH), default="waiting")
     source = serializers.CharField(required=False, default="", allow_blank=True)
-    limit = serializers.IntegerField(required=False, min_value=1)
-    prompt_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    max_new_tokens = serializers.IntegerField(default=256)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX)
+    prompt_ids = serializers.ListField(child=serializers.IntegerField(max_value=INT_MAX), required=False)
+    max_new_tokens = serializers.IntegerField(default=256, max_value=INT_MAX)
     temperature = serializers.FloatField(default=1.0)
     top_p = serializers.FloatField(default=1.0)
-    seed = serializers.IntegerField(default=0)
-    batch_size = serializers.IntegerField(default=8)
+    seed = serializers.IntegerField(default=0, min_value=-INT_MAX, max_value=INT_MAX)
+    batch_size = serializers.IntegerField(default=8, min_value=1, max_value=SMALLINT_MAX)
 
 
 class TrainingJobSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TrainingJob.Kind.values)
-    snapshot = serializers.IntegerField()
-    base_model = serializers.IntegerField()
+    snapshot = serializers.IntegerField(max_value=INT_MAX)
+    base_model = serializers.IntegerField(max_value=INT_MAX)
     config = serializers.DictField(required=False, help_text="lr, max_steps, epochs, batch_size, ...")
     data_options = serializers.DictField(required=False, help_text="sft: kinds; rm: by (labeler|consensus)")
     output_name = serializers.CharField(required=False, default="", allow_blank=True)
@@ -74,9 +80,9 @@ class TrainingJobSerializer(serializers.Serializer):
 class RetrainPolicySerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=TrainingJob.Kind.values)
-    base_model = serializers.IntegerField()
-    min_new_annotations = serializers.IntegerField(min_value=1)
-    interval_minutes = serializers.IntegerField(required=False, min_value=1)
+    base_model = serializers.IntegerField(max_value=INT_MAX)
+    min_new_annotations = serializers.IntegerField(min_value=1, max_value=INT_MAX)
+    interval_minutes = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX)
     crontab = serializers.CharField(required=False, default="", allow_blank=True)
     training_config = serializers.DictField(required=False)
     validation_fraction = serializers.FloatField(default=0.1)
@@ -85,8 +91,8 @@ class RetrainPolicySerializer(serializers.Serializer):
 
 class RetrainPolicyUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
-    min_new_annotations = serializers.IntegerField(required=False, min_value=1)
-    interval_minutes = serializers.IntegerField(required=False, min_value=1)
+    min_new_annotations = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX)
+    interval_minutes = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX)
     crontab = serializers.CharField(required=False, allow_blank=True)
     validation_fraction = serializers.FloatField(required=False)
 

@@ -75,7 +75,9 @@ class SettingsForm(forms.Form):
     decontam_short_ngram = forms.IntegerField(
         min_value=1, max_value=100, label="Decontamination n (short texts)"
     )
-    decontam_short_text_words = forms.IntegerField(min_value=1, label="Short text: fewer words than")
+    decontam_short_text_words = forms.IntegerField(
+        min_value=1, max_value=2**31 - 1, label="Short text: fewer words than"
+    )
     phone_region = forms.RegexField(regex=r"^[A-Za-z]{2}$", help_text="country for numbers without +code")
 
     def clean_quality_thresholds(self) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class RunForm(forms.Form):
     samples = forms.IntegerField(min_value=1, max_value=64, initial=8)
     max_new_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=128)
     temperature = forms.FloatField(min_value=0.0, max_value=5.0, initial=1.0)
-    seed = forms.IntegerField(min_value=0, initial=0)
+    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0)
 
     def __init__(self, *args: Any, versions: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

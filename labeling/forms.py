@@ -117,7 +117,7 @@ class DemonstrationForm(forms.Form):
 
     content = forms.CharField(required=False, strip=False, max_length=100_000)
     seconds = forms.FloatField(required=False, min_value=0)
-    pasted_chars = forms.IntegerField(required=False, min_value=0)
+    pasted_chars = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
 
     def picks(self) -> list[list[int]]:
         pairs = []
@@ -145,8 +145,10 @@ class ProjectForm(forms.Form):
     k = forms.IntegerField(
         min_value=2, max_value=9, initial=4, label="K", help_text="candidates per ranking task (2–9)"
     )
-    overlap = forms.IntegerField(min_value=1, initial=1, help_text="labelers per task")
-    lease_seconds = forms.IntegerField(min_value=30, initial=1800, help_text="how long a task stays reserved")
+    overlap = forms.IntegerField(min_value=1, max_value=2**15 - 1, initial=1, help_text="labelers per task")
+    lease_seconds = forms.IntegerField(
+        min_value=30, max_value=2**31 - 1, initial=1800, help_text="how long a task stays reserved"
+    )
 
 
 class ProjectSettingsForm(ProjectForm):

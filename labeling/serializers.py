@@ -102,7 +102,7 @@ class SubmitSerializer(serializers.Serializer):
     messages = serializers.JSONField(required=False, help_text="the reply: assistant (and tool) turns")
     tools = serializers.JSONField(required=False)
     seconds = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=7 * 24 * 3600)
-    pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0)
+    pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
 
 class SkipSerializer(serializers.Serializer):

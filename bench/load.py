@@ -125,7 +125,8 @@ def celery_worker(env: dict[str, str]) -> Iterator[subprocess.Popen]:
     """One solo-pool worker in its own process group, stopped (or killed) on the way out."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-c", "1"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    # Its banner would go to stdout, where the JSON lines are; its warnings and errors go to stderr.
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
         yield process
     finally:

@@ -1,6 +1,7 @@
 import difflib
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef
 
 from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
 
@@ -11,10 +12,14 @@ def guideline_current_version(*, guideline: Guideline) -> GuidelineVersion | Non
 
 def guideline_version_pending_for(*, user: AbstractBaseUser, guideline: Guideline) -> GuidelineVersion | None:
     """The current version when `user` has not acknowledged it yet, else None."""
-    current = guideline_current_version(guideline=guideline)
-    if current is None or Acknowledgement.objects.filter(user=user, version=current).exists():
-        return None
-    return current
+    acknowledged = Acknowledgement.objects.filter(user=user, version=OuterRef("pk"))
+    current = (
+        GuidelineVersion.objects.filter(guideline_id=guideline.pk)
+        .annotate(acknowledged=Exists(acknowledged))
+        .order_by("-number")
+        .first()
+    )  # one query: the task queue asks this on every claim
+    return None if current is None or current.acknowledged else current
 
 
 def guideline_version_diff(*, old: GuidelineVersion | None, new: GuidelineVersion) -> list[str]:

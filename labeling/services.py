@@ -399,7 +399,12 @@ def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignmen
             extra={"guideline_version": version.number},
         )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LABELER_LOCK, labeler.pk])
+        # A lease is cheap to lose: if the server crashed in the next few milliseconds, the labeler would
+        # just take the next task. So the claim does not wait for its WAL flush (submits still do).
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(%s, %s)",
+            [_LABELER_LOCK, labeler.pk],
+        )
         live = (
             Assignment.objects.filter(
                 labeler=labeler,

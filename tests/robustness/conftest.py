@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from curation.models import CleaningRun, DuplicateCluster, EvalSet
 from curation.practice_models import PracticeSet, ProbeSet
 from curation.services import snapshot_freeze
-from guidelines.services import guideline_publish
+from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import services
 from labeling.models import Assignment, Project, Role, SearchCorpus
 from tests.conftest import seed_rankings
@@ -25,17 +26,31 @@ class World:
     set_ids: dict[str, int]  # probe, practice
 
 
+User = get_user_model()
 ROLES = ["anonymous", "non_member", "labeler", "reviewer", "admin"]
 
 
-@pytest.fixture
-def world(make_project, make_user, add_member, admin) -> World:
-    project = make_project(name="world", kinds=["ranking", "demonstration", "search"])
-    guideline_publish(guideline=project.guideline, author=admin, body="Second rule.", change_note="two")
+def build_world() -> World:
+    """Create the world through the real services: a site admin, a labeler, a reviewer and a stranger."""
+    admin = User.objects.create_user(username="ada", password="pw-ada", is_staff=True)
+    project = services.project_create(
+        name="world",
+        task_kinds=["ranking", "demonstration", "search"],
+        created_by=admin,
+        k=4,
+        overlap=1,
+        lease_seconds=600,
+    )
+    for number in (1, 2):
+        guideline_publish(guideline=project.guideline, author=admin, body=f"Rule {number}.", change_note="")
     seed_rankings(project, 3)
-    lea = add_member(project, "lea")
-    rhea = add_member(project, "rhea", Role.REVIEWER)
-    nina = make_user("nina")
+    people = {}
+    for username, role in (("lea", Role.LABELER), ("rhea", Role.REVIEWER)):
+        people[username] = User.objects.create_user(username=username, password="pw-" + username)
+        services.membership_set(project=project, user=people[username], role=role)
+        guideline_acknowledge(user=people[username], version=project.guideline.versions.get(number=2))
+    lea, rhea = people["lea"], people["rhea"]
+    nina = User.objects.create_user(username="nina", password="pw-nina")
     done = services.claim_next_task(project=project, labeler=lea)
     services.ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids])
     services.review_create(assignment_id=done.pk, reviewer=rhea, verdict="accept")
@@ -104,3 +119,8 @@ def client_as(user: Any | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return build_world()

@@ -121,15 +121,15 @@ def coach_accuracy(final_dir: str, val: list[dict]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--groups", type=int, default=64, help="training rankings")
+    parser.add_argument("--groups", type=int, default=192, help="training rankings")
     parser.add_argument("--val-groups", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--coach-batch", type=int, default=4, help="rankings per Coach step (TRL: 18 pairs)")
+    parser.add_argument("--coach-batch", type=int, default=1, help="rankings per Coach step (TRL: 18 pairs)")
     parser.add_argument(
         "--coach-lr",
         type=float,
-        default=LR,
+        default=3 * LR,
         help=f"Coach's learning rate (TRL's is {LR}); one K-wise step averages 8x the pairs of a TRL step",
     )
     args = parser.parse_args()

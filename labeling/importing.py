@@ -97,6 +97,23 @@ def _records(stream: IO[bytes], fmt: str, errors: list[LineError]) -> Iterator[t
         yield number, record
 
 
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds U+0000 anywhere: Postgres text and jsonb cannot store it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(*values: Any) -> None:
+    # Refused rather than stripped: an import stores what the file says or nothing.
+    if any(holds_nul(v) for v in values):
+        raise ValueError("holds a NUL character (\\u0000), which cannot be stored")
+
+
 def _json_field(value: Any, name: str) -> Any:
     """CSV cells carry JSON as text; JSONL already has it parsed."""
     if isinstance(value, str) and value.strip():
@@ -112,6 +129,7 @@ def _text(record: dict[str, Any], key: str, limit: int = 200) -> str:
     if not isinstance(value, str | int):
         raise ValueError(f"{key} must be a string")
     value = str(value).strip()
+    _refuse_nul(value)
     if len(value) > limit:
         raise ValueError(f"{key} is longer than {limit} characters")
     return value
@@ -154,6 +172,7 @@ def _prompt_row(number: int, record: dict[str, Any], allowed_kinds: list[str]) -
     metadata = _json_field(record.get("metadata") or {}, "metadata")
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be an object")
+    _refuse_nul(messages, metadata)
     kind = _text(record, "task_kind") or None
     if kind is not None and kind not in allowed_kinds:
         raise ValueError(f"task_kind {kind!r} is not one of this project's kinds {allowed_kinds}")
@@ -201,6 +220,7 @@ def _candidate_row(number: int, record: dict[str, Any]) -> CandidateRow:
     params = _json_field(record.get("sampling_params") or {}, "sampling_params")
     if not isinstance(params, dict):
         raise ValueError("sampling_params must be an object")
+    _refuse_nul(prompt_id, text, model_name, params)
     return CandidateRow(number, prompt_id, text, model_name, index, params)
 
 

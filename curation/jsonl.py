@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from labeling.importing import LineError
+from labeling.importing import LineError, holds_nul
 
 
 def read_records(stream: IO[bytes], errors: list[LineError]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -27,6 +27,9 @@ def read_records(stream: IO[bytes], errors: list[LineError]) -> Iterator[tuple[i
             continue
         if not isinstance(record, dict):
             errors.append(LineError(number, "each line must be a JSON object"))
+            continue
+        if holds_nul(record):
+            errors.append(LineError(number, "holds a NUL character (\\u0000), which cannot be stored"))
             continue
         yield number, record
 

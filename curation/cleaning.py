@@ -33,6 +33,7 @@ from curation.models import (
 )
 from curation.pii import find_pii, scrub_spans
 from curation.quality import QualityThresholds, quality_flags
+from labeling.importing import holds_nul
 from labeling.models import Demonstration, Project, Prompt
 
 OnProgress = Callable[[str, int, int], None]  # (step, done, total)
@@ -484,6 +485,8 @@ def _eval_record(record: Any) -> tuple[str, str]:
             raise ValueError(f"{key} must be a string")
     if not text.strip():
         raise ValueError("the text is empty")
+    if holds_nul(text) or holds_nul(str(external_id)):
+        raise ValueError("holds a NUL character (\\u0000), which cannot be stored")
     return str(external_id)[:200], text
 
 

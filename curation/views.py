@@ -18,6 +18,7 @@ from config.errors import DomainError, NotAllowed, NotFound
 from curation import cleaning
 from curation.models import CleaningFilter, CleaningTarget, DuplicateCluster, EvalSet, KeepRule
 from labeling.conversation import prompt_text
+from labeling.forms import upload_within_limit
 from labeling.models import Demonstration, Project, Prompt, Role
 from labeling.permissions import RANK, require_role
 
@@ -96,7 +97,8 @@ class SettingsForm(forms.Form):
 class EvalSetForm(forms.Form):
     name = forms.CharField(max_length=200)
     file = forms.FileField(
-        help_text='JSONL: one {"id": ..., "text": ...} per line (or prompt, question, messages)'
+        help_text='JSONL: one {"id": ..., "text": ...} per line (or prompt, question, messages)',
+        validators=[upload_within_limit],
     )
 
 

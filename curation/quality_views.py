@@ -14,6 +14,7 @@ from curation import labeler_quality, practice, probing
 from curation.agreement import project_agreement
 from curation.practice_models import PracticeRun, PracticeSet, ProbeRun, ProbeSet
 from curation.quality_charts import bar_chart, histogram
+from labeling.forms import upload_within_limit
 from labeling.models import Role
 from labeling.permissions import RANK
 from labeling.services import ImportRejected
@@ -25,7 +26,7 @@ from trainer_bridge.registry import models_for
 
 class UploadForm(forms.Form):
     name = forms.CharField(max_length=200)
-    file = forms.FileField(help_text="JSONL, one object per line")
+    file = forms.FileField(help_text="JSONL, one object per line", validators=[upload_within_limit])
 
 
 class GoldRateForm(forms.Form):

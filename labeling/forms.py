@@ -4,6 +4,9 @@ import string
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
 
@@ -20,6 +23,15 @@ FLAG_LABELS = {
 }
 BOOLEAN_FLAGS = [f for f in RATING_FLAGS if f != "satisfies_constraints"]
 OVERALL = range(1, 8)
+
+
+def upload_within_limit(upload: UploadedFile) -> None:
+    """Refuse an uploaded file larger than settings.MAX_UPLOAD_BYTES, saying both sizes."""
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError(
+            f"The file holds {upload.size:,} bytes; uploads are limited to {limit:,} bytes.", code="too_big"
+        )
 
 
 def letter(index: int) -> str:
@@ -164,7 +176,7 @@ class MemberForm(forms.Form):
 
 class ImportForm(forms.Form):
     what = forms.ChoiceField(choices=[("prompts", "Prompts"), ("candidates", "Candidates (model answers)")])
-    file = forms.FileField(help_text=".jsonl or .csv")
+    file = forms.FileField(help_text=".jsonl or .csv", validators=[upload_within_limit])
     task_kind = forms.ChoiceField(
         choices=[("", "project default")] + list(TaskKind.choices),
         required=False,
@@ -174,4 +186,6 @@ class ImportForm(forms.Form):
 
 class CorpusForm(forms.Form):
     name = forms.CharField(max_length=200)
-    file = forms.FileField(help_text='JSONL, one document per line: {"title", "url", "text"}')
+    file = forms.FileField(
+        help_text='JSONL, one document per line: {"title", "url", "text"}', validators=[upload_within_limit]
+    )

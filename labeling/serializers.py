@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from labeling.forms import upload_within_limit
 from labeling.models import Project, Role, TaskKind
 
 
@@ -46,7 +47,7 @@ class AcknowledgeSerializer(serializers.Serializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(validators=[upload_within_limit])
     format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False)
     task_kind = serializers.ChoiceField(choices=TaskKind.choices, required=False)
 

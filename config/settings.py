@@ -163,7 +163,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TaskKindEnum": "labeling.models.TaskKind"},
+    "ENUM_NAME_OVERRIDES": {
+        "TaskKindEnum": "labeling.models.TaskKind",
+        "TrainingKindEnum": ["sft", "rm"],  # training jobs and retrain policies
+    },
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -36,3 +36,45 @@ def test_the_openapi_schema_is_served(admin, api):
     response = api(admin).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/projects/{project_id}/next/" in response.content
+
+
+PRODUCTION_RESPONSE = """
+from django.test import Client
+client = Client()
+plain = client.get("/login/")
+secure = client.get("/login/", secure=True)
+cookie = secure.cookies["csrftoken"]
+print(plain.status_code, plain["Location"])
+for header in ("Strict-Transport-Security", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options"):
+    print(header, secure[header])
+print("csrf cookie secure", bool(cookie["secure"]), "samesite", cookie["samesite"])
+from django.conf import settings
+print("session cookie", settings.SESSION_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY)
+"""
+
+
+def test_production_answers_https_only_with_the_security_headers_and_secure_cookies():
+    env = dict(
+        os.environ,
+        COACH_PRODUCTION="1",
+        SECRET_KEY="x" * 64 + "-production-key-for-the-check",
+        ALLOWED_HOSTS="testserver",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PRODUCTION_RESPONSE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()[-7:]
+    assert lines == [
+        "301 https://testserver/login/",
+        "Strict-Transport-Security max-age=31536000; includeSubDomains; preload",
+        "X-Content-Type-Options nosniff",
+        "Referrer-Policy same-origin",
+        "X-Frame-Options DENY",
+        "csrf cookie secure True samesite Lax",
+        "session cookie True True",
+    ]

@@ -1,8 +1,11 @@
 """Shapes of API input and output. Checking the domain's rules is the services' job."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from labeling.forms import upload_within_limit
+from labeling.importing import holds_nul
 from labeling.models import Project, Role, TaskKind
 
 
@@ -92,16 +95,26 @@ class AssignmentSerializer(serializers.Serializer):
     candidates = CandidateSerializer(many=True)
 
 
+class StorableJSONField(serializers.JSONField):
+    """Any JSON but U+0000, which Postgres jsonb cannot store."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if holds_nul(value):
+            raise serializers.ValidationError("holds a NUL character (\\u0000), which cannot be stored")
+        return value
+
+
 class SubmitSerializer(serializers.Serializer):
     """A ranking (tiers, ratings, all_bad) or a demonstration reply (messages, tools, pasted_chars)."""
 
-    tiers = serializers.JSONField(
+    tiers = StorableJSONField(
         required=False, help_text="candidate ids best to worst; a tier of several is a tie"
     )
-    ratings = serializers.JSONField(required=False)
+    ratings = StorableJSONField(required=False)
     all_bad = serializers.BooleanField(required=False, default=False)
-    messages = serializers.JSONField(required=False, help_text="the reply: assistant (and tool) turns")
-    tools = serializers.JSONField(required=False)
+    messages = StorableJSONField(required=False, help_text="the reply: assistant (and tool) turns")
+    tools = StorableJSONField(required=False)
     seconds = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=7 * 24 * 3600)
     pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
 
@@ -113,7 +126,7 @@ class SkipSerializer(serializers.Serializer):
 class ReviewSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=["accept", "reject", "edit"])
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    edit = serializers.JSONField(required=False, help_text="edit: {tiers, ratings} or {messages, tools}")
+    edit = StorableJSONField(required=False, help_text="edit: {tiers, ratings} or {messages, tools}")
 
 
 class ReviewOutSerializer(serializers.Serializer):

@@ -16,9 +16,19 @@ from curation.practice_models import PracticeSet, ProbeSet
 from curation.services import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing, services
-from labeling.models import Assignment, Candidate, Demonstration, Prompt, Review, SearchCorpus, SearchDocument
+from labeling.models import (
+    Assignment,
+    Candidate,
+    Demonstration,
+    Prompt,
+    Review,
+    Role,
+    SearchCorpus,
+    SearchDocument,
+)
 from tests.robustness.conftest import World, client_as
 from tests.robustness.test_url_permissions import ENDPOINTS, concrete_urls
+from tests.web.conftest import seed_demonstrations
 from trainer_bridge.models import ModelVersion, RetrainPolicy
 
 PROMPT = b'{"external_id": "q1", "prompt": "What is a tier?"}\n'
@@ -189,3 +199,25 @@ def test_markdown_in_a_guideline_is_rendered_and_sanitized(world: World) -> None
     html = client_as(world.people["labeler"]).get(f"/projects/{world.project.pk}/guideline/").content.decode()
     assert "<strong>Rank</strong>" in html and "<h1" in html
     assert "<script>alert(1)" not in html and 'href="javascript:' not in html and "<img onerror" not in html
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"messages": [{"role": "assistant", "content": "before\x00after"}]},
+        {"messages": [{"role": "assistant", "content": "fine"}], "tools": [{"\x00": 1}]},
+    ],
+)
+def test_a_submitted_reply_with_a_nul_character_is_refused_naming_the_field(
+    world: World, api: Any, body: dict[str, Any]
+) -> None:
+    lea, admin = world.people["labeler"], world.people["admin"]
+    project = services.project_create(
+        name="writing", task_kinds=["demonstration"], created_by=admin, k=4, overlap=1, lease_seconds=600
+    )
+    seed_demonstrations(project, 1)
+    services.membership_set(project=project, user=lea, role=Role.LABELER)
+    assignment = services.claim_next_task(project=project, labeler=lea)
+    response = api(lea).post(f"/api/assignments/{assignment.pk}/submit/", body, format="json")
+    assert response.status_code == 400 and "NUL" in json.dumps(response.json()["fields"])
+    assert not Demonstration.objects.exists()

@@ -92,8 +92,8 @@ def _counts() -> tuple[int, int]:
 @given(rows=st.lists(records(PROMPT_KEYS), min_size=1, max_size=5), fmt=st.sampled_from(["jsonl", "csv"]))
 def test_a_prompt_file_imports_whole_or_not_at_all(project, rows: list[dict[str, Any]], fmt: str) -> None:
     stream = jsonl_file(rows) if fmt == "jsonl" else csv_file(rows, PROMPT_KEYS)
-    # Line numbers count physical lines (a CSV cell may span several), as an editor shows them.
-    physical_lines = stream.getvalue().count(b"\n") + 1
+    # Line numbers count physical lines (a CSV cell may span several, \r ends one too), as an editor does.
+    physical_lines = len(stream.getvalue().splitlines()) + 1
     before = _counts()
     try:
         result = services.prompts_import(project=project, stream=stream, fmt=fmt)
@@ -113,8 +113,8 @@ def test_a_candidate_file_imports_whole_or_not_at_all(project, rows: list[dict[s
     for row in rows[::2]:
         row["prompt_external_id"] = "p0"  # half the rows name a real prompt
     stream = jsonl_file(rows) if fmt == "jsonl" else csv_file(rows, CANDIDATE_KEYS)
-    # Line numbers count physical lines (a CSV cell may span several), as an editor shows them.
-    physical_lines = stream.getvalue().count(b"\n") + 1
+    # Line numbers count physical lines (a CSV cell may span several, \r ends one too), as an editor does.
+    physical_lines = len(stream.getvalue().splitlines()) + 1
     before = _counts()
     try:
         services.candidates_import(project=project, stream=stream, fmt=fmt)

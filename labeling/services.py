@@ -1,7 +1,7 @@
 """Every write in labeling: one intention, one transaction."""
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
@@ -536,7 +536,7 @@ def validate_tiers(tiers: Any, candidate_ids: list[int]) -> list[list[int]]:
                 )
             flat.append(cid)
     expected = set(candidate_ids)
-    if duplicates := sorted({c for c in flat if flat.count(c) > 1}):
+    if duplicates := sorted(c for c, n in Counter(flat).items() if n > 1):  # linear: flat may be huge
         raise InvalidRanking(f"candidate ids {duplicates} appear more than once", field="tiers")
     if foreign := sorted(set(flat) - expected):
         raise InvalidRanking(f"candidate ids {foreign} are not candidates of this task", field="tiers")

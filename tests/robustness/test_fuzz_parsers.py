@@ -239,3 +239,9 @@ def test_a_nul_character_is_a_line_error_not_a_database_error(
         run(project=project, stream=jsonl_file([row]), fmt="jsonl")
     assert refused.value.as_dict()["lines"] == [{"line": 1, "reason": refused.value.errors[0].reason}]
     assert "NUL" in refused.value.errors[0].reason and _counts() == before
+
+
+def test_a_ranking_with_a_million_ids_is_refused() -> None:
+    """The body limit lets a labeler send about a million ids; checking them must stay linear."""
+    with pytest.raises(InvalidRanking, match="appear more than once"):
+        services.validate_tiers([list(range(500_000)) * 2], CANDIDATE_IDS)

@@ -136,9 +136,12 @@ def test_refusal_tasks_need_the_refusal_kind(project, admin):
         probe_refusal_tasks_create(run=run)
 
 
-def test_probe_tasks_go_to_the_gpu_queue():
-    assert gpu_probe.name == "curation.tasks.gpu_probe"
-    assert gpu_probe.queue == "gpu"
+def test_probe_and_practice_tasks_go_to_the_gpu_queue():
+    from config.celery import app
+
+    for name in (gpu_probe.name, "curation.tasks.gpu_practice"):
+        route = app.amqp.router.route({}, name)
+        assert route["queue"].name == "gpu", name
 
 
 def test_a_probe_run_with_a_real_model_samples_grades_and_makes_refusal_tasks(

@@ -140,7 +140,7 @@ def test_probe_and_practice_tasks_go_to_the_gpu_queue():
     from config.celery import app
 
     for name in (gpu_probe.name, "curation.tasks.gpu_practice"):
-        route = app.amqp.router.route({}, name)
+        route = app.amqp.Router().route({}, name)  # built from the settings now, not a cached router
         assert route["queue"].name == "gpu", name
 
 

@@ -1,8 +1,9 @@
 """Next-task and submit latency with N concurrent labelers over HTTP, against gunicorn + Postgres.
 
 Seeds a scratch database with a project of 100,000 ranking tasks (K=9), then runs two phases:
-capacity (closed loop, no think time) and latency at a realistic offered load (think time between
-next and submit). Prints one JSON line last.
+capacity (closed loop, no think time, all labelers starting at once) and latency at a realistic
+offered load (think time between next and submit, labelers arriving spread over their first think
+time). Prints one JSON line last.
 
     python bench/queue.py [--tasks 100000] [--labelers 16] [--seconds 15] [--repeats 3]
 """
@@ -111,6 +112,10 @@ class Labeler(threading.Thread):
         return response.status, data, time.perf_counter() - start
 
     def run(self) -> None:
+        if self.think:
+            # Labelers at work do not all press "next" in the same millisecond: each starts somewhere in
+            # their first think time, as they would arrive in the day. The capacity phase keeps the burst.
+            time.sleep(self.random.uniform(0, self.think))
         while time.monotonic() < self.until:
             status, data, seconds = self.call(f"/api/projects/{self.project}/next/")
             if status != 200:

@@ -187,7 +187,9 @@ class NextTask(APIView):
 
 
 def _assignment_visible(request: Request, assignment_id: int) -> Assignment:
-    assignment = get_object_or_404(Assignment.objects.select_related("task__project"), pk=assignment_id)
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("task__project", "task__prompt"), pk=assignment_id
+    )
     if assignment.labeler_id != request.user.pk:
         require_role(user=request.user, project=assignment.task.project, role=Role.REVIEWER)
     return assignment

@@ -36,7 +36,7 @@ def projects_for(*, user: AbstractBaseUser) -> QuerySet[Project]:
 
 def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
     """What a labeler needs to work on an assignment: the conversation and, for rankings, the candidates."""
-    task = Task.objects.select_related("prompt").get(pk=assignment.task_id)
+    task = assignment.task  # callers load it with its prompt (select_related("task__prompt"))
     candidates: list[dict[str, Any]] = []
     if task.candidate_ids:
         texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("id", "text"))

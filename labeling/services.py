@@ -406,7 +406,8 @@ def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignmen
             [_LABELER_LOCK, labeler.pk],
         )
         live = (
-            Assignment.objects.filter(
+            Assignment.objects.select_related("task__prompt")
+            .filter(
                 labeler=labeler,
                 task__project=project,
                 state=Assignment.State.ACTIVE,
@@ -429,7 +430,7 @@ def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignmen
         lease = timedelta(seconds=project.lease_seconds)
         cursor.execute(_TAKE_TASK, {"task": row[0], "labeler": labeler.pk, "lease": lease})
         assignment_id = cursor.fetchone()[0]
-    return Assignment.objects.select_related("task").get(pk=assignment_id)
+    return Assignment.objects.select_related("task__prompt").get(pk=assignment_id)
 
 
 def _locked_assignment(assignment_id: int, labeler: AbstractBaseUser) -> Assignment:

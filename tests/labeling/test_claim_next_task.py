@@ -154,3 +154,20 @@ def test_gold_tasks_are_mixed_in_at_the_project_rate(make_project, add_member, r
         services.ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[task.candidate_ids])
         served += "G" if task.is_gold else "."
     assert served == expected  # once one kind runs out, the other is served
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("k", [4, 9])
+def test_next_over_the_api_costs_the_same_few_queries_whatever_k(
+    make_project, add_member, api, django_assert_max_num_queries, k
+):
+    project = make_project(k=k)
+    seed_rankings(project, 3)
+    client = api(add_member(project, "lea"))
+    with django_assert_max_num_queries(12):
+        response = client.post(f"/api/projects/{project.pk}/next/")
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["candidates"]) == k and body["prompt"]["messages"][0]["content"] == "Question number 0?"
+    with django_assert_max_num_queries(8):  # the live lease comes back, with its task and prompt
+        assert client.post(f"/api/projects/{project.pk}/next/").json()["id"] == body["id"]

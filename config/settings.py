@@ -110,7 +110,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+_db_options = DATABASES["default"].setdefault("OPTIONS", {})
+_db_options["connect_timeout"] = 5
+# Every server-side cursor here (snapshots, exports, curation scans) is read to the end: plan for the whole
+# result. Postgres' default (0.1) favours fast-start plans, which can go quadratic on big snapshot joins.
+_db_options["options"] = f"{_db_options.get('options', '')} -c cursor_tuple_fraction=1".strip()
 # One test database per test run, so runs sharing a server never trip over each other.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("COACH_TEST_DB", f"test_coach_{os.getpid()}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

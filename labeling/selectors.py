@@ -52,6 +52,7 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
             "messages": task.prompt.messages,
         },
         "candidates": candidates,
+        "suggested_reply": task.prompt.metadata.get("suggested_reply", ""),
     }
 
 

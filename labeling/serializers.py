@@ -93,6 +93,9 @@ class AssignmentSerializer(serializers.Serializer):
     task = TaskRefSerializer()
     prompt = PromptRefSerializer()
     candidates = CandidateSerializer(many=True)
+    suggested_reply = serializers.CharField(
+        help_text="a reply the labeler may approve as it is or edit (refusal tasks from a probe), else empty"
+    )
 
 
 class StorableJSONField(serializers.JSONField):

@@ -275,7 +275,8 @@ def _writing_context(ctx: selectors.WorkContext, form: DemonstrationForm | None)
         seconds = form.data.get("seconds", "0")
         pasted = form.data.get("pasted_chars", "0")
     else:
-        content = draft.content if draft else ""
+        # A refusal task from a probe comes with a suggested honest reply: the labeler approves or edits it.
+        content = draft.content if draft else ctx.task.prompt.metadata.get("suggested_reply", "")
         picks = {tuple(p) for p in draft.picks} if draft else set()
         seconds = str(draft.seconds) if draft else "0"
         pasted = str(draft.pasted_chars) if draft else "0"
@@ -283,6 +284,7 @@ def _writing_context(ctx: selectors.WorkContext, form: DemonstrationForm | None)
     version = ctx.guideline_version
     return {
         "content": content,
+        "suggested": draft is None and form is None and bool(content),
         "seconds": seconds,
         "pasted_chars": pasted,
         "searches": searches,

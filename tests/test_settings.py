@@ -3,6 +3,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -79,3 +82,13 @@ def test_production_answers_https_only_with_the_security_headers_and_secure_cook
         "csrf cookie secure True samesite Lax",
         "session cookie True True",
     ]
+
+
+@pytest.mark.django_db
+def test_connections_plan_server_side_cursors_for_reading_to_the_end():
+    # Snapshots and exports stream whole results through server-side cursors; with Postgres' default
+    # fraction (0.1) the snapshot query of one labeler among ten took a quadratic plan (45 s for the
+    # first 1,000 rows of 200,000 demonstrations, against 0.3 s planned for the whole result).
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW cursor_tuple_fraction")
+        assert cursor.fetchone()[0] == "1"

@@ -3,6 +3,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
+from rest_framework.test import APIClient
 
 from config.errors import DomainError
 from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeSet, SamplingStatus
@@ -20,8 +22,8 @@ from curation.probing import (
     probe_set_upload,
 )
 from curation.tasks import gpu_probe
-from labeling.models import Task
-from labeling.services import ImportRejected
+from labeling.models import Demonstration, Task
+from labeling.services import ImportRejected, claim_next_task
 from tests.conftest import jsonl
 from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
 
@@ -123,6 +125,33 @@ def test_grading_stored_answers_gives_verdicts_and_tasks(make_project, admin):
         Task.objects.get(project=project, kind="demonstration").prompt.metadata["probe"]["reference"]
         == "Paris"
     )
+
+
+def test_a_labeler_finds_the_suggested_refusal_filled_in_and_approves_it(make_project, add_member, admin):
+    project = make_project(kinds=["refusal"])
+    rows = [{"question": "Who wrote Dune?", "reference": "Herbert"}]
+    probe_set = probe_set_upload(project=project, name="facts", stream=jsonl(rows), uploaded_by=admin)
+    run = probe_run_start(
+        probe_set=probe_set, model_name="m@1", model_path="/nowhere", samples=1, dispatch=False
+    )
+    ProbeAnswer.objects.create(run=run, question=probe_set.questions.get(), sample_index=0, text="Tolkien")
+    probe_run_grade(run=run)
+    probe_refusal_tasks_create(run=run)
+    lea = add_member(project, "lea")
+    assignment = claim_next_task(project=project, labeler=lea)
+    client = Client()
+    client.force_login(lea)
+
+    html = client.get(f"/assignments/{assignment.pk}/").content.decode()
+
+    api = APIClient()
+    api.force_authenticate(lea)
+    assert api.post(f"/api/projects/{project.pk}/next/").json()["suggested_reply"] == SUGGESTED_REFUSAL
+    escaped = SUGGESTED_REFUSAL.replace("'", "&#x27;")
+    assert f">{escaped}</textarea>" in html and "data-suggested" in html
+    client.post(f"/assignments/{assignment.pk}/write/", {"content": SUGGESTED_REFUSAL, "seconds": "4"})
+    reply = Demonstration.objects.get(assignment=assignment).messages[-1]
+    assert reply == {"role": "assistant", "content": SUGGESTED_REFUSAL}
 
 
 def test_refusal_tasks_need_the_refusal_kind(project, admin):

@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s) at realistic load")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (one per core)")
     args = parser.parse_args()
 
     with scratch_database("coach_bench_queue") as url:

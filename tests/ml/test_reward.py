@@ -54,7 +54,7 @@ def parity_reward_model(tiny_model_dir, tmp_path_factory):
     rng = random.Random(0)
     numbers = list(range(100))
     rng.shuffle(numbers)
-    train = [parity_group(n, rng) for _ in range(20) for n in numbers[:80]]
+    train = [parity_group(n, rng) for _ in range(40) for n in numbers[:80]]
     val = [parity_group(n, rng) for n in numbers[80:]]
     val.append({"prompt": val[0]["prompt"], "candidates": ["Even.", "Odd."], "tiers": [0, 0]})  # all tied
     cfg = RMConfig(
@@ -64,20 +64,20 @@ def parity_reward_model(tiny_model_dir, tmp_path_factory):
     result = train_reward_model(
         tiny_model_dir, train, val, cfg, on_progress=lambda step, total, metrics: reports.append(metrics)
     )
-    return result, reports
+    return result, reports, numbers[80:]
 
 
 def test_reward_model_learns_a_prompt_dependent_preference(parity_reward_model):
-    result, reports = parity_reward_model
+    result, reports, _ = parity_reward_model
     assert reports[0]["val_pair_accuracy"] < 0.9  # it starts out unable to tell
     assert result["val_pair_accuracy"] >= 0.9
     assert result["val_groups"] == 20  # the all-tied group taught nothing and was left out
-    assert result["step"] == result["total_steps"] == 200
+    assert result["step"] == result["total_steps"] == 400
 
 
 def test_score_prefers_the_right_answer_to_an_unseen_prompt(parity_reward_model):
-    result, _ = parity_reward_model
-    for n in (1234, 58):  # numbers outside the training range
+    result, _, held_out = parity_reward_model
+    for n in held_out:  # numbers no training prompt asked about
         prompt = [{"role": "user", "content": f"Is {n} even or odd?"}]
         right, wrong = ("even", "odd") if n % 2 == 0 else ("odd", "even")
         rewards = score(result["final_dir"], prompt, [f"{n} is {right}.", f"{n} is {wrong}."])

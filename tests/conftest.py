@@ -116,10 +116,11 @@ def celery_worker(django_db_setup, django_db_blocker):
 
     cpu_queue, gpu_queue = f"test-{os.getpid()}-cpu", f"test-{os.getpid()}-gpu"
     saved = app.conf.task_default_queue, app.conf.task_routes
-    app.conf.task_default_queue = cpu_queue
-    app.conf.task_routes = {
-        f"{name}.tasks.gpu_*": {"queue": gpu_queue} for name in ("trainer_bridge", "curation")
-    }
+    # update(), not assignment: only an update makes Celery rebuild the router it caches at the first send
+    app.conf.update(
+        task_default_queue=cpu_queue,
+        task_routes={f"{name}.tasks.gpu_*": {"queue": gpu_queue} for name in ("trainer_bridge", "curation")},
+    )
     workers: list[Worker] = []
 
     def start(**env: str) -> Worker:
@@ -129,7 +130,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     yield start
     for worker in workers:
         worker.stop()
-    app.conf.task_default_queue, app.conf.task_routes = saved
+    app.conf.update(task_default_queue=saved[0], task_routes=saved[1])
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def fuzz_target(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[
     """
     queue = f"fuzz-{os.getpid()}"
     saved = app.conf.task_default_queue, app.conf.task_routes
-    app.conf.task_default_queue, app.conf.task_routes = queue, {}
+    app.conf.update(task_default_queue=queue, task_routes={})  # update(): Celery rebuilds its router
     with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=[FAST_HASHER]):
         world = build_world()
         token = Token.objects.create(user=world.people["admin"])
@@ -53,7 +53,7 @@ def fuzz_target(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[
         finally:
             server.stop()
             call_command("flush", interactive=False, verbosity=0)
-    app.conf.task_default_queue, app.conf.task_routes = saved
+    app.conf.update(task_default_queue=saved[0], task_routes=saved[1])
     with suppress(OperationalError), app.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)
 

@@ -102,7 +102,7 @@ def test_a_real_celery_worker_runs_the_export_and_the_page_sees_it_finish(
         text=True,
     )
     before = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    celery_app.conf.update(task_default_queue=queue)
     try:
         client = Client()
         client.force_login(add_member(labeled, "rita", "reviewer"))
@@ -126,6 +126,6 @@ def test_a_real_celery_worker_runs_the_export_and_the_page_sees_it_finish(
         download = client.get(status["download_url"])
         assert download.status_code == 200 and b"".join(download.streaming_content)[:4] == b"PAR1"
     finally:
-        celery_app.conf.task_default_queue = before
+        celery_app.conf.update(task_default_queue=before)
         worker.terminate()
         worker.wait(timeout=20)

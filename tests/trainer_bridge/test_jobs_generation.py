@@ -90,7 +90,7 @@ def test_killing_the_worker_mid_job_then_resuming_leaves_no_duplicate_and_no_gap
     job = wait_for(job, lambda j: j.progress_done >= 2)
     worker.kill()  # SIGKILL: no chance to finish the batch or to say goodbye
     job = type(job).objects.get(pk=job.pk)
-    assert job.status == JobStatus.RUNNING and 2 <= job.progress_done < 40
+    assert job.status == JobStatus.RUNNING and 2 <= job.progress_done < 40, job.log
     stored = samples_per_prompt(prompt_ids)
     assert all(found in ([], [0, 1, 2]) for found in stored.values())  # a batch is stored whole or not at all
 

@@ -16,6 +16,7 @@ from guidelines.models import Acknowledgement, GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_create
 from labeling import importing, search
+from labeling.bulk import copy_insert
 from labeling.conversation import InvalidConversation, validate_messages
 from labeling.importing import LineError
 from labeling.models import (
@@ -176,8 +177,7 @@ def prompts_import(
     if parsed.errors:
         raise ImportRejected(sorted(parsed.errors, key=lambda e: e.line))
 
-    before = Prompt.objects.filter(project=project).count()
-    Prompt.objects.bulk_create(
+    created = copy_insert(
         [
             Prompt(
                 project=project,
@@ -188,11 +188,8 @@ def prompts_import(
                 metadata=r.metadata | ({"task_kind": r.task_kind} if r.task_kind else {}),
             )
             for r in parsed.rows
-        ],
-        batch_size=2000,
-        ignore_conflicts=True,
+        ]
     )
-    created = Prompt.objects.filter(project=project).count() - before
     kinds = {r.content_hash: r.task_kind or default_kind for r in parsed.rows}
     prompt_ids = dict(
         Prompt.objects.filter(project=project, content_hash__in=list(kinds)).values_list("content_hash", "id")
@@ -202,9 +199,7 @@ def prompts_import(
         for h, kind in kinds.items()
         if kind != TaskKind.RANKING
     ]
-    tasks_before = Task.objects.filter(project=project).count()
-    Task.objects.bulk_create(tasks, batch_size=2000, ignore_conflicts=True)
-    tasks_created = Task.objects.filter(project=project).count() - tasks_before
+    tasks_created = copy_insert(tasks)
     ranking_prompts = [prompt_ids[h] for h, kind in kinds.items() if kind == TaskKind.RANKING]
     ranking_created = ranking_tasks_create(project=project, prompt_ids=ranking_prompts)
     return ImportResult(
@@ -260,7 +255,7 @@ def candidates_import(*, project: Project, stream: IO[bytes], fmt: str) -> Impor
         for (p, m, i), r in keyed.items()
         if (p, m, i) not in stored
     ]
-    Candidate.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
+    copy_insert(new)
     tasks = ranking_tasks_create(project=project, prompt_ids=sorted({p for p, _, _ in keyed}))
     return ImportResult(created=len(new), unchanged=len(keyed) - len(new), tasks_created=tasks)
 
@@ -321,8 +316,7 @@ def ranking_tasks_create(*, project: Project, prompt_ids: list[int]) -> int:
                 required_count=project.overlap,
             )
         )
-    Task.objects.bulk_create(tasks, batch_size=2000, ignore_conflicts=True)
-    return len(tasks)
+    return copy_insert(tasks)
 
 
 # --- handing out work ----------------------------------------------------------------------------

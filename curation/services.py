@@ -13,6 +13,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -121,7 +122,11 @@ def code_version() -> str:
 
 
 def canonical_json(row: dict[str, Any]) -> str:
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, UTF-8 as is: the bytes a snapshot row is hashed and exported as."""
+    try:
+        return orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @transaction.atomic
@@ -414,11 +419,11 @@ def _common_row(record: dict[str, Any], seed: int, validation_fraction: float) -
 
 def _ranking_rows(rankings: QuerySet, seed: int, validation_fraction: float) -> Iterator[dict[str, Any]]:
     for chunk in _batches(rankings.iterator(chunk_size=1000), 1000):
-        candidate_ids = list({cid for record in chunk for cid in record["task__candidate_ids"]})
-        with connection.cursor() as cursor:  # one array parameter, not 9,000 (a chunk's K x 1,000 ids)
+        candidate_ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
+        with connection.cursor() as cursor:  # one array literal, not 9,000 parameters (K x 1,000 ids)
             cursor.execute(
-                f"SELECT id, text, model_name FROM {Candidate._meta.db_table} WHERE id = ANY(%s)",
-                [candidate_ids],
+                f"SELECT id, text, model_name FROM {Candidate._meta.db_table} WHERE id = ANY(%s::bigint[])",
+                ["{" + ",".join(map(str, candidate_ids)) + "}"],
             )
             candidates = {
                 pk: {"id": pk, "text": text, "model": model} for pk, text, model in cursor.fetchall()

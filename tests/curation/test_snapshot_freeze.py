@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 import pytest
@@ -6,7 +7,7 @@ from django.utils import timezone
 
 from curation.models import DatasetSnapshot, SnapshotRow
 from curation.selectors import snapshot_content_sha256, snapshot_rows
-from curation.services import SnapshotEmpty, snapshot_freeze
+from curation.services import SnapshotEmpty, canonical_json, snapshot_freeze
 from labeling.models import Assignment
 from tests.conftest import seed_rankings
 from tests.curation.helpers import import_prompts, rank_all, review_all
@@ -166,3 +167,14 @@ def test_names_are_unique_per_project(project, reviewed):
     snapshot_freeze(project=project, name="v1")
     with pytest.raises(Conflict):
         snapshot_freeze(project=project, name="v1")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"b": [1, 2.5, None, True], "a": {"z": "naïve — ✓", "y": 'quote " and \\ backslash'}},
+        {"tool_args": {"id": 2**70}, "ctrl": "tab\tnewline\n"},  # beyond 64 bits: the fallback
+    ],
+)
+def test_canonical_json_is_sorted_compact_utf8(row):
+    assert canonical_json(row) == json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

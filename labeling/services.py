@@ -178,28 +178,34 @@ def prompts_import(
         raise ImportRejected(sorted(parsed.errors, key=lambda e: e.line))
 
     created = copy_insert(
+        Prompt,
         [
-            Prompt(
-                project=project,
-                messages=r.messages,
-                content_hash=r.content_hash,
-                external_id=r.external_id,
-                source=r.source,
-                metadata=r.metadata | ({"task_kind": r.task_kind} if r.task_kind else {}),
-            )
+            {
+                "project_id": project.pk,
+                "messages": r.messages,
+                "content_hash": r.content_hash,
+                "external_id": r.external_id,
+                "source": r.source,
+                "metadata": r.metadata | ({"task_kind": r.task_kind} if r.task_kind else {}),
+            }
             for r in parsed.rows
-        ]
+        ],
     )
     kinds = {r.content_hash: r.task_kind or default_kind for r in parsed.rows}
     prompt_ids = dict(
         Prompt.objects.filter(project=project, content_hash__in=list(kinds)).values_list("content_hash", "id")
     )
     tasks = [
-        Task(project=project, prompt_id=prompt_ids[h], kind=kind, required_count=project.overlap)
+        {
+            "project_id": project.pk,
+            "prompt_id": prompt_ids[h],
+            "kind": kind,
+            "required_count": project.overlap,
+        }
         for h, kind in kinds.items()
         if kind != TaskKind.RANKING
     ]
-    tasks_created = copy_insert(tasks)
+    tasks_created = copy_insert(Task, tasks)
     ranking_prompts = [prompt_ids[h] for h, kind in kinds.items() if kind == TaskKind.RANKING]
     ranking_created = ranking_tasks_create(project=project, prompt_ids=ranking_prompts)
     return ImportResult(
@@ -251,11 +257,17 @@ def candidates_import(*, project: Project, stream: IO[bytes], fmt: str) -> Impor
         raise ImportRejected(sorted(parsed.errors, key=lambda e: e.line))
 
     new = [
-        Candidate(prompt_id=p, model_name=m, sample_index=i, text=r.text, sampling_params=r.sampling_params)
+        {
+            "prompt_id": p,
+            "model_name": m,
+            "sample_index": i,
+            "text": r.text,
+            "sampling_params": r.sampling_params,
+        }
         for (p, m, i), r in keyed.items()
         if (p, m, i) not in stored
     ]
-    copy_insert(new)
+    copy_insert(Candidate, new)
     tasks = ranking_tasks_create(project=project, prompt_ids=sorted({p for p, _, _ in keyed}))
     return ImportResult(created=len(new), unchanged=len(keyed) - len(new), tasks_created=tasks)
 
@@ -308,15 +320,15 @@ def ranking_tasks_create(*, project: Project, prompt_ids: list[int]) -> int:
         shown = ids[: project.k]
         random.Random(prompt_id).shuffle(shown)  # a fixed order per prompt, so position carries no signal
         tasks.append(
-            Task(
-                project=project,
-                prompt_id=prompt_id,
-                kind=TaskKind.RANKING,
-                candidate_ids=shown,
-                required_count=project.overlap,
-            )
+            {
+                "project_id": project.pk,
+                "prompt_id": prompt_id,
+                "kind": TaskKind.RANKING,
+                "candidate_ids": shown,
+                "required_count": project.overlap,
+            }
         )
-    return copy_insert(tasks)
+    return copy_insert(Task, tasks)
 
 
 # --- handing out work ----------------------------------------------------------------------------

@@ -245,3 +245,18 @@ def test_a_ranking_with_a_million_ids_is_refused() -> None:
     """The body limit lets a labeler send about a million ids; checking them must stay linear."""
     with pytest.raises(InvalidRanking, match="appear more than once"):
         services.validate_tiers([list(range(500_000)) * 2], CANDIDATE_IDS)
+
+
+@pytest.mark.parametrize(
+    "csv_text",
+    [
+        'external_id,prompt\nn,"before\x00after"\n',
+        'external_id,prompt,metadata\nn,fine,"{""note"": ""\\u0000""}"\n',
+    ],
+)
+def test_a_nul_character_in_a_csv_cell_is_a_line_error(project, csv_text: str) -> None:
+    before = _counts()
+    with pytest.raises(services.ImportRejected) as refused:
+        services.prompts_import(project=project, stream=io.BytesIO(csv_text.encode()), fmt="csv")
+    assert [e.line for e in refused.value.errors] == [2]
+    assert "NUL" in refused.value.errors[0].reason and _counts() == before

@@ -22,7 +22,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from config.errors import Conflict, DomainError
 from curation.labeler_quality import labelers_below
-from curation.models import CleaningFilter, CleaningFlag, CleaningRun, DatasetSnapshot
+from curation.models import (
+    CleaningFilter,
+    CleaningFlag,
+    CleaningRun,
+    CleaningTarget,
+    DatasetSnapshot,
+    DuplicateCluster,
+)
 from curation.pii import scrub_pii
 from curation.splits import SPLITS, prompt_group_key, split_for
 from labeling.models import (
@@ -32,6 +39,7 @@ from labeling.models import (
     CandidateRating,
     Demonstration,
     Project,
+    Prompt,
     Ranking,
     Review,
     TaskKind,
@@ -184,12 +192,13 @@ def snapshot_freeze(
             "the guideline versions and the labelers",
             extra={"filters": filters.as_json()},
         )
+    splitting = _Splitting.for_project(project, seed, validation_fraction)
     snapshot = DatasetSnapshot.objects.create(
         project=project, name=name, manifest={}, row_count=0, sha256="", created_by=created_by
     )
     rows = heapq.merge(
-        _ranking_rows(rankings, seed, validation_fraction),
-        _demonstration_rows(demonstrations, seed, validation_fraction),
+        _ranking_rows(rankings, splitting),
+        _demonstration_rows(demonstrations, splitting),
         key=lambda row: (row["prompt_id"], row["task_id"], row["assignment_id"]),
     )
     scrubbing = _PiiScrubbing.for_project(project) if CleaningFilter.PII in applied else None
@@ -208,7 +217,9 @@ def snapshot_freeze(
         "project": {"id": project.pk, "name": project.name},
         "filters": filters.as_json(),
         "split": {
-            "by": "prompt group (normalized prompt text: casefolded, punctuation and whitespace collapsed)",
+            "by": "prompt group (normalized prompt text: casefolded, punctuation and whitespace collapsed; "
+            "the prompts of one duplicate cluster together)",
+            "prompts_in_duplicate_clusters": len(splitting.cluster_of),
             "seed": seed,
             "validation_fraction": validation_fraction,
         },
@@ -392,14 +403,46 @@ def _selection(
     return rankings, demonstrations
 
 
-def _common_row(record: dict[str, Any], seed: int, validation_fraction: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Splitting:
+    """Which split a prompt's rows go to: by prompt group, so no prompt or near copy is in both."""
+
+    seed: int
+    validation_fraction: float
+    cluster_of: dict[int, str]  # prompt id → the group key of its duplicate cluster's kept prompt
+
+    @classmethod
+    def for_project(cls, project: Project, seed: int, validation_fraction: float) -> "_Splitting":
+        """The near copies the last dedup run found share a group even when the snapshot keeps them all."""
+        clusters = list(
+            DuplicateCluster.objects.filter(project=project, target=CleaningTarget.PROMPT).values_list(
+                "kept_id", "member_ids"
+            )
+        )
+        kept = dict(Prompt.objects.filter(pk__in=[k for k, _ in clusters]).values_list("pk", "messages"))
+        cluster_of = {
+            member: prompt_group_key(kept[kept_id])
+            for kept_id, members in clusters
+            if kept_id in kept
+            for member in members
+        }
+        return cls(seed, validation_fraction, cluster_of)
+
+    def group(self, prompt_id: int, messages: list[dict[str, Any]]) -> str:
+        return self.cluster_of.get(prompt_id) or prompt_group_key(messages)
+
+    def split(self, group: str) -> str:
+        return split_for(group, seed=self.seed, validation_fraction=self.validation_fraction)
+
+
+def _common_row(record: dict[str, Any], splitting: _Splitting) -> dict[str, Any]:
     prompt = record["task__prompt__messages"]
-    group = prompt_group_key(prompt)
+    group = splitting.group(record["task__prompt_id"], prompt)
     labeler = record["assignment__labeler__username"]
     submitted = record["assignment__submitted_at"]
     return {
         "kind": record["task__kind"],
-        "split": split_for(group, seed=seed, validation_fraction=validation_fraction),
+        "split": splitting.split(group),
         "prompt_id": record["task__prompt_id"],
         "prompt_external_id": record["task__prompt__external_id"],
         "prompt_group": group,
@@ -417,7 +460,7 @@ def _common_row(record: dict[str, Any], seed: int, validation_fraction: float) -
     }
 
 
-def _ranking_rows(rankings: QuerySet, seed: int, validation_fraction: float) -> Iterator[dict[str, Any]]:
+def _ranking_rows(rankings: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
     for chunk in _batches(rankings.iterator(chunk_size=1000), 1000):
         candidate_ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
         with connection.cursor() as cursor:  # one array literal, not 9,000 parameters (K x 1,000 ids)
@@ -438,7 +481,7 @@ def _ranking_rows(rankings: QuerySet, seed: int, validation_fraction: float) -> 
             rating["candidate"] = rating.pop("candidate_id")
             ratings.setdefault(ranking_id, []).append(rating)
         for record in chunk:
-            yield _common_row(record, seed, validation_fraction) | {
+            yield _common_row(record, splitting) | {
                 "candidates": [candidates[cid] for cid in record["task__candidate_ids"]],
                 "tiers": record["tiers"],
                 "all_bad": record["all_bad"],
@@ -446,11 +489,9 @@ def _ranking_rows(rankings: QuerySet, seed: int, validation_fraction: float) -> 
             }
 
 
-def _demonstration_rows(
-    demonstrations: QuerySet, seed: int, validation_fraction: float
-) -> Iterator[dict[str, Any]]:
+def _demonstration_rows(demonstrations: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
     for record in demonstrations.iterator(chunk_size=1000):
-        yield _common_row(record, seed, validation_fraction) | {
+        yield _common_row(record, splitting) | {
             "messages": record["messages"],
             "tools": record["tools"] or [],
         }

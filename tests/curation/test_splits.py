@@ -2,6 +2,7 @@ import random
 
 import pytest
 
+from curation.cleaning import cleaning_run
 from curation.selectors import snapshot_rows
 from curation.services import snapshot_freeze
 from curation.splits import normalize_text, prompt_group_key, split_for
@@ -58,3 +59,25 @@ def test_no_prompt_or_near_duplicate_lands_in_both_splits(make_project, add_memb
     assert both == {"train", "validation"}
     counts = snapshot.manifest["counts"]
     assert counts["prompts"] == 90 and counts["prompt_groups"] == 30 and counts["rows"] == 180
+
+
+def test_near_copies_found_by_dedup_share_a_split_even_when_the_snapshot_keeps_them(make_project, add_member):
+    project = make_project(kinds=["demonstration"])
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(500)]
+    texts = []
+    for i in range(20):
+        base = [f"topic{i}"] + rng.choices(words, k=59)
+        texts += [" ".join(base), " ".join([*base[:-1], "changed"])]  # one word apart: Jaccard 0.84
+    import_prompts(project, texts, "demonstration")
+    review_all(rank_all(project, add_member(project, "lea")), add_member(project, "rita", "reviewer"))
+    cleaning_run(project=project, filters=["near_duplicate"])
+
+    snapshot = snapshot_freeze(project=project, name="all kept", cleaning=[], validation_fraction=0.5)
+
+    splits_of_topic: dict[str, set[str]] = {}
+    for row in snapshot_rows(snapshot=snapshot):
+        splits_of_topic.setdefault(row["prompt"][-1]["content"].split()[0], set()).add(row["split"])
+    assert len(splits_of_topic) == 20 and all(len(splits) == 1 for splits in splits_of_topic.values())
+    assert {next(iter(s)) for s in splits_of_topic.values()} == {"train", "validation"}
+    assert snapshot.manifest["split"]["prompts_in_duplicate_clusters"] == 40

@@ -13,6 +13,7 @@ from labeling.models import TaskKind
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_REPORTED_ERRORS = 1000
+NUL_REFUSED = "holds a NUL character (\\u0000), which cannot be stored"
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,12 @@ def detect_format(filename: str, explicit: str | None = None) -> str:
     raise ValueError(f"unknown file format {fmt!r}: use .jsonl or .csv")
 
 
-def _records(
-    stream: IO[bytes], fmt: str, errors: list[LineError]
-) -> Iterator[tuple[int, dict[str, Any], bool]]:
-    """Yield (line number, record, whether it may hold a NUL) and add a LineError for each unreadable line.
+def _records(stream: IO[bytes], fmt: str, errors: list[LineError]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, record) and add a LineError for each unreadable line.
 
-    A JSON line can hold U+0000 only through the escape \\u0000 (json.loads refuses raw control
-    characters), so most lines skip the per-value NUL check; CSV cells are always checked.
+    A record holding U+0000 anywhere is refused here: Postgres text and jsonb cannot store it, and an
+    import stores what the file says or nothing. A JSON line can hold it only through the escape
+    \\u0000 (json.loads refuses raw control characters), so only such lines are searched.
     """
     if fmt == "csv":
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
@@ -73,7 +73,10 @@ def _records(
                 if None in record:
                     errors.append(LineError(reader.line_num, "more fields than the header names"))
                     continue
-                yield reader.line_num, {k.strip(): v for k, v in record.items() if k is not None}, True
+                if holds_nul(record):
+                    errors.append(LineError(reader.line_num, NUL_REFUSED))
+                    continue
+                yield reader.line_num, {k.strip(): v for k, v in record.items() if k is not None}
         except UnicodeDecodeError as exc:
             errors.append(LineError(reader.line_num + 1, f"not valid UTF-8 ({exc.reason})"))
         except csv.Error as exc:
@@ -100,7 +103,10 @@ def _records(
         if not isinstance(record, dict):
             errors.append(LineError(number, "each line must be a JSON object"))
             continue
-        yield number, record, b"\\u0000" in raw
+        if b"\\u0000" in raw and holds_nul(record):
+            errors.append(LineError(number, NUL_REFUSED))
+            continue
+        yield number, record
 
 
 def holds_nul(value: Any) -> bool:
@@ -114,28 +120,24 @@ def holds_nul(value: Any) -> bool:
     return False
 
 
-def _refuse_nul(*values: Any, check: bool = True) -> None:
-    # Refused rather than stripped: an import stores what the file says or nothing.
-    if check and any(holds_nul(v) for v in values):
-        raise ValueError("holds a NUL character (\\u0000), which cannot be stored")
-
-
 def _json_field(value: Any, name: str) -> Any:
     """CSV cells carry JSON as text; JSONL already has it parsed."""
     if isinstance(value, str) and value.strip():
         try:
-            return json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{name} is not valid JSON ({exc.msg})") from None
+        if holds_nul(parsed):  # written as \\u0000 inside the cell's JSON
+            raise ValueError(NUL_REFUSED)
+        return parsed
     return value
 
 
-def _text(record: dict[str, Any], key: str, limit: int = 200, *, check_nul: bool = True) -> str:
+def _text(record: dict[str, Any], key: str, limit: int = 200) -> str:
     value = record.get(key) or ""
     if not isinstance(value, str | int):
         raise ValueError(f"{key} must be a string")
     value = str(value).strip()
-    _refuse_nul(value, check=check_nul)
     if len(value) > limit:
         raise ValueError(f"{key} is longer than {limit} characters")
     return value
@@ -144,9 +146,9 @@ def _text(record: dict[str, Any], key: str, limit: int = 200, *, check_nul: bool
 def parse_prompt_file(stream: IO[bytes], fmt: str, *, allowed_kinds: list[str]) -> Parsed:
     parsed = Parsed()
     seen_ids: dict[str, str] = {}
-    for number, record, may_hold_nul in _records(stream, fmt, parsed.errors):
+    for number, record in _records(stream, fmt, parsed.errors):
         try:
-            parsed.rows.append(_prompt_row(number, record, allowed_kinds, may_hold_nul))
+            parsed.rows.append(_prompt_row(number, record, allowed_kinds))
         except (ValueError, InvalidConversation) as exc:
             parsed.errors.append(LineError(number, str(exc)))
             continue
@@ -162,7 +164,7 @@ def parse_prompt_file(stream: IO[bytes], fmt: str, *, allowed_kinds: list[str]) 
     return parsed
 
 
-def _prompt_row(number: int, record: dict[str, Any], allowed_kinds: list[str], check_nul: bool) -> PromptRow:
+def _prompt_row(number: int, record: dict[str, Any], allowed_kinds: list[str]) -> PromptRow:
     prompt, messages = record.get("prompt"), _json_field(record.get("messages"), "messages")
     if prompt and messages:
         raise ValueError("give either prompt or messages, not both")
@@ -178,16 +180,15 @@ def _prompt_row(number: int, record: dict[str, Any], allowed_kinds: list[str], c
     metadata = _json_field(record.get("metadata") or {}, "metadata")
     if not isinstance(metadata, dict):
         raise ValueError("metadata must be an object")
-    _refuse_nul(messages, metadata, check=check_nul)
-    kind = _text(record, "task_kind", check_nul=check_nul) or None
+    kind = _text(record, "task_kind") or None
     if kind is not None and kind not in allowed_kinds:
         raise ValueError(f"task_kind {kind!r} is not one of this project's kinds {allowed_kinds}")
     return PromptRow(
         line=number,
         messages=messages,
         content_hash=content_hash(messages),
-        external_id=_text(record, "external_id", check_nul=check_nul),
-        source=_text(record, "source", check_nul=check_nul),
+        external_id=_text(record, "external_id"),
+        source=_text(record, "source"),
         metadata=metadata,
         task_kind=kind,
     )
@@ -195,9 +196,9 @@ def _prompt_row(number: int, record: dict[str, Any], allowed_kinds: list[str], c
 
 def parse_candidate_file(stream: IO[bytes], fmt: str) -> Parsed:
     parsed = Parsed()
-    for number, record, may_hold_nul in _records(stream, fmt, parsed.errors):
+    for number, record in _records(stream, fmt, parsed.errors):
         try:
-            parsed.rows.append(_candidate_row(number, record, may_hold_nul))
+            parsed.rows.append(_candidate_row(number, record))
         except ValueError as exc:
             parsed.errors.append(LineError(number, str(exc)))
     if not parsed.rows and not parsed.errors:
@@ -205,14 +206,14 @@ def parse_candidate_file(stream: IO[bytes], fmt: str) -> Parsed:
     return parsed
 
 
-def _candidate_row(number: int, record: dict[str, Any], check_nul: bool) -> CandidateRow:
-    prompt_id = _text(record, "prompt_external_id", check_nul=check_nul)
+def _candidate_row(number: int, record: dict[str, Any]) -> CandidateRow:
+    prompt_id = _text(record, "prompt_external_id")
     if not prompt_id:
         raise ValueError("missing prompt_external_id")
     text = record.get("text", record.get("answer"))
     if not isinstance(text, str) or not text.strip():
         raise ValueError("missing text (the candidate answer)")
-    model_name = _text(record, "model", check_nul=check_nul) or "imported"
+    model_name = _text(record, "model") or "imported"
     index = record.get("sample_index")
     if index in (None, ""):
         index = None
@@ -226,7 +227,6 @@ def _candidate_row(number: int, record: dict[str, Any], check_nul: bool) -> Cand
     params = _json_field(record.get("sampling_params") or {}, "sampling_params")
     if not isinstance(params, dict):
         raise ValueError("sampling_params must be an object")
-    _refuse_nul(prompt_id, text, model_name, params, check=check_nul)
     return CandidateRow(number, prompt_id, text, model_name, index, params)
 
 

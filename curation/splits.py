@@ -1,7 +1,8 @@
 """Train/validation split by prompt: near-identical prompt texts share a group, and a group one split.
 
 The split of a group is a pure function of (seed, group key), so it never depends on which other
-prompts a snapshot holds, and re-freezing the same selection gives the same split.
+prompts a snapshot holds, and re-freezing the same selection gives the same split. A snapshot freeze
+also puts the near copies that dedup clustered under their kept prompt's key (curation.services).
 """
 
 import hashlib

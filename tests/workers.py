@@ -13,7 +13,8 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
+    """The test database as a URL another process can use (a socket directory is percent-encoded)."""
     db = settings.DATABASES["default"]
     host = quote(db["HOST"] or "127.0.0.1", safe="") if str(db["HOST"]).startswith("/") else db["HOST"]
     auth = quote(db["USER"] or "postgres") + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
@@ -25,7 +26,7 @@ class Worker:
 
     def __init__(self, queues: list[str], env: dict[str, str] | None = None, concurrency: int = 1):
         self.queues = queues
-        self.env = dict(os.environ, DATABASE_URL=test_database_url(), **(env or {}))
+        self.env = dict(os.environ, DATABASE_URL=worker_database_url(), **(env or {}))
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
 

@@ -20,7 +20,7 @@ from curation.services import snapshot_freeze
 from labeling.models import Ranking
 from tests.conftest import seed_rankings
 from tests.curation.helpers import rank_all, review_all
-from tests.workers import test_database_url as worker_database_url
+from tests.workers import worker_database_url
 from trainer_bridge.exports.jobs import export_job_start
 from trainer_bridge.job_runs import jobs_resume_stale
 from trainer_bridge.models import ExportJob, GenerationJob, ModelVersion

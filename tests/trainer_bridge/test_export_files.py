@@ -8,8 +8,8 @@ import time
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
+from tests.workers import worker_database_url
 from trainer_bridge.exports import export_rm
 from trainer_bridge.exports import records as export_records
 
@@ -53,7 +53,7 @@ export_rm(snapshot=DatasetSnapshot.objects.get(pk=int(sys.argv[1])), path=Path(s
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_export_leaves_no_file_at_its_path(snapshot, tmp_path):
     path = tmp_path / "rm.jsonl"
-    env = dict(os.environ, DATABASE_URL=_database_url(), DJANGO_SETTINGS_MODULE="config.settings")
+    env = dict(os.environ, DATABASE_URL=worker_database_url(), DJANGO_SETTINGS_MODULE="config.settings")
     process = subprocess.Popen(
         [sys.executable, "-c", _SLOW_EXPORT, str(snapshot.pk), str(path)],
         cwd=settings.BASE_DIR,
@@ -71,11 +71,6 @@ def test_a_killed_export_leaves_no_file_at_its_path(snapshot, tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert not path.exists()
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def test_the_commands_export_and_report_what_they_wrote(snapshot, tmp_path, capsys):

@@ -5,10 +5,10 @@ import time
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 
 from config.celery import app as celery_app
+from tests.workers import worker_database_url
 from trainer_bridge.models import ExportJob
 
 
@@ -69,10 +69,9 @@ def test_a_real_celery_worker_runs_the_export_and_the_page_sees_it_finish(
     """The web process queues the job on Redis, a worker process writes the file, the status says done."""
     settings.EXPORT_ROOT = tmp_path / "exports"
     queue = f"coach-test-{os.getpid()}"
-    db = connection.settings_dict
     env = dict(
         os.environ,
-        DATABASE_URL=f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_URL=worker_database_url(),
         COACH_DATA_ROOT=str(tmp_path / "worker"),
     )
     worker = subprocess.Popen(

@@ -7,8 +7,6 @@ run keeps the counts), and `snapshot_freeze` leaves flagged rows out and says so
 
 from __future__ import annotations
 
-import codecs
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -33,7 +31,7 @@ from curation.models import (
 )
 from curation.pii import find_pii, scrub_spans
 from curation.quality import QualityThresholds, quality_flags
-from labeling.importing import holds_nul
+from labeling.importing import LineError, read_jsonl
 from labeling.models import Demonstration, Project, Prompt
 
 OnProgress = Callable[[str, int, int], None]  # (step, done, total)
@@ -440,34 +438,19 @@ def parse_eval_file(stream: IO[bytes]) -> tuple[list[tuple[int, str, str]], list
     Returns (line, external id, text) rows and (line, problem) errors.
     """
     rows: list[tuple[int, str, str]] = []
-    errors: list[tuple[int, str]] = []
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for number, raw in enumerate(stream, start=1):
-        if len(raw) > MAX_EVAL_LINE_BYTES:
-            errors.append((number, f"line longer than {MAX_EVAL_LINE_BYTES} bytes"))
-            continue
+    line_errors: list[LineError] = []
+    for number, record in read_jsonl(stream, line_errors, max_line_bytes=MAX_EVAL_LINE_BYTES):
         try:
-            line = decoder.decode(raw, final=True).lstrip("\ufeff").strip()
-        except UnicodeDecodeError as exc:
-            errors.append((number, f"not valid UTF-8 ({exc.reason})"))
-            decoder.reset()
-            continue
-        if not line:
-            continue
-        try:
-            rows.append((number, *_eval_record(json.loads(line))))
-        except json.JSONDecodeError as exc:
-            errors.append((number, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+            rows.append((number, *_eval_record(record)))
         except ValueError as exc:
-            errors.append((number, str(exc)))
+            line_errors.append(LineError(number, str(exc)))
+    errors = [(e.line, e.reason) for e in line_errors]  # in line order, as they were found
     if not rows and not errors:
         errors.append((1, "the file holds no evaluation texts"))
     return rows, errors
 
 
-def _eval_record(record: Any) -> tuple[str, str]:
-    if not isinstance(record, dict):
-        raise ValueError("each line must be a JSON object")
+def _eval_record(record: dict[str, Any]) -> tuple[str, str]:
     external_id = record.get("id", "")
     if not isinstance(external_id, str | int):
         raise ValueError("id must be a string or a number")
@@ -485,8 +468,6 @@ def _eval_record(record: Any) -> tuple[str, str]:
             raise ValueError(f"{key} must be a string")
     if not text.strip():
         raise ValueError("the text is empty")
-    if holds_nul(text) or holds_nul(str(external_id)):
-        raise ValueError("holds a NUL character (\\u0000), which cannot be stored")
     return str(external_id)[:200], text
 
 

@@ -1,37 +1,11 @@
-"""Reading uploaded JSONL with line numbers, and writing JSONL files that appear whole or not at all."""
+"""Fields of uploaded JSONL records, and writing JSONL files that appear whole or not at all."""
 
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
-
-from labeling.importing import LineError, holds_nul
-
-
-def read_records(stream: IO[bytes], errors: list[LineError]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; a bad line goes to `errors` instead."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            errors.append(LineError(number, "not UTF-8"))
-            continue
-        if not text:
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"not JSON: {exc.msg}"))
-            continue
-        if not isinstance(record, dict):
-            errors.append(LineError(number, "each line must be a JSON object"))
-            continue
-        if holds_nul(record):
-            errors.append(LineError(number, "holds a NUL character (\\u0000), which cannot be stored"))
-            continue
-        yield number, record
+from typing import Any
 
 
 def required_text(record: dict[str, Any], key: str) -> str:

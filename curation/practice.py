@@ -21,7 +21,7 @@ from django.db import transaction
 from config.broker import enqueue
 from config.errors import DomainError
 from curation import sampling
-from curation.jsonl import read_records, required_text, write_jsonl
+from curation.jsonl import required_text, write_jsonl
 from curation.practice_models import (
     PracticeProblem,
     PracticeResult,
@@ -31,7 +31,7 @@ from curation.practice_models import (
     Verifier,
 )
 from curation.probing import normalize_answer
-from labeling.importing import LineError
+from labeling.importing import LineError, read_jsonl
 from labeling.models import Project
 from labeling.services import ImportRejected
 
@@ -162,7 +162,7 @@ def practice_set_upload(
     """
     errors: list[LineError] = []
     problems = []
-    for number, record in read_records(stream, errors):
+    for number, record in read_jsonl(stream, errors):
         try:
             problems.append(_problem(number, record))
         except ValueError as exc:

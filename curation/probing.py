@@ -20,10 +20,10 @@ from django.utils.module_loading import import_string
 from config.broker import enqueue
 from config.errors import DomainError
 from curation import sampling
-from curation.jsonl import read_records, required_text
+from curation.jsonl import required_text
 from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeRun, ProbeSet
 from labeling.conversation import content_hash
-from labeling.importing import LineError
+from labeling.importing import LineError, read_jsonl
 from labeling.models import Project, Prompt, Task, TaskKind
 from labeling.services import ImportRejected
 
@@ -104,7 +104,7 @@ def probe_set_upload(
     """
     errors: list[LineError] = []
     questions = []
-    for number, record in read_records(stream, errors):
+    for number, record in read_jsonl(stream, errors):
         try:
             questions.append(_question(number, record))
         except ValueError as exc:

@@ -59,33 +59,43 @@ def detect_format(filename: str, explicit: str | None = None) -> str:
 
 
 def _records(stream: IO[bytes], fmt: str, errors: list[LineError]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, record) and add a LineError for each unreadable line.
-
-    A record holding U+0000 anywhere is refused here: Postgres text and jsonb cannot store it, and an
-    import stores what the file says or nothing. A JSON line can hold it only through the escape
-    \\u0000 (json.loads refuses raw control characters), so only such lines are searched.
-    """
-    if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        reader = csv.DictReader(text)
-        try:
-            for record in reader:
-                if None in record:
-                    errors.append(LineError(reader.line_num, "more fields than the header names"))
-                    continue
-                if holds_nul(record):
-                    errors.append(LineError(reader.line_num, NUL_REFUSED))
-                    continue
-                yield reader.line_num, {k.strip(): v for k, v in record.items() if k is not None}
-        except UnicodeDecodeError as exc:
-            errors.append(LineError(reader.line_num + 1, f"not valid UTF-8 ({exc.reason})"))
-        except csv.Error as exc:
-            errors.append(LineError(reader.line_num, f"unreadable CSV: {exc}"))
+    """Yield (line number, record) and add a LineError for each unreadable line."""
+    if fmt != "csv":
+        yield from read_jsonl(stream, errors)
         return
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
+    try:
+        for record in reader:
+            if None in record:
+                errors.append(LineError(reader.line_num, "more fields than the header names"))
+                continue
+            if holds_nul(record):
+                errors.append(LineError(reader.line_num, NUL_REFUSED))
+                continue
+            yield reader.line_num, {k.strip(): v for k, v in record.items() if k is not None}
+    except UnicodeDecodeError as exc:
+        errors.append(LineError(reader.line_num + 1, f"not valid UTF-8 ({exc.reason})"))
+    except csv.Error as exc:
+        errors.append(LineError(reader.line_num, f"unreadable CSV: {exc}"))
+
+
+def read_jsonl(
+    stream: IO[bytes], errors: list[LineError], *, max_line_bytes: int | None = None, keep_nul: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of an uploaded JSONL file; a bad line becomes a
+    LineError instead (too long, not UTF-8, not JSON, not an object, or holding a NUL).
+
+    Postgres text and jsonb cannot store U+0000, and an upload stores what the file says or nothing, so
+    such a line is refused, unless `keep_nul` (a caller that strips control characters itself). A JSON
+    line can hold U+0000 only through the escape \\u0000 (json.loads refuses raw control characters),
+    so only such lines are searched.
+    """
+    limit = max_line_bytes or MAX_LINE_BYTES
     decoder = codecs.getincrementaldecoder("utf-8")()
     for number, raw in enumerate(stream, start=1):
-        if len(raw) > MAX_LINE_BYTES:
-            errors.append(LineError(number, f"line longer than {MAX_LINE_BYTES} bytes"))
+        if len(raw) > limit:
+            errors.append(LineError(number, f"line longer than {limit} bytes"))
             continue
         try:
             line = decoder.decode(raw, final=True).lstrip("\ufeff").strip()
@@ -103,7 +113,7 @@ def _records(stream: IO[bytes], fmt: str, errors: list[LineError]) -> Iterator[t
         if not isinstance(record, dict):
             errors.append(LineError(number, "each line must be a JSON object"))
             continue
-        if b"\\u0000" in raw and holds_nul(record):
+        if not keep_nul and b"\\u0000" in raw and holds_nul(record):
             errors.append(LineError(number, NUL_REFUSED))
             continue
         yield number, record

@@ -4,7 +4,6 @@ Also the shape of what a search conversation stores: the tool schema, and the as
 plus `tool` messages in the HF chat format.
 """
 
-import codecs
 import json
 import re
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from django.db.models import F
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from labeling.importing import MAX_LINE_BYTES, LineError
+from labeling.importing import LineError, read_jsonl
 from labeling.models import SearchDocument
 
 SEARCH_CONFIG = "english"
@@ -58,27 +57,7 @@ def parse_corpus_file(stream: IO[bytes]) -> tuple[list[CorpusRow], list[LineErro
     """Read JSONL lines {"title", "url", "text"}; every unreadable line becomes a LineError."""
     rows: list[CorpusRow] = []
     errors: list[LineError] = []
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    for number, raw in enumerate(stream, start=1):
-        if len(raw) > MAX_LINE_BYTES:
-            errors.append(LineError(number, f"line longer than {MAX_LINE_BYTES} bytes"))
-            continue
-        try:
-            line = decoder.decode(raw, final=True).lstrip("\ufeff").strip()
-        except UnicodeDecodeError as exc:
-            errors.append(LineError(number, f"not valid UTF-8 ({exc.reason})"))
-            decoder.reset()
-            continue
-        if not line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"invalid JSON: {exc.msg} at column {exc.colno}"))
-            continue
-        if not isinstance(record, dict):
-            errors.append(LineError(number, "each line must be a JSON object"))
-            continue
+    for number, record in read_jsonl(stream, errors, keep_nul=True):  # _corpus_row drops control chars
         try:
             rows.append(_corpus_row(number, record))
         except ValueError as exc:

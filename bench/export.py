@@ -60,12 +60,12 @@ def seed(rankings: int, demonstrations: int) -> dict:
     from rest_framework.authtoken.models import Token
 
     from guidelines.services import guideline_publish
-    from labeling import services
+    from labeling.services.projects import project_create
 
     call_command("migrate", verbosity=0)
     User = get_user_model()
     admin = User.objects.create_user("bench-admin", is_staff=True)
-    project = services.project_create(
+    project = project_create(
         name=PROJECT, task_kinds=["ranking", "demonstration"], k=K, overlap=1, created_by=admin
     )
     version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")

@@ -41,12 +41,12 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
     from rest_framework.authtoken.models import Token
 
     from guidelines.services import guideline_acknowledge, guideline_publish
-    from labeling import services
+    from labeling.services.projects import membership_set, project_create
 
     call_command("migrate", verbosity=0)
     User = get_user_model()
     admin = User.objects.create_user("bench-admin", is_staff=True)
-    project = services.project_create(
+    project = project_create(
         name="queue bench", task_kinds=["ranking"], k=k, overlap=1, lease_seconds=3600, created_by=admin
     )
     version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")
@@ -83,7 +83,7 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
     tokens = []
     for n in range(labelers):
         user = User.objects.create_user(f"labeler{n}")
-        services.membership_set(project=project, user=user, role="labeler")
+        membership_set(project=project, user=user, role="labeler")
         guideline_acknowledge(user=user, version=version)
         tokens.append(Token.objects.create(user=user).key)
     connection.close()

@@ -337,19 +337,19 @@ def coach_setup(annotators: int) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     from guidelines.services import guideline_acknowledge, guideline_publish
-    from labeling import services
+    from labeling.services.projects import membership_set, project_create
 
     call_command("migrate", verbosity=0)
     User = get_user_model()
     admin = User.objects.create_user("bench-admin", is_staff=True)
-    project = services.project_create(
+    project = project_create(
         name="vs label studio", task_kinds=["ranking"], k=K, overlap=1, lease_seconds=3600, created_by=admin
     )
     version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")
     tokens = []
     for n in range(annotators):
         user = User.objects.create_user(f"annotator{n}")
-        services.membership_set(project=project, user=user, role="labeler")
+        membership_set(project=project, user=user, role="labeler")
         guideline_acknowledge(user=user, version=version)
         tokens.append(Token.objects.create(user=user).key)
     admin_token = Token.objects.create(user=admin).key

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class QueueUnavailable(DomainError):

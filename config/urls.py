@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.auth import LoginForm, TokenIssue
+from labeling.urls import guideline_patterns
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
@@ -16,8 +17,8 @@ urlpatterns = [
     path("api/", include("trainer_bridge.api_urls")),
     path("", include("trainer_bridge.urls")),
     path("", include("trainer_bridge.jobs_urls")),
-    path("", include("guidelines.urls")),
     path("", include("curation.urls")),
     path("", include("labeling.urls")),
+    path("", include(guideline_patterns)),
     path("", include("curation.quality_urls")),
 ]

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, QuerySet
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 from curation.decontam import DecontamConfig, EvalIndex
 from curation.minhash import DedupResult, MinHashConfig, deduplicate, normalized_text_hash
 from curation.models import (

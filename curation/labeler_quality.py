@@ -16,11 +16,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.agreement import PairCounts, current_rankings, pair_agreement, project_agreement
 from curation.practice_models import GoldAnswer
 from labeling.models import Demonstration, Membership, Project, Ranking, Role, Task, TaskKind
-from labeling.services import validate_tiers
+from labeling.services.annotations import validate_tiers
 
 # Weights of the signals in the score; a signal a labeler has no data for is left out and the rest rescaled.
 WEIGHTS = {"gold": 0.4, "consensus": 0.3, "time": 0.15, "paste": 0.15}

@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from config.broker import enqueue
-from config.errors import DomainError
+from core.errors import DomainError
 from curation import sampling
 from curation.jsonl import required_text, write_jsonl
 from curation.practice_models import (
@@ -33,7 +33,7 @@ from curation.practice_models import (
 from curation.probing import normalize_answer
 from labeling.importing import LineError, read_jsonl
 from labeling.models import Project
-from labeling.services import ImportRejected
+from labeling.services.imports import ImportRejected
 
 ANSWER_INSTRUCTION = "Finish with a last line of the form 'Answer: <final answer>'."
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

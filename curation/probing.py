@@ -18,14 +18,14 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from config.broker import enqueue
-from config.errors import DomainError
+from core.errors import DomainError
 from curation import sampling
 from curation.jsonl import required_text
 from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeRun, ProbeSet
 from labeling.conversation import content_hash
 from labeling.importing import LineError, read_jsonl
 from labeling.models import Project, Prompt, Task, TaskKind
-from labeling.services import ImportRejected
+from labeling.services.imports import ImportRejected
 
 Judge = Callable[[str, ProbeQuestion], bool]
 

@@ -9,16 +9,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core.charts import bar_chart, histogram
+from core.errors import DomainError, NotAllowed, NotFound
+from core.forms import upload_within_limit
 from curation import labeler_quality, practice, probing
 from curation.agreement import project_agreement
 from curation.practice_models import PracticeRun, PracticeSet, ProbeRun, ProbeSet
-from curation.quality_charts import bar_chart, histogram
-from labeling.forms import upload_within_limit
+from labeling.access import RANK, project_for, project_nav
 from labeling.models import Role
-from labeling.permissions import RANK
-from labeling.services import ImportRejected
-from labeling.views import domain_errors, member_project, project_nav
+from labeling.services.imports import ImportRejected
 from trainer_bridge.registry import models_for
 
 # --- forms -----------------------------------------------------------------------------------------
@@ -72,9 +71,8 @@ def _require_admin(role: str) -> None:
 
 
 @login_required
-@domain_errors
 def agreement(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.REVIEWER)
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
     metric = request.GET.get("metric", "ordinal")
     if metric not in ("ordinal", "interval", "nominal"):
         metric = "ordinal"
@@ -97,10 +95,9 @@ def agreement(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
-@domain_errors
 @require_http_methods(["GET", "POST"])
 def labelers(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.REVIEWER)
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
     posted = request.POST if request.method == "POST" else None
     form = GoldRateForm(
         posted if posted and "gold_rate" in posted else None, initial={"gold_rate": project.gold_rate}
@@ -144,7 +141,7 @@ _SETS = {
 
 
 def _sets_page(request: HttpRequest, project_id: int, kind: str) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.REVIEWER)
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
     model, upload, list_url, _ = _SETS[kind]
     form = UploadForm(request.POST or None, request.FILES or None)
     context = project_nav(project, role, "quality") | {"form": form, "kind": kind, "is_admin": _admin(role)}
@@ -177,14 +174,12 @@ def _sets_page(request: HttpRequest, project_id: int, kind: str) -> HttpResponse
 
 
 @login_required
-@domain_errors
 @require_http_methods(["GET", "POST"])
 def probes(request: HttpRequest, project_id: int) -> HttpResponse:
     return _sets_page(request, project_id, "probe")
 
 
 @login_required
-@domain_errors
 @require_http_methods(["GET", "POST"])
 def practice_sets(request: HttpRequest, project_id: int) -> HttpResponse:
     return _sets_page(request, project_id, "practice")
@@ -208,7 +203,7 @@ def _start_run(request: HttpRequest, kind: str, the_set: Any, form: RunForm) -> 
 
 
 def _set_page(request: HttpRequest, project_id: int, set_id: int, kind: str) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.REVIEWER)
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
     model, _, _, detail_url = _SETS[kind]
     the_set = model.objects.filter(project=project, pk=set_id).first()
     if the_set is None:
@@ -247,14 +242,12 @@ def _set_page(request: HttpRequest, project_id: int, set_id: int, kind: str) -> 
 
 
 @login_required
-@domain_errors
 @require_http_methods(["GET", "POST"])
 def probe_set(request: HttpRequest, project_id: int, set_id: int) -> HttpResponse:
     return _set_page(request, project_id, set_id, "probe")
 
 
 @login_required
-@domain_errors
 @require_http_methods(["GET", "POST"])
 def practice_set(request: HttpRequest, project_id: int, set_id: int) -> HttpResponse:
     return _set_page(request, project_id, set_id, "practice")

@@ -5,7 +5,7 @@ from typing import Any
 import orjson
 from django.db.models import QuerySet
 
-from config.errors import NotFound
+from core.errors import NotFound
 from curation.models import DatasetSnapshot, SnapshotRow
 from labeling.models import Project
 

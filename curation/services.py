@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 from curation.labeler_quality import labelers_below
 from curation.models import (
     CleaningFilter,

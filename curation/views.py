@@ -2,25 +2,25 @@
 
 import json
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError
+from core.forms import upload_within_limit
+from core.pages import flash_errors
 from curation import cleaning
 from curation.models import CleaningFilter, CleaningTarget, DuplicateCluster, EvalSet, KeepRule
+from labeling.access import project_for, project_nav
 from labeling.conversation import prompt_text
-from labeling.forms import upload_within_limit
 from labeling.models import Demonstration, Project, Prompt, Role
-from labeling.permissions import RANK, require_role
 
 View = Callable[..., HttpResponse]
 FLAGS_PER_PAGE = 100
@@ -28,34 +28,13 @@ CLUSTERS_PER_PAGE = 50
 PREVIEW_CHARS = 300
 
 
-def _domain_errors_as_http(view: View) -> View:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.detail) from None
-        except NotAllowed as exc:
-            raise PermissionDenied(exc.detail) from None
-
-    return wrapped
-
-
-def admin_only(view: View) -> View:
-    """Logged in, the admin role in the project, domain errors as 404 / 403."""
-    return login_required(_domain_errors_as_http(view))
-
-
 def _project(request: HttpRequest, project_id: int) -> tuple[Project, dict[str, Any]]:
-    project = get_object_or_404(Project, pk=project_id)
-    role = require_role(user=request.user, project=project, role=Role.ADMIN)
-    nav = {
-        "project": project,
-        "role": role,
-        "active": "curation",
-        "can": {r: RANK[role] >= RANK[r] for r in RANK},
-    }
-    return project, nav
+    project, role = project_for(request.user, project_id, Role.ADMIN)
+    return project, project_nav(project, role, "curation")
+
+
+def _overview_url(request: HttpRequest, project_id: int) -> str:
+    return reverse("curation:overview", args=[project_id])
 
 
 class SettingsForm(forms.Form):
@@ -130,14 +109,14 @@ def _overview(
     return render(request, "curation/overview.html", context, status=status)
 
 
-@admin_only
+@login_required
 @require_GET
 def overview(request: HttpRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
     return _overview(request, project, nav, SettingsForm(initial=_settings_initial(project)))
 
 
-@admin_only
+@login_required
 @require_POST
 def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
@@ -153,16 +132,13 @@ def settings_update(request: HttpRequest, project_id: int) -> HttpResponse:
     return redirect("curation:overview", project_id=project.pk)
 
 
-@admin_only
+@login_required
 @require_POST
+@flash_errors(_overview_url)
 def run(request: HttpRequest, project_id: int) -> HttpResponse:
     project, _ = _project(request, project_id)
     chosen = request.POST.getlist("filters") or None
-    try:
-        done = cleaning.cleaning_run(project=project, filters=chosen, created_by=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("curation:overview", project_id=project.pk)
+    done = cleaning.cleaning_run(project=project, filters=chosen, created_by=request.user)
     flagged = sum(c["prompts"] + c["demonstrations"] for c in done.counts.values())
     messages.success(request, f"Cleaning run #{done.pk}: {flagged} flagged prompts and demonstrations.")
     return redirect("curation:overview", project_id=project.pk)
@@ -176,7 +152,7 @@ def _texts(target: str, ids: set[int]) -> dict[int, str]:
     return {pk: cleaning.message_text(m, ("assistant",)) for pk, m in rows}
 
 
-@admin_only
+@login_required
 @require_GET
 def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
@@ -205,7 +181,7 @@ def duplicates(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, "curation/duplicates.html", nav | {"clusters": shown, "page": page})
 
 
-@admin_only
+@login_required
 @require_POST
 def cluster_keep(request: HttpRequest, project_id: int, cluster_id: int) -> HttpResponse:
     project, _ = _project(request, project_id)
@@ -221,7 +197,7 @@ def cluster_keep(request: HttpRequest, project_id: int, cluster_id: int) -> Http
     return redirect("curation:duplicates", project_id=project.pk)
 
 
-@admin_only
+@login_required
 @require_GET
 def flags(request: HttpRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
@@ -254,7 +230,7 @@ def flags(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, "curation/flags.html", context)
 
 
-@admin_only
+@login_required
 @require_http_methods(["GET", "POST"])
 def eval_sets(request: HttpRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
@@ -298,7 +274,7 @@ def eval_sets(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(request, "curation/eval_sets.html", context, status=status)
 
 
-@admin_only
+@login_required
 @require_POST
 def eval_set_delete(request: HttpRequest, project_id: int, eval_set_id: int) -> HttpResponse:
     project, _ = _project(request, project_id)

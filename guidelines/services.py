@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
-from config.errors import DomainError
+from core.errors import DomainError
 from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
 
 

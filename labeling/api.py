@@ -1,4 +1,4 @@
-"""REST API: parse, check who may do it, call a service, render. Errors map to HTTP in config.errors."""
+"""REST API: parse, check who may do it, call a service, render. Errors map to HTTP in core.errors."""
 
 from typing import Any
 
@@ -12,13 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed, NotFound
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import importing, selectors, services
+from labeling import importing
+from labeling.access import project_role, require_role
 from labeling.models import Assignment, Project, Role
-from labeling.permissions import project_role, require_role
+from labeling.selectors.annotations import annotations_for
+from labeling.selectors.projects import project_progress, projects_for
+from labeling.selectors.work import assignment_payload
 from labeling.serializers import (
     AcknowledgeSerializer,
     AssignmentSerializer,
@@ -34,6 +37,11 @@ from labeling.serializers import (
     SkipSerializer,
     SubmitSerializer,
 )
+from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.imports import candidates_import, prompts_import
+from labeling.services.projects import membership_set, project_create, project_update
+from labeling.services.queue import assignment_release, assignment_renew, assignment_skip, claim_next_task
+from labeling.services.review import review_create
 
 
 def _project(request: Request, project_id: int, role: str) -> Project:
@@ -53,14 +61,14 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
 class ProjectList(APIView):
     @extend_schema(responses=ProjectSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(ProjectSerializer(selectors.projects_for(user=request.user), many=True).data)
+        return Response(ProjectSerializer(projects_for(user=request.user), many=True).data)
 
     @extend_schema(request=ProjectSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request) -> Response:
         if not request.user.is_staff:
             raise NotAllowed("only site admins create projects")
         data = _valid(ProjectSerializer, request.data)
-        project = services.project_create(created_by=request.user, **data)
+        project = project_create(created_by=request.user, **data)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -68,16 +76,14 @@ class ProjectDetail(APIView):
     @extend_schema(responses=ProjectSerializer)
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
-        return Response(
-            ProjectSerializer(project).data | {"progress": selectors.project_progress(project=project)}
-        )
+        return Response(ProjectSerializer(project).data | {"progress": project_progress(project=project)})
 
     @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
     def patch(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        project = services.project_update(project=project, **serializer.validated_data)
+        project = project_update(project=project, **serializer.validated_data)
         return Response(ProjectSerializer(project).data)
 
 
@@ -95,7 +101,7 @@ class MemberList(APIView):
         user = get_user_model().objects.filter(username=data["username"]).first()
         if user is None:
             raise DomainError(f"no user named {data['username']!r}", field="username")
-        membership = services.membership_set(project=project, user=user, role=data["role"])
+        membership = membership_set(project=project, user=user, role=data["role"])
         return Response({"username": user.username, "role": membership.role})
 
 
@@ -154,11 +160,9 @@ class _Import(APIView):
         except ValueError as exc:
             raise DomainError(str(exc), field="format") from None
         if which == "prompts":
-            result = services.prompts_import(
-                project=project, stream=upload, fmt=fmt, task_kind=data.get("task_kind")
-            )
+            result = prompts_import(project=project, stream=upload, fmt=fmt, task_kind=data.get("task_kind"))
         else:
-            result = services.candidates_import(project=project, stream=upload, fmt=fmt)
+            result = candidates_import(project=project, stream=upload, fmt=fmt)
         return Response(ImportResultSerializer(result).data)
 
 
@@ -180,10 +184,10 @@ class NextTask(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
-        assignment = services.claim_next_task(project=project, labeler=request.user)
+        assignment = claim_next_task(project=project, labeler=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(selectors.assignment_payload(assignment=assignment))
+        return Response(assignment_payload(assignment=assignment))
 
 
 def _assignment_visible(request: Request, assignment_id: int) -> Assignment:
@@ -199,7 +203,7 @@ class AssignmentDetail(APIView):
     @extend_schema(responses=AssignmentSerializer)
     def get(self, request: Request, assignment_id: int) -> Response:
         assignment = _assignment_visible(request, assignment_id)
-        return Response(selectors.assignment_payload(assignment=assignment))
+        return Response(assignment_payload(assignment=assignment))
 
 
 class Submit(APIView):
@@ -207,7 +211,7 @@ class Submit(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = _valid(SubmitSerializer, request.data)
         if "tiers" in data or data["all_bad"]:
-            annotation, created = services.ranking_submit(
+            annotation, created = ranking_submit(
                 assignment_id=assignment_id,
                 labeler=request.user,
                 tiers=data.get("tiers"),
@@ -222,7 +226,7 @@ class Submit(APIView):
                 "all_bad": annotation.all_bad,
             }
         elif "messages" in data:
-            annotation, created = services.demonstration_submit(
+            annotation, created = demonstration_submit(
                 assignment_id=assignment_id,
                 labeler=request.user,
                 messages=data["messages"],
@@ -241,21 +245,21 @@ class Skip(APIView):
     @extend_schema(request=SkipSerializer, responses={204: None})
     def post(self, request: Request, assignment_id: int) -> Response:
         reason = _valid(SkipSerializer, request.data)["reason"]
-        services.assignment_skip(assignment_id=assignment_id, labeler=request.user, reason=reason)
+        assignment_skip(assignment_id=assignment_id, labeler=request.user, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class Release(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, assignment_id: int) -> Response:
-        services.assignment_release(assignment_id=assignment_id, labeler=request.user)
+        assignment_release(assignment_id=assignment_id, labeler=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class Renew(APIView):
     @extend_schema(request=None, responses={200: None})
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = services.assignment_renew(assignment_id=assignment_id, labeler=request.user)
+        assignment = assignment_renew(assignment_id=assignment_id, labeler=request.user)
         return Response({"lease_expires_at": assignment.lease_expires_at})
 
 
@@ -267,7 +271,7 @@ class AnnotationList(APIView):
         kind = request.query_params.get("kind")
         if kind not in (None, "ranking", "demonstration"):
             raise DomainError("kind is ranking or demonstration", field="kind")
-        rows = selectors.annotations_for(project=project, labeler=request.user if mine else None, kind=kind)
+        rows = annotations_for(project=project, labeler=request.user if mine else None, kind=kind)
         return Response(rows)
 
 
@@ -276,5 +280,5 @@ class ReviewCreate(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         data = _valid(ReviewSerializer, request.data)
         with transaction.atomic():
-            review = services.review_create(assignment_id=assignment_id, reviewer=request.user, **data)
+            review = review_create(assignment_id=assignment_id, reviewer=request.user, **data)
         return Response(ReviewOutSerializer(review).data, status=status.HTTP_201_CREATED)

@@ -4,10 +4,8 @@ import string
 from typing import Any
 
 from django import forms
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
 
+from core.forms import upload_within_limit
 from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
 
 # InstructGPT's per-answer labels; "satisfies constraints" may also be left unanswered.
@@ -23,15 +21,6 @@ FLAG_LABELS = {
 }
 BOOLEAN_FLAGS = [f for f in RATING_FLAGS if f != "satisfies_constraints"]
 OVERALL = range(1, 8)
-
-
-def upload_within_limit(upload: UploadedFile) -> None:
-    """Refuse an uploaded file larger than settings.MAX_UPLOAD_BYTES, saying both sizes."""
-    limit = settings.MAX_UPLOAD_BYTES
-    if upload.size is not None and upload.size > limit:
-        raise ValidationError(
-            f"The file holds {upload.size:,} bytes; uploads are limited to {limit:,} bytes.", code="too_big"
-        )
 
 
 def letter(index: int) -> str:

@@ -1,36 +1,61 @@
 from django.urls import path
 
-from labeling import views
+from labeling.views import corpora, dashboard, guidelines, home, imports, projects, review, work
+
+# The guideline pages have a namespace of their own ("guidelines:page", ...); config.urls includes them.
+guideline_patterns = (
+    [
+        path("projects/<int:project_id>/guideline/", guidelines.guideline_page, name="page"),
+        path("projects/<int:project_id>/guideline/v<int:number>/", guidelines.guideline_page, name="version"),
+        path(
+            "projects/<int:project_id>/guideline/diff/<int:old>/<int:new>/",
+            guidelines.guideline_diff,
+            name="diff",
+        ),
+        path("projects/<int:project_id>/guideline/edit/", guidelines.guideline_edit, name="edit"),
+        path("projects/<int:project_id>/guideline/preview/", guidelines.guideline_preview, name="preview"),
+        path(
+            "projects/<int:project_id>/guideline/acknowledge/",
+            guidelines.guideline_acknowledge_view,
+            name="acknowledge",
+        ),
+    ],
+    "guidelines",
+)
 
 app_name = "labeling"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     # Labelers
-    path("projects/<int:project_id>/next/", views.next_task, name="next"),
-    path("assignments/<int:assignment_id>/", views.assignment_page, name="assignment"),
-    path("assignments/<int:assignment_id>/rank/", views.rank_submit, name="rank"),
-    path("assignments/<int:assignment_id>/write/", views.write_submit, name="write"),
-    path("assignments/<int:assignment_id>/draft/", views.draft_save, name="draft"),
-    path("assignments/<int:assignment_id>/search/", views.search_run, name="search"),
-    path("assignments/<int:assignment_id>/preview/", views.preview, name="preview"),
-    path("assignments/<int:assignment_id>/skip/", views.skip, name="skip"),
-    path("assignments/<int:assignment_id>/release/", views.release, name="release"),
-    path("assignments/<int:assignment_id>/renew/", views.renew, name="renew"),
+    path("projects/<int:project_id>/next/", work.next_task, name="next"),
+    path("assignments/<int:assignment_id>/", work.assignment_page, name="assignment"),
+    path("assignments/<int:assignment_id>/rank/", work.rank_submit, name="rank"),
+    path("assignments/<int:assignment_id>/write/", work.write_submit, name="write"),
+    path("assignments/<int:assignment_id>/draft/", work.draft_save, name="draft"),
+    path("assignments/<int:assignment_id>/search/", work.search_run, name="search"),
+    path("assignments/<int:assignment_id>/preview/", work.preview, name="preview"),
+    path("assignments/<int:assignment_id>/skip/", work.skip, name="skip"),
+    path("assignments/<int:assignment_id>/release/", work.release, name="release"),
+    path("assignments/<int:assignment_id>/renew/", work.renew, name="renew"),
     # Reviewers
-    path("projects/<int:project_id>/review/", views.review_queue, name="review-queue"),
-    path("review/tasks/<int:task_id>/", views.task_review, name="task-review"),
-    path("review/assignments/<int:assignment_id>/", views.review_submit, name="review"),
+    path("projects/<int:project_id>/review/", review.review_queue, name="review-queue"),
+    path("review/tasks/<int:task_id>/", review.task_review, name="task-review"),
+    path("review/assignments/<int:assignment_id>/", review.review_submit, name="review"),
     # Admins
-    path("projects/new/", views.project_new, name="project-new"),
-    path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
-    path("projects/<int:project_id>/members/", views.member_set, name="member-set"),
+    path("projects/new/", projects.project_new, name="project-new"),
+    path("projects/<int:project_id>/settings/", projects.project_settings, name="project-settings"),
+    path("projects/<int:project_id>/members/", projects.member_set, name="member-set"),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/remove/", views.member_remove, name="member-remove"
+        "projects/<int:project_id>/members/<int:user_id>/remove/",
+        projects.member_remove,
+        name="member-remove",
     ),
-    path("projects/<int:project_id>/import/", views.import_upload, name="import"),
-    path("projects/<int:project_id>/corpus/", views.corpus, name="corpus"),
+    path("projects/<int:project_id>/import/", imports.import_upload, name="import"),
+    path("projects/<int:project_id>/corpus/", corpora.corpus, name="corpus"),
     path(
-        "projects/<int:project_id>/corpus/<int:corpus_id>/delete/", views.corpus_delete, name="corpus-delete"
+        "projects/<int:project_id>/corpus/<int:corpus_id>/delete/",
+        corpora.corpus_delete,
+        name="corpus-delete",
     ),
-    path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<int:project_id>/dashboard/", dashboard.dashboard, name="dashboard"),
 ]

@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import services
 from labeling.models import Project, Role
+from labeling.services.imports import candidates_import, prompts_import
+from labeling.services.projects import membership_set, project_create
 
 User = get_user_model()
 
@@ -44,7 +45,7 @@ def make_project(admin) -> Callable[..., Project]:
         lease_seconds: int = 600,
         guideline: str | None = "Rank by helpfulness, then honesty.",
     ) -> Project:
-        project = services.project_create(
+        project = project_create(
             name=name,
             task_kinds=kinds or ["ranking", "demonstration"],
             created_by=admin,
@@ -68,7 +69,7 @@ def project(make_project) -> Project:
 def add_member(make_user) -> Callable[..., Any]:
     def add(project: Project, username: str, role: str = Role.LABELER, *, acknowledge: bool = True) -> Any:
         user = User.objects.filter(username=username).first() or make_user(username)
-        services.membership_set(project=project, user=user, role=role)
+        membership_set(project=project, user=user, role=role)
         if acknowledge and (version := project.guideline.versions.order_by("-number").first()):
             guideline_acknowledge(user=user, version=version)
         return user
@@ -83,13 +84,13 @@ def jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
 def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int]:
     """Import n prompts with k candidates each; returns the ranking task ids."""
     k = k or project.k
-    services.prompts_import(
+    prompts_import(
         project=project,
         fmt="jsonl",
         task_kind="ranking",
         stream=jsonl([{"external_id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(n)]),
     )
-    services.candidates_import(
+    candidates_import(
         project=project,
         fmt="jsonl",
         stream=jsonl(

@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotFound
+from core.errors import NotFound
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshot_get, snapshots_for
 from curation.services import Verdict, snapshot_freeze
+from labeling.access import require_role
 from labeling.models import Project, TaskKind
-from labeling.permissions import require_role
 from trainer_bridge.exports import KINDS
 from trainer_bridge.exports.jobs import (
     EXPORT_ROLE,

@@ -9,10 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, F, QuerySet
 
-from config.errors import DomainError
+from core.errors import DomainError
+from labeling.access import require_role
 from labeling.models import Candidate, Project, Prompt
-from labeling.permissions import require_role
-from labeling.services import candidates_add
+from labeling.services.imports import candidates_add
 from trainer_bridge.job_runs import JOB_ROLE, Run, job_dispatch, job_log, run_job
 from trainer_bridge.models import GenerationJob, JobStatus, ModelVersion
 

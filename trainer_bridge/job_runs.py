@@ -27,9 +27,9 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from config.broker import QueueUnavailable, enqueue
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
+from labeling.access import require_role
 from labeling.models import Role
-from labeling.permissions import require_role
 from trainer_bridge.exports.jobs import exports_resume_stale
 from trainer_bridge.models import GenerationJob, Job, JobStatus, TrainingJob
 

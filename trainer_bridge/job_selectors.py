@@ -5,9 +5,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed, NotFound
+from labeling.access import RANK, require_role
 from labeling.models import Membership, Project
-from labeling.permissions import RANK, require_role
 from trainer_bridge.job_runs import VIEW_ROLE
 from trainer_bridge.models import GenerationJob, Job, ModelVersion, RetrainPolicy, TrainingJob
 

@@ -8,10 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.errors import NotAllowed, NotFound
+from core.errors import NotAllowed, NotFound
 from curation.selectors import snapshot_get
+from labeling.access import require_role
 from labeling.models import Project
-from labeling.permissions import require_role
 from trainer_bridge.generation import WHICH, generation_job_start
 from trainer_bridge.job_runs import JOB_ROLE, VIEW_ROLE, job_cancel
 from trainer_bridge.job_selectors import (

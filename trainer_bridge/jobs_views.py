@@ -4,8 +4,6 @@ Reviewers and admins of a project see them; only admins start, cancel and schedu
 """
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -16,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core import charts
+from core.errors import DomainError, NotFound
+from core.pages import flash_errors
 from curation.selectors import snapshot_get, snapshots_for
-from labeling.permissions import RANK
-from labeling.views import domain_errors, member_project, project_nav
-from trainer_bridge import charts
+from labeling.access import RANK, project_for, project_nav
 from trainer_bridge.generation import WHICH, generation_job_start
 from trainer_bridge.job_runs import JOB_ROLE, VIEW_ROLE, job_cancel
 from trainer_bridge.job_selectors import (
@@ -49,32 +47,11 @@ from trainer_bridge.training import training_job_start
 TRAINING_FIELDS = ("max_steps", "epochs", "lr", "batch_size", "groups_per_batch", "eval_every", "seed")
 
 
-def _flash_errors(
-    redirect_to: Callable[[HttpRequest, Any], str],
-) -> Callable[..., Callable[..., HttpResponse]]:
-    """A POST whose input the domain refuses goes back to its page with the reason shown."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                return view(request, *args, **kwargs)
-            except (NotFound, NotAllowed):
-                raise
-            except DomainError as exc:
-                messages.error(request, exc.detail)
-                return redirect(redirect_to(request, *args, **kwargs))
-
-        return wrapped
-
-    return decorate
-
-
-def _jobs_url(request: HttpRequest, project_id: int, *args: Any) -> str:
+def _jobs_url(request: HttpRequest, project_id: int, **kwargs: Any) -> str:
     return reverse("jobs:jobs", args=[project_id])
 
 
-def _retrain_url(request: HttpRequest, project_id: int, *args: Any) -> str:
+def _retrain_url(request: HttpRequest, project_id: int, **kwargs: Any) -> str:
     return reverse("jobs:retrain", args=[project_id])
 
 
@@ -91,9 +68,8 @@ def _lineage_text(model: ModelVersion) -> str:
 
 @login_required
 @require_GET
-@domain_errors
 def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, VIEW_ROLE)
+    project, role = project_for(request.user, project_id, VIEW_ROLE)
     models = list(models_for(project=project))
     context = _context(project, role, "models") | {
         "models": [(m, _lineage_text(m)) for m in models],
@@ -103,9 +79,8 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-@domain_errors
 def model_detail(request: HttpRequest, project_id: int, model_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, VIEW_ROLE)
+    project, role = project_for(request.user, project_id, VIEW_ROLE)
     model = model_get(model_id=model_id, user=request.user, project=project)
     counts = model_label_counts(model=model)
     context = _context(project, role, "models") | {
@@ -121,10 +96,9 @@ def model_detail(request: HttpRequest, project_id: int, model_id: int) -> HttpRe
 
 @login_required
 @require_GET
-@domain_errors
 def model_labels(request: HttpRequest, project_id: int, model_id: int) -> HttpResponse:
     """Every label that trained the model or its ancestors, as frozen in their snapshots."""
-    project, role = member_project(request, project_id, VIEW_ROLE)
+    project, role = project_for(request.user, project_id, VIEW_ROLE)
     model = model_get(model_id=model_id, user=request.user, project=project)
     page = Paginator(model_training_rows(model=model).select_related("snapshot"), 50).get_page(
         request.GET.get("page")
@@ -152,9 +126,8 @@ def model_labels(request: HttpRequest, project_id: int, model_id: int) -> HttpRe
 
 @login_required
 @require_GET
-@domain_errors
 def jobs_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, VIEW_ROLE)
+    project, role = project_for(request.user, project_id, VIEW_ROLE)
     models = list(models_for(project=project))
     context = _context(project, role, "jobs") | {
         "jobs": [(job, job_kind(job)) for job in jobs_for(project=project)],
@@ -168,10 +141,9 @@ def jobs_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@domain_errors
-@_flash_errors(_jobs_url)
+@flash_errors(_jobs_url)
 def generation_start(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = member_project(request, project_id, JOB_ROLE)
+    project, _ = project_for(request.user, project_id, JOB_ROLE)
     post = request.POST
     model = model_get(
         model_id=id_or_error(post.get("model_version"), "model_version"), user=request.user, project=project
@@ -196,10 +168,9 @@ def generation_start(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@domain_errors
-@_flash_errors(_jobs_url)
+@flash_errors(_jobs_url)
 def training_start(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = member_project(request, project_id, JOB_ROLE)
+    project, _ = project_for(request.user, project_id, JOB_ROLE)
     post = request.POST
     snapshot = snapshot_get(snapshot_id=id_or_error(post.get("snapshot"), "snapshot"))
     if snapshot.project_id != project.pk:
@@ -245,40 +216,32 @@ def _job_context(job: GenerationJob | TrainingJob) -> dict[str, Any]:
 
 @login_required
 @require_GET
-@domain_errors
 def job_detail(request: HttpRequest, kind: str, job_id: int) -> HttpResponse:
     job = job_get(kind=kind, job_id=job_id, user=request.user)
-    _, role = member_project(request, job.project_id, VIEW_ROLE)
+    _, role = project_for(request.user, job.project_id, VIEW_ROLE)
     context = _context(job.project, role, "jobs") | _job_context(job)
     return render(request, "trainer_bridge/jobs/job_detail.html", context)
 
 
 @login_required
 @require_GET
-@domain_errors
 def job_live(request: HttpRequest, kind: str, job_id: int) -> HttpResponse:
     """The live part of a job page (status, progress, curves, log), polled while the job runs."""
     job = job_get(kind=kind, job_id=job_id, user=request.user)
     if request.GET.get("format") == "json":
         return JsonResponse(job_payload(job))
-    _, role = member_project(request, job.project_id, VIEW_ROLE)
+    _, role = project_for(request.user, job.project_id, VIEW_ROLE)
     context = _context(job.project, role, "jobs") | _job_context(job)
     return render(request, "trainer_bridge/jobs/_job_live.html", context)
 
 
 @login_required
 @require_POST
-@domain_errors
+@flash_errors(lambda request, kind, job_id: reverse("jobs:job", args=[kind, job_id]))
 def job_cancel_view(request: HttpRequest, kind: str, job_id: int) -> HttpResponse:
     job = job_get(kind=kind, job_id=job_id, user=request.user, role=JOB_ROLE)
-    try:
-        job_cancel(job=job, user=request.user)
-    except DomainError as exc:
-        if isinstance(exc, NotFound | NotAllowed):
-            raise
-        messages.error(request, exc.detail)
-    else:
-        messages.info(request, f"Cancel asked for job #{job.pk}.")
+    job_cancel(job=job, user=request.user)
+    messages.info(request, f"Cancel asked for job #{job.pk}.")
     return redirect("jobs:job", kind=kind, job_id=job.pk)
 
 
@@ -287,9 +250,8 @@ def job_cancel_view(request: HttpRequest, kind: str, job_id: int) -> HttpRespons
 
 @login_required
 @require_GET
-@domain_errors
 def retrain_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, role = member_project(request, project_id, VIEW_ROLE)
+    project, role = project_for(request.user, project_id, VIEW_ROLE)
     policies = [
         (policy, policy.runs.select_related("snapshot", "training_job").order_by("-checked_at", "-id")[:20])
         for policy in policies_for(project=project)
@@ -304,10 +266,9 @@ def retrain_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@domain_errors
-@_flash_errors(_retrain_url)
+@flash_errors(_retrain_url)
 def retrain_create(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = member_project(request, project_id, JOB_ROLE)
+    project, _ = project_for(request.user, project_id, JOB_ROLE)
     post = request.POST
     base = model_get(
         model_id=id_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
@@ -340,8 +301,7 @@ def _policy_url(request: HttpRequest, policy_id: int) -> str:
 
 @login_required
 @require_POST
-@domain_errors
-@_flash_errors(_policy_url)
+@flash_errors(_policy_url)
 def retrain_action(request: HttpRequest, policy_id: int) -> HttpResponse:
     """Switch a policy on or off, check it now, or delete it."""
     policy = policy_get(policy_id=policy_id, user=request.user, role=JOB_ROLE)

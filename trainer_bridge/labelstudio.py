@@ -21,10 +21,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.errors import DomainError
-from labeling import services as labeling
+from core.errors import DomainError
+from labeling.access import project_role
 from labeling.models import Assignment, Candidate, Demonstration, Project, Ranking, Task, TaskKind
-from labeling.permissions import project_role
+from labeling.services.annotations import demonstration_submit, ranking_submit
 
 if TYPE_CHECKING:
     from label_studio_sdk.client import LabelStudio
@@ -310,11 +310,9 @@ def _record(task: Task, labeler: Any, content: dict[str, Any], seconds: float) -
         assignment.state, assignment.lease_expires_at = Assignment.State.ACTIVE, expires
         assignment.save(update_fields=["state", "lease_expires_at"])
     if task.kind == TaskKind.RANKING:
-        labeling.ranking_submit(
-            assignment_id=assignment.pk, labeler=labeler, tiers=content["tiers"], seconds=seconds
-        )
+        ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=content["tiers"], seconds=seconds)
     else:
-        labeling.demonstration_submit(
+        demonstration_submit(
             assignment_id=assignment.pk, labeler=labeler, messages=content["messages"], seconds=seconds
         )
     return True

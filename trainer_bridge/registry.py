@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 from curation.models import DatasetSnapshot, SnapshotRow
 from labeling.models import Project
 from trainer_bridge.models import ModelVersion

@@ -12,11 +12,11 @@ from django.db.models import Subquery
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 from curation.models import DatasetSnapshot, SnapshotRow
 from curation.services import SnapshotFilters, Verdict, _selection, snapshot_freeze
+from labeling.access import require_role
 from labeling.models import Project, TaskKind
-from labeling.permissions import require_role
 from trainer_bridge.job_runs import JOB_ROLE
 from trainer_bridge.models import JobStatus, ModelVersion, RetrainPolicy, RetrainRun, TrainingJob
 from trainer_bridge.training import ALLOWED_BASES, SFT_ROW_KINDS, training_config, training_job_start

@@ -14,12 +14,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.text import slugify
 
-from config.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshot_row_count, snapshot_rows
 from curation.splits import TRAIN, VALIDATION
+from labeling.access import require_role
 from labeling.models import TaskKind
-from labeling.permissions import require_role
 from trainer_bridge.exports.records import kwise_records, sft_records
 from trainer_bridge.job_runs import JOB_ROLE, JobStopped, Run, job_dispatch, job_log, run_job
 from trainer_bridge.ml.config import RMConfig, SFTConfig

@@ -1,23 +1,21 @@
 """The exports page: freeze a snapshot, start an export, watch its progress, download the file."""
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError
+from core.pages import flash_errors, json_errors
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshots_for
 from curation.services import Verdict, snapshot_freeze
+from labeling.access import project_for
 from labeling.models import Project
-from labeling.permissions import require_role
 from trainer_bridge.exports.jobs import (
     EXPORT_ROLE,
     export_job_file,
@@ -30,23 +28,17 @@ from trainer_bridge.models import ExportJob
 SFT_KINDS = ["demonstration", "refusal", "search"]
 
 
-def _domain_errors_as_http(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.detail) from None
-        except NotAllowed as exc:
-            raise PermissionDenied(exc.detail) from None
-
-    return wrapped
-
-
 def _project(request: HttpRequest, project_id: int) -> Project:
-    project = get_object_or_404(Project, pk=project_id)
-    require_role(user=request.user, project=project, role=EXPORT_ROLE)
-    return project
+    return project_for(request.user, project_id, EXPORT_ROLE)[0]
+
+
+def _exports_url(request: HttpRequest, project_id: int) -> str:
+    return reverse("trainer_bridge:exports", args=[project_id])
+
+
+def _snapshot_exports_url(request: HttpRequest, snapshot_id: int) -> str:
+    project_id = DatasetSnapshot.objects.filter(pk=snapshot_id).values_list("project_id", flat=True).first()
+    return reverse("trainer_bridge:exports", args=[project_id])
 
 
 def _status_url(job: ExportJob) -> str:
@@ -59,7 +51,6 @@ def _download_url(job: ExportJob) -> str:
 
 @login_required
 @require_GET
-@_domain_errors_as_http
 def exports_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
     jobs = (
@@ -82,37 +73,32 @@ def exports_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@_domain_errors_as_http
+@flash_errors(_exports_url)
 def snapshot_create(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
     try:
         fraction = float(request.POST.get("validation_fraction") or 0.1)
         seed = int(request.POST.get("seed") or 0)
     except ValueError:
-        messages.error(request, "The seed is a whole number and the validation fraction a number below 1.")
-        return redirect("trainer_bridge:exports", project_id=project.pk)
-    try:
-        snapshot = snapshot_freeze(
-            project=project,
-            created_by=request.user,
-            name=request.POST.get("name", ""),
-            kinds=request.POST.getlist("kinds") or None,
-            verdict=request.POST.get("verdict") or Verdict.ACCEPTED,
-            seed=seed,
-            validation_fraction=fraction,
-        )
-    except DomainError as exc:
-        if isinstance(exc, NotFound | NotAllowed):
-            raise
-        messages.error(request, exc.detail)
-    else:
-        messages.success(request, f"Snapshot {snapshot.name} frozen: {snapshot.row_count} rows.")
+        raise DomainError(
+            "The seed is a whole number and the validation fraction a number below 1.", field="seed"
+        ) from None
+    snapshot = snapshot_freeze(
+        project=project,
+        created_by=request.user,
+        name=request.POST.get("name", ""),
+        kinds=request.POST.getlist("kinds") or None,
+        verdict=request.POST.get("verdict") or Verdict.ACCEPTED,
+        seed=seed,
+        validation_fraction=fraction,
+    )
+    messages.success(request, f"Snapshot {snapshot.name} frozen: {snapshot.row_count} rows.")
     return redirect("trainer_bridge:exports", project_id=project.pk)
 
 
 @login_required
 @require_POST
-@_domain_errors_as_http
+@flash_errors(_snapshot_exports_url)
 def export_start(request: HttpRequest, snapshot_id: int) -> HttpResponse:
     snapshot = get_object_or_404(
         DatasetSnapshot.objects.select_related("project").exclude(sha256=""), pk=snapshot_id
@@ -127,21 +113,15 @@ def export_start(request: HttpRequest, snapshot_id: int) -> HttpResponse:
         }
     elif kind == "sft":
         options["kinds"] = request.POST.getlist("kinds") or None
-    try:
-        job, created = export_job_start(snapshot=snapshot, kind=kind, options=options, user=request.user)
-    except DomainError as exc:
-        if isinstance(exc, NotFound | NotAllowed):
-            raise
-        messages.error(request, exc.detail)
-    else:
-        if not created:
-            messages.info(request, "The same export exists already; here it is.")
+    job, created = export_job_start(snapshot=snapshot, kind=kind, options=options, user=request.user)
+    if not created:
+        messages.info(request, "The same export exists already; here it is.")
     return redirect("trainer_bridge:exports", project_id=snapshot.project_id)
 
 
 @login_required
 @require_GET
-@_domain_errors_as_http
+@json_errors
 def export_status(request: HttpRequest, job_id: int) -> JsonResponse:
     job = export_job_for(job_id=job_id, user=request.user)
     return JsonResponse(export_job_payload(job, download_url=_download_url(job)))
@@ -149,7 +129,6 @@ def export_status(request: HttpRequest, job_id: int) -> JsonResponse:
 
 @login_required
 @require_GET
-@_domain_errors_as_http
 def export_download(request: HttpRequest, job_id: int) -> HttpResponse:
     job = export_job_for(job_id=job_id, user=request.user)
     try:

@@ -2,7 +2,9 @@ import json
 
 import pytest
 
-from labeling import services
+from labeling import search
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.browser.conftest import login, shot
 from tests.conftest import seed_rankings
 
@@ -15,8 +17,8 @@ def test_an_admin_sets_up_a_project_and_watches_progress(page, make_project, add
     for name in ("lea", "otto"):
         labeler = add_member(project, name)
         for _ in range(2):
-            assignment = services.claim_next_task(project=project, labeler=labeler)
-            services.ranking_submit(
+            assignment = claim_next_task(project=project, labeler=labeler)
+            ranking_submit(
                 assignment_id=assignment.pk,
                 labeler=labeler,
                 tiers=[assignment.task.candidate_ids],
@@ -57,4 +59,4 @@ def test_an_admin_sets_up_a_project_and_watches_progress(page, make_project, add
     page.get_by_role("button", name="Search").click()
     assert page.locator(".results mark").first.inner_text().lower() == "moon"
     shot(page, "17-search-corpus")
-    assert services.search.search_documents(project_id=project.pk, query="tide")  # stemmed: tides
+    assert search.search_documents(project_id=project.pk, query="tide")  # stemmed: tides

@@ -1,7 +1,8 @@
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration, Review, Role
+from labeling.services.drafts import demonstration_draft_submit
+from labeling.services.queue import claim_next_task
 from tests.browser.conftest import login, shot
 from tests.web.conftest import seed_demonstrations
 
@@ -14,10 +15,8 @@ def test_a_reviewer_compares_accepts_and_edits(page, make_project, add_member):
     submitted = {}
     for name, text in (("lea", "It started in **1850**."), ("otto", "Around 1900, I think.")):
         labeler = add_member(project, name)
-        assignment = services.claim_next_task(project=project, labeler=labeler)
-        services.demonstration_draft_submit(
-            assignment_id=assignment.pk, labeler=labeler, content=text, seconds=40
-        )
+        assignment = claim_next_task(project=project, labeler=labeler)
+        demonstration_draft_submit(assignment_id=assignment.pk, labeler=labeler, content=text, seconds=40)
         submitted[name] = assignment
     add_member(project, "rhea", Role.REVIEWER)
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration
+from labeling.services.corpora import corpus_upload
 from tests.browser.conftest import login, shot
 from tests.web.conftest import seed_demonstrations
 
@@ -28,7 +28,7 @@ DOCS = [
 
 def test_a_search_tool_conversation(page, make_project, add_member, admin):
     project = make_project(kinds=["search"])
-    services.corpus_upload(
+    corpus_upload(
         project=project,
         name="wiki",
         uploaded_by=admin,

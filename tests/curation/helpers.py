@@ -3,8 +3,11 @@
 from collections.abc import Callable
 from typing import Any
 
-from labeling import services
 from labeling.models import Assignment, Project, Task
+from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.imports import candidates_import, prompts_import
+from labeling.services.queue import claim_next_task
+from labeling.services.review import review_create
 from tests.conftest import jsonl
 
 SEARCH_TOOLS = [
@@ -24,7 +27,7 @@ SEARCH_TOOLS = [
 
 
 def import_prompts(project: Project, texts: list[str], kind: str) -> None:
-    services.prompts_import(
+    prompts_import(
         project=project,
         fmt="jsonl",
         task_kind=kind,
@@ -33,7 +36,7 @@ def import_prompts(project: Project, texts: list[str], kind: str) -> None:
 
 
 def import_candidates(project: Project, kind_prefix: str, count: int, k: int) -> None:
-    services.candidates_import(
+    candidates_import(
         project=project,
         fmt="jsonl",
         stream=jsonl(
@@ -62,12 +65,12 @@ def rank_all(
 ) -> list[Assignment]:
     """The labeler ranks every task they can get; returns their assignments."""
     done = []
-    while (assignment := services.claim_next_task(project=project, labeler=labeler)) is not None:
+    while (assignment := claim_next_task(project=project, labeler=labeler)) is not None:
         task = Task.objects.select_related("prompt").get(pk=assignment.task_id)
         if task.kind == "ranking":
-            services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers(task))
+            ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers(task))
         else:
-            services.demonstration_submit(
+            demonstration_submit(
                 assignment_id=assignment.pk, labeler=labeler, messages=reply_for(task), tools=tools_for(task)
             )
         done.append(assignment)
@@ -95,4 +98,4 @@ def tools_for(task: Task) -> list[dict[str, Any]] | None:
 def review_all(assignments: list[Assignment], reviewer: Any, verdict: str = "accept") -> None:
     for assignment in assignments:
         reason = "not good enough" if verdict == "reject" else ""
-        services.review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict=verdict, reason=reason)
+        review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict=verdict, reason=reason)

@@ -8,8 +8,9 @@ from curation.agreement import (
     project_agreement,
     ranking_tau,
 )
-from labeling import services
 from labeling.models import Task
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the 4 observers x 12 units example
@@ -69,13 +70,13 @@ def test_ranking_tau_of_a_ranking_and_its_reverse_is_minus_one():
 
 def _rank(project, labeler, order, overall=None):
     """The labeler ranks every task they get: `order` maps the task's sorted candidate ids to tiers."""
-    while (assignment := services.claim_next_task(project=project, labeler=labeler)) is not None:
+    while (assignment := claim_next_task(project=project, labeler=labeler)) is not None:
         ids = sorted(Task.objects.get(pk=assignment.task_id).candidate_ids)
         tiers = order(ids)
         ratings = None
         if overall is not None:
             ratings = [{"candidate": cid, "overall": overall(i)} for i, cid in enumerate(ids)]
-        services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers, ratings=ratings)
+        ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers, ratings=ratings)
 
 
 def test_project_agreement_per_project_and_per_labeler(make_project, add_member):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.labeler_quality import (
     gold_answer_set,
     gold_rate_set,
@@ -10,8 +10,9 @@ from curation.labeler_quality import (
     labeler_scores,
     labelers_below,
 )
-from labeling import services
 from labeling.models import Task
+from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 from tests.curation.helpers import import_prompts
 
@@ -19,15 +20,15 @@ from tests.curation.helpers import import_prompts
 def _work(project, labeler, *, reverse: bool, ranking_seconds: list[float], reply: str, pasted: int) -> None:
     """Rank every ranking task (ascending ids, or reversed) and write every demonstration task."""
     seconds = iter(ranking_seconds)
-    while (assignment := services.claim_next_task(project=project, labeler=labeler)) is not None:
+    while (assignment := claim_next_task(project=project, labeler=labeler)) is not None:
         task = Task.objects.get(pk=assignment.task_id)
         if task.kind == "ranking":
             ids = sorted(task.candidate_ids, reverse=reverse)
-            services.ranking_submit(
+            ranking_submit(
                 assignment_id=assignment.pk, labeler=labeler, tiers=[[c] for c in ids], seconds=next(seconds)
             )
         else:
-            services.demonstration_submit(
+            demonstration_submit(
                 assignment_id=assignment.pk,
                 labeler=labeler,
                 messages=[{"role": "assistant", "content": reply}],

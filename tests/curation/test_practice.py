@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.practice import (
     ANSWER_INSTRUCTION,
     final_answer,
@@ -23,7 +23,7 @@ from curation.practice_models import (
     PracticeSolution,
     SamplingStatus,
 )
-from labeling.services import ImportRejected
+from labeling.services.imports import ImportRejected
 from tests.conftest import jsonl
 from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
 

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.practice_models import ProbeAnswer, ProbeOutcome, ProbeQuestion, ProbeSet, SamplingStatus
 from curation.probing import (
     SUGGESTED_REFUSAL,
@@ -23,7 +23,8 @@ from curation.probing import (
 )
 from curation.tasks import gpu_probe
 from labeling.models import Demonstration, Task
-from labeling.services import ImportRejected, claim_next_task
+from labeling.services.imports import ImportRejected
+from labeling.services.queue import claim_next_task
 from tests.conftest import jsonl
 from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
 

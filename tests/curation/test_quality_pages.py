@@ -6,8 +6,9 @@ from django.test import Client
 from django.urls import reverse
 
 from curation.practice_models import GoldAnswer, PracticeRun, PracticeSet, ProbeRun, ProbeSet
-from labeling import services
 from labeling.models import Role, Task
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import jsonl, seed_rankings
 from trainer_bridge.models import ModelVersion
 
@@ -29,12 +30,12 @@ def ranked(make_project, add_member, admin):
     task_ids = seed_rankings(project, 3)
     ann, bob = add_member(project, "ann"), add_member(project, "bob")
     for labeler in (ann, bob):
-        while (assignment := services.claim_next_task(project=project, labeler=labeler)) is not None:
+        while (assignment := claim_next_task(project=project, labeler=labeler)) is not None:
             ids = sorted(Task.objects.get(pk=assignment.task_id).candidate_ids)
             if labeler == bob and assignment.task_id == task_ids[-1]:
                 ids.reverse()
             ratings = [{"candidate": c, "overall": 1 + i} for i, c in enumerate(ids)]
-            services.ranking_submit(
+            ranking_submit(
                 assignment_id=assignment.pk, labeler=labeler, tiers=[[c] for c in ids], ratings=ratings
             )
     return project

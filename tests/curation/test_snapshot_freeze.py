@@ -9,6 +9,7 @@ from curation.models import DatasetSnapshot, SnapshotRow
 from curation.selectors import snapshot_content_sha256, snapshot_rows
 from curation.services import SnapshotEmpty, canonical_json, snapshot_freeze
 from labeling.models import Assignment
+from labeling.services.review import review_create
 from tests.conftest import seed_rankings
 from tests.curation.helpers import import_prompts, rank_all, review_all
 
@@ -28,13 +29,14 @@ def reviewed(project, add_member):
 
 
 def rank_all_limited(project, labeler, n):
-    from labeling import services
+    from labeling.services.annotations import ranking_submit
+    from labeling.services.queue import claim_next_task
     from tests.curation.helpers import by_text
 
     done = []
     for _ in range(n):
-        assignment = services.claim_next_task(project=project, labeler=labeler)
-        services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=by_text(assignment.task))
+        assignment = claim_next_task(project=project, labeler=labeler)
+        ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=by_text(assignment.task))
         done.append(assignment)
     return done
 
@@ -58,12 +60,11 @@ def test_unreviewed_allowed_adds_unreviewed_work_but_never_rejected_work(project
 
 
 def test_an_edit_counts_as_accepted_with_the_edited_revision(project, reviewed):
-    from labeling import services
 
     assignment = reviewed["otto"][2]  # unreviewed so far
     task = assignment.task
     edited = [list(reversed(task.candidate_ids))]  # the reviewer ties every candidate
-    services.review_create(
+    review_create(
         assignment_id=assignment.pk, reviewer=reviewed["rita"], verdict="edit", edit={"tiers": edited}
     )
 
@@ -162,7 +163,7 @@ def test_an_empty_selection_is_a_clear_error_and_leaves_nothing(project, reviewe
 
 
 def test_names_are_unique_per_project(project, reviewed):
-    from config.errors import Conflict
+    from core.errors import Conflict
 
     snapshot_freeze(project=project, name="v1")
     with pytest.raises(Conflict):

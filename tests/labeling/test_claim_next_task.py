@@ -6,8 +6,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from labeling import services
+from core.errors import DomainError
 from labeling.models import Assignment, Task
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import (
+    GuidelineNotAcknowledged,
+    assignment_release,
+    assignment_skip,
+    claim_next_task,
+)
 from tests.conftest import seed_rankings
 
 
@@ -21,13 +28,11 @@ def _claim_concurrently(project, labelers, rounds: int = 1) -> list[int | None]:
         try:
             barrier.wait()
             for _ in range(rounds):
-                assignment = services.claim_next_task(project=project, labeler=labeler)
+                assignment = claim_next_task(project=project, labeler=labeler)
                 claimed.append(assignment.task_id if assignment else None)
                 if assignment:
                     task = Task.objects.get(pk=assignment.task_id)
-                    services.ranking_submit(
-                        assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids]
-                    )
+                    ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -76,8 +81,8 @@ def test_32_labelers_on_fewer_tasks_than_labelers_get_each_task_once(make_projec
 def test_a_labeler_with_a_live_lease_gets_that_task_back(project, add_member):
     seed_rankings(project, 3)
     labeler = add_member(project, "lea")
-    first = services.claim_next_task(project=project, labeler=labeler)
-    again = services.claim_next_task(project=project, labeler=labeler)
+    first = claim_next_task(project=project, labeler=labeler)
+    again = claim_next_task(project=project, labeler=labeler)
     assert again.pk == first.pk
 
 
@@ -85,23 +90,23 @@ def test_a_labeler_never_gets_a_task_twice(make_project, add_member):
     project = make_project(overlap=2)
     seed_rankings(project, 1)
     labeler = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=labeler)
+    assignment = claim_next_task(project=project, labeler=labeler)
     task = Task.objects.get(pk=assignment.task_id)
-    services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids])
-    assert services.claim_next_task(project=project, labeler=labeler) is None
+    ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=[task.candidate_ids])
+    assert claim_next_task(project=project, labeler=labeler) is None
     other = add_member(project, "otto")
-    assert services.claim_next_task(project=project, labeler=other).task_id == task.pk
+    assert claim_next_task(project=project, labeler=other).task_id == task.pk
 
 
 def test_expired_leases_return_to_the_pool(project, add_member):
     seed_rankings(project, 1)
     lea, otto = add_member(project, "lea"), add_member(project, "otto")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    assert services.claim_next_task(project=project, labeler=otto) is None
+    assignment = claim_next_task(project=project, labeler=lea)
+    assert claim_next_task(project=project, labeler=otto) is None
 
     Assignment.objects.filter(pk=assignment.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
 
-    taken = services.claim_next_task(project=project, labeler=otto)
+    taken = claim_next_task(project=project, labeler=otto)
     assert taken is not None and taken.task_id == assignment.task_id
     assert Assignment.objects.get(pk=assignment.pk).state == "expired"
     assert Task.objects.get(pk=assignment.task_id).claimed_count == 1
@@ -110,31 +115,31 @@ def test_expired_leases_return_to_the_pool(project, add_member):
 def test_skip_needs_a_reason_and_the_task_goes_to_someone_else(project, add_member):
     seed_rankings(project, 1)
     lea, otto = add_member(project, "lea"), add_member(project, "otto")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    with pytest.raises(services.DomainError, match="why"):
-        services.assignment_skip(assignment_id=assignment.pk, labeler=lea, reason="  ")
+    assignment = claim_next_task(project=project, labeler=lea)
+    with pytest.raises(DomainError, match="why"):
+        assignment_skip(assignment_id=assignment.pk, labeler=lea, reason="  ")
 
-    services.assignment_skip(assignment_id=assignment.pk, labeler=lea, reason="not in my language")
+    assignment_skip(assignment_id=assignment.pk, labeler=lea, reason="not in my language")
 
-    assert services.claim_next_task(project=project, labeler=lea) is None
-    assert services.claim_next_task(project=project, labeler=otto).task_id == assignment.task_id
+    assert claim_next_task(project=project, labeler=lea) is None
+    assert claim_next_task(project=project, labeler=otto).task_id == assignment.task_id
 
 
 def test_a_released_task_can_come_back_to_the_same_labeler(project, add_member):
     seed_rankings(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    services.assignment_release(assignment_id=assignment.pk, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
+    assignment_release(assignment_id=assignment.pk, labeler=lea)
     assert Task.objects.get(pk=assignment.task_id).claimed_count == 0
-    again = services.claim_next_task(project=project, labeler=lea)
+    again = claim_next_task(project=project, labeler=lea)
     assert again.pk == assignment.pk and again.state == "active"
 
 
 def test_next_task_requires_the_current_guideline_to_be_acknowledged(project, add_member):
     seed_rankings(project, 1)
     lea = add_member(project, "lea", acknowledge=False)
-    with pytest.raises(services.GuidelineNotAcknowledged):
-        services.claim_next_task(project=project, labeler=lea)
+    with pytest.raises(GuidelineNotAcknowledged):
+        claim_next_task(project=project, labeler=lea)
 
 
 @pytest.mark.django_db
@@ -149,9 +154,9 @@ def test_gold_tasks_are_mixed_in_at_the_project_rate(make_project, add_member, r
 
     served = ""
     for _ in range(8):
-        assignment = services.claim_next_task(project=project, labeler=lea)
+        assignment = claim_next_task(project=project, labeler=lea)
         task = Task.objects.get(pk=assignment.task_id)
-        services.ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[task.candidate_ids])
+        ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[task.candidate_ids])
         served += "G" if task.is_gold else "."
     assert served == expected  # once one kind runs out, the other is served
 

@@ -4,8 +4,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from labeling import services
 from labeling.models import Candidate, Prompt, Task
+from labeling.services.imports import ImportRejected, candidates_import, prompts_import
 from tests.conftest import jsonl
 
 
@@ -42,8 +42,8 @@ def test_reimporting_the_same_files_changes_nothing(project):
         for j in range(4)
     ]
     for _ in range(2):
-        services.prompts_import(project=project, stream=jsonl(prompts), fmt="jsonl")
-        result = services.candidates_import(project=project, stream=jsonl(rows), fmt="jsonl")
+        prompts_import(project=project, stream=jsonl(prompts), fmt="jsonl")
+        result = candidates_import(project=project, stream=jsonl(rows), fmt="jsonl")
     assert (result.created, result.unchanged, result.tasks_created) == (0, 12, 0)
     assert (Prompt.objects.count(), Candidate.objects.count(), Task.objects.count()) == (3, 12, 3)
 
@@ -73,11 +73,11 @@ def test_a_file_with_bad_lines_imports_nothing_and_reports_every_line(project, a
 
 def test_csv_prompts_and_candidates_with_an_unknown_prompt_id(project):
     prompts = 'external_id,prompt,source\nq1,"Hello, there?",csv\nq2,Second,csv\n'
-    services.prompts_import(project=project, stream=io.BytesIO(prompts.encode()), fmt="csv")
+    prompts_import(project=project, stream=io.BytesIO(prompts.encode()), fmt="csv")
     assert Prompt.objects.get(external_id="q1").messages == [{"role": "user", "content": "Hello, there?"}]
     bad = "prompt_external_id,text\nq1,one\nnope,two\nq1,\n"
-    with pytest.raises(services.ImportRejected) as rejected:
-        services.candidates_import(project=project, stream=io.BytesIO(bad.encode()), fmt="csv")
+    with pytest.raises(ImportRejected) as rejected:
+        candidates_import(project=project, stream=io.BytesIO(bad.encode()), fmt="csv")
     assert [(e.line, e.reason) for e in rejected.value.errors] == [
         (3, "no prompt with external_id 'nope'"),
         (4, "missing text (the candidate answer)"),
@@ -86,13 +86,9 @@ def test_csv_prompts_and_candidates_with_an_unknown_prompt_id(project):
 
 
 def test_an_external_id_reused_with_other_content_is_refused(project):
-    services.prompts_import(
-        project=project, stream=jsonl([{"external_id": "a", "prompt": "One"}]), fmt="jsonl"
-    )
-    with pytest.raises(services.ImportRejected, match="1 bad line"):
-        services.prompts_import(
-            project=project, stream=jsonl([{"external_id": "a", "prompt": "Two"}]), fmt="jsonl"
-        )
+    prompts_import(project=project, stream=jsonl([{"external_id": "a", "prompt": "One"}]), fmt="jsonl")
+    with pytest.raises(ImportRejected, match="1 bad line"):
+        prompts_import(project=project, stream=jsonl([{"external_id": "a", "prompt": "Two"}]), fmt="jsonl")
 
 
 def test_import_commands_report_line_numbers(project, tmp_path, capsys):

@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling import services
 from labeling.models import Assignment, Task
+from labeling.services.queue import claim_next_task
 from labeling.tasks import reclaim_expired_leases
 from tests.conftest import seed_rankings
 
@@ -13,7 +13,7 @@ from tests.conftest import seed_rankings
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_returns_expired_leases_to_the_pool(project, add_member, celery_worker):
     seed_rankings(project, 2)
-    assignment = services.claim_next_task(project=project, labeler=add_member(project, "lea"))
+    assignment = claim_next_task(project=project, labeler=add_member(project, "lea"))
     Assignment.objects.filter(pk=assignment.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     celery_worker()
 

@@ -22,9 +22,9 @@ def world(project, add_member, make_user):
         "anonymous": None,
     }
     owner = add_member(project, "owner")
-    from labeling import services
+    from labeling.services.queue import claim_next_task
 
-    assignment = services.claim_next_task(project=project, labeler=owner)
+    assignment = claim_next_task(project=project, labeler=owner)
     return project, people, assignment
 
 

@@ -57,10 +57,10 @@ def test_a_labeler_cannot_review(submitted, project, add_member, api):
 
 
 def test_editing_a_demonstration_keeps_the_labelers_text(make_project, add_member, api):
-    from labeling import services
+    from labeling.services.imports import prompts_import
 
     project = make_project(kinds=["demonstration"])
-    services.prompts_import(project=project, fmt="jsonl", stream=jsonl([{"prompt": "Greet me."}]))
+    prompts_import(project=project, fmt="jsonl", stream=jsonl([{"prompt": "Greet me."}]))
     lea = api(add_member(project, "lea"))
     body = lea.post(f"/api/projects/{project.pk}/next/").json()
     lea.post(

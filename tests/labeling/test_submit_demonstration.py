@@ -1,7 +1,7 @@
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration
+from labeling.services.imports import prompts_import
 from tests.conftest import jsonl
 
 SEARCH_TOOL = [{"type": "function", "function": {"name": "search", "parameters": {"type": "object"}}}]
@@ -11,7 +11,7 @@ SEARCH_TOOL = [{"type": "function", "function": {"name": "search", "parameters":
 def demo_client(make_project, add_member, api):
     def make(kind: str = "demonstration"):
         project = make_project(name=kind, kinds=[kind])
-        services.prompts_import(
+        prompts_import(
             project=project,
             fmt="jsonl",
             stream=jsonl(

@@ -115,10 +115,10 @@ def test_an_expired_assignment_is_refused(claimed):
 
 def test_a_ranking_for_a_demonstration_task_is_the_wrong_kind(make_project, add_member, api):
     project = make_project(kinds=["demonstration"])
-    from labeling import services
+    from labeling.services.imports import prompts_import
     from tests.conftest import jsonl
 
-    services.prompts_import(project=project, fmt="jsonl", stream=jsonl([{"prompt": "Say hello."}]))
+    prompts_import(project=project, fmt="jsonl", stream=jsonl([{"prompt": "Say hello."}]))
     client = api(add_member(project, "lea"))
     body = client.post(f"/api/projects/{project.pk}/next/").json()
     response = _submit(client, body["id"], tiers=[[1]])

@@ -11,8 +11,11 @@ from curation.models import CleaningRun, DuplicateCluster, EvalSet
 from curation.practice_models import PracticeSet, ProbeSet
 from curation.services import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import services
 from labeling.models import Assignment, Project, Role, SearchCorpus
+from labeling.services.annotations import ranking_submit
+from labeling.services.projects import membership_set, project_create
+from labeling.services.queue import claim_next_task
+from labeling.services.review import review_create
 from tests.conftest import seed_rankings
 from trainer_bridge.models import ExportJob, GenerationJob, ModelVersion, RetrainPolicy, TrainingJob
 
@@ -33,7 +36,7 @@ ROLES = ["anonymous", "non_member", "labeler", "reviewer", "admin"]
 def build_world() -> World:
     """Create the world through the real services: a site admin, a labeler, a reviewer and a stranger."""
     admin = User.objects.create_user(username="ada", password="pw-ada", is_staff=True)
-    project = services.project_create(
+    project = project_create(
         name="world",
         task_kinds=["ranking", "demonstration", "search"],
         created_by=admin,
@@ -47,14 +50,14 @@ def build_world() -> World:
     people = {}
     for username, role in (("lea", Role.LABELER), ("rhea", Role.REVIEWER)):
         people[username] = User.objects.create_user(username=username, password="pw-" + username)
-        services.membership_set(project=project, user=people[username], role=role)
+        membership_set(project=project, user=people[username], role=role)
         guideline_acknowledge(user=people[username], version=project.guideline.versions.get(number=2))
     lea, rhea = people["lea"], people["rhea"]
     nina = User.objects.create_user(username="nina", password="pw-nina")
-    done = services.claim_next_task(project=project, labeler=lea)
-    services.ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids])
-    services.review_create(assignment_id=done.pk, reviewer=rhea, verdict="accept")
-    assignment: Assignment = services.claim_next_task(project=project, labeler=lea)
+    done = claim_next_task(project=project, labeler=lea)
+    ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids])
+    review_create(assignment_id=done.pk, reviewer=rhea, verdict="accept")
+    assignment: Assignment = claim_next_task(project=project, labeler=lea)
     snapshot = snapshot_freeze(project=project, name="world v1", created_by=admin, validation_fraction=0.0)
     base = ModelVersion.objects.create(name="world-base", kind="base", path="/nonexistent/world-base")
     export = ExportJob.objects.create(snapshot=snapshot, kind="rm", created_by=admin)

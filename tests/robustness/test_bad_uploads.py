@@ -15,7 +15,7 @@ from curation.models import EvalSet
 from curation.practice_models import PracticeSet, ProbeSet
 from curation.services import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import importing, services
+from labeling import importing
 from labeling.models import (
     Assignment,
     Candidate,
@@ -26,6 +26,8 @@ from labeling.models import (
     SearchCorpus,
     SearchDocument,
 )
+from labeling.services.projects import membership_set, project_create
+from labeling.services.queue import assignment_skip, claim_next_task
 from tests.robustness.conftest import World, client_as
 from tests.robustness.test_url_permissions import ENDPOINTS, concrete_urls
 from tests.web.conftest import seed_demonstrations
@@ -163,9 +165,9 @@ def _hostile(world: World) -> None:
     snapshot_freeze(project=project, name=f"snapshot {SCRIPT}", created_by=admin, validation_fraction=0.0)
     guideline_publish(guideline=project.guideline, author=admin, body=f"Rule {SCRIPT}", change_note=SCRIPT)
     guideline_acknowledge(user=rhea, version=project.guideline.versions.order_by("-number").first())
-    skipped = services.claim_next_task(project=project, labeler=rhea)
+    skipped = claim_next_task(project=project, labeler=rhea)
     if skipped is not None:
-        services.assignment_skip(assignment_id=skipped.pk, labeler=rhea, reason=SCRIPT)
+        assignment_skip(assignment_id=skipped.pk, labeler=rhea, reason=SCRIPT)
     assert lea.pk and not Demonstration.objects.exists()
 
 
@@ -212,12 +214,12 @@ def test_a_submitted_reply_with_a_nul_character_is_refused_naming_the_field(
     world: World, api: Any, body: dict[str, Any]
 ) -> None:
     lea, admin = world.people["labeler"], world.people["admin"]
-    project = services.project_create(
+    project = project_create(
         name="writing", task_kinds=["demonstration"], created_by=admin, k=4, overlap=1, lease_seconds=600
     )
     seed_demonstrations(project, 1)
-    services.membership_set(project=project, user=lea, role=Role.LABELER)
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    membership_set(project=project, user=lea, role=Role.LABELER)
+    assignment = claim_next_task(project=project, labeler=lea)
     response = api(lea).post(f"/api/assignments/{assignment.pk}/submit/", body, format="json")
     assert response.status_code == 400 and "NUL" in json.dumps(response.json()["fields"])
     assert not Demonstration.objects.exists()

@@ -9,11 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.errors import DomainError
-from labeling import importing, services
+from core.errors import DomainError
+from labeling import importing
 from labeling.forms import RankingForm
 from labeling.models import Candidate, CandidateRating, Prompt, Ranking
-from labeling.services import InvalidRanking
+from labeling.services.annotations import InvalidRanking, ranking_submit, validate_tiers
+from labeling.services.imports import ImportRejected, candidates_import, prompts_import
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 
 FUZZ = settings(max_examples=100, deadline=None, database=None)
@@ -96,8 +98,8 @@ def test_a_prompt_file_imports_whole_or_not_at_all(project, rows: list[dict[str,
     physical_lines = len(stream.getvalue().splitlines()) + 1
     before = _counts()
     try:
-        result = services.prompts_import(project=project, stream=stream, fmt=fmt)
-    except services.ImportRejected as exc:
+        result = prompts_import(project=project, stream=stream, fmt=fmt)
+    except ImportRejected as exc:
         assert _counts() == before
         assert all(0 <= line["line"] <= physical_lines for line in exc.as_dict()["lines"])
     except DomainError:
@@ -117,8 +119,8 @@ def test_a_candidate_file_imports_whole_or_not_at_all(project, rows: list[dict[s
     physical_lines = len(stream.getvalue().splitlines()) + 1
     before = _counts()
     try:
-        services.candidates_import(project=project, stream=stream, fmt=fmt)
-    except services.ImportRejected as exc:
+        candidates_import(project=project, stream=stream, fmt=fmt)
+    except ImportRejected as exc:
         assert _counts() == before
         assert all(0 <= line["line"] <= physical_lines for line in exc.as_dict()["lines"])
     except DomainError:
@@ -148,7 +150,7 @@ tier_like = st.recursive(
 @FUZZ
 @given(tiers=valid_tiers(CANDIDATE_IDS))
 def test_every_valid_ranking_is_accepted_as_given(tiers: list[list[int]]) -> None:
-    assert services.validate_tiers(tiers, CANDIDATE_IDS) == tiers
+    assert validate_tiers(tiers, CANDIDATE_IDS) == tiers
 
 
 @FUZZ
@@ -161,10 +163,10 @@ def test_anything_else_is_refused_with_a_reason(tiers: Any) -> None:
         and sorted(c for tier in tiers for c in tier) == CANDIDATE_IDS
     )
     if is_valid:
-        assert services.validate_tiers(tiers, CANDIDATE_IDS) == tiers
+        assert validate_tiers(tiers, CANDIDATE_IDS) == tiers
     else:
         with pytest.raises(InvalidRanking) as refused:
-            services.validate_tiers(tiers, CANDIDATE_IDS)
+            validate_tiers(tiers, CANDIDATE_IDS)
         assert refused.value.field == "tiers" and refused.value.detail
 
 
@@ -191,7 +193,7 @@ def test_a_ranking_form_the_browser_may_send_is_valid_only_when_the_service_acce
         return
     if form.cleaned_data["all_bad"] and not form.tiers():
         return  # one shared tier, built by the service
-    assert services.validate_tiers(form.tiers(), CANDIDATE_IDS) == form.tiers()
+    assert validate_tiers(form.tiers(), CANDIDATE_IDS) == form.tiers()
 
 
 @WITH_DB
@@ -211,13 +213,13 @@ def test_an_invalid_ranking_submission_stores_nothing(project, add_member, tiers
         seed_rankings(project, 1)
         add_member(project, "lea")
     lea = project.memberships.get(user__username="lea").user
-    assignment = project.tasks.get().assignments.filter(labeler=lea).first() or services.claim_next_task(
+    assignment = project.tasks.get().assignments.filter(labeler=lea).first() or claim_next_task(
         project=project, labeler=lea
     )
     ids = assignment.task.candidate_ids
     tiers = tiers if not (isinstance(tiers, list) and tiers == [ids]) else [[-1]]
     with pytest.raises(InvalidRanking):
-        services.ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=tiers, ratings=ratings)
+        ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=tiers, ratings=ratings)
     assert not Ranking.objects.exists() and not CandidateRating.objects.exists()
 
 
@@ -234,8 +236,8 @@ def test_a_nul_character_is_a_line_error_not_a_database_error(
 ) -> None:
     seed_rankings(project, 1, k=2)
     before = _counts()
-    run = services.prompts_import if what == "prompts" else services.candidates_import
-    with pytest.raises(services.ImportRejected) as refused:
+    run = prompts_import if what == "prompts" else candidates_import
+    with pytest.raises(ImportRejected) as refused:
         run(project=project, stream=jsonl_file([row]), fmt="jsonl")
     assert refused.value.as_dict()["lines"] == [{"line": 1, "reason": refused.value.errors[0].reason}]
     assert "NUL" in refused.value.errors[0].reason and _counts() == before
@@ -244,7 +246,7 @@ def test_a_nul_character_is_a_line_error_not_a_database_error(
 def test_a_ranking_with_a_million_ids_is_refused() -> None:
     """The body limit lets a labeler send about a million ids; checking them must stay linear."""
     with pytest.raises(InvalidRanking, match="appear more than once"):
-        services.validate_tiers([list(range(500_000)) * 2], CANDIDATE_IDS)
+        validate_tiers([list(range(500_000)) * 2], CANDIDATE_IDS)
 
 
 @pytest.mark.parametrize(
@@ -256,7 +258,7 @@ def test_a_ranking_with_a_million_ids_is_refused() -> None:
 )
 def test_a_nul_character_in_a_csv_cell_is_a_line_error(project, csv_text: str) -> None:
     before = _counts()
-    with pytest.raises(services.ImportRejected) as refused:
-        services.prompts_import(project=project, stream=io.BytesIO(csv_text.encode()), fmt="csv")
+    with pytest.raises(ImportRejected) as refused:
+        prompts_import(project=project, stream=io.BytesIO(csv_text.encode()), fmt="csv")
     assert [e.line for e in refused.value.errors] == [2]
     assert "NUL" in refused.value.errors[0].reason and _counts() == before

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration, Project, Role
+from labeling.services.projects import membership_set, project_create
+from labeling.services.queue import claim_next_task
 from tests.robustness.conftest import World, client_as
 from tests.web.conftest import seed_demonstrations
 from trainer_bridge.models import RetrainPolicy
@@ -58,7 +59,7 @@ def test_a_demonstration_with_a_pasted_count_too_big_to_store_is_refused(
     world: World, api: Any, via: str
 ) -> None:
     lea = world.people["labeler"]
-    project = services.project_create(
+    project = project_create(
         name="writing",
         task_kinds=["demonstration"],
         created_by=world.people["admin"],
@@ -67,8 +68,8 @@ def test_a_demonstration_with_a_pasted_count_too_big_to_store_is_refused(
         lease_seconds=600,
     )
     seed_demonstrations(project, 1)
-    services.membership_set(project=project, user=lea, role=Role.LABELER)
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    membership_set(project=project, user=lea, role=Role.LABELER)
+    assignment = claim_next_task(project=project, labeler=lea)
     if via == "web":
         response = client_as(lea).post(
             f"/assignments/{assignment.pk}/write/", {"content": "An answer.", "pasted_chars": HUGE}

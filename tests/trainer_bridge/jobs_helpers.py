@@ -5,15 +5,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labeling import services
 from labeling.models import Project
+from labeling.services.imports import prompts_import
 from tests.conftest import jsonl
 from trainer_bridge.models import GenerationJob, TrainingJob
 
 
 def import_waiting_prompts(project: Project, n: int) -> list[int]:
     """n ranking prompts with no candidate yet; returns their ids."""
-    services.prompts_import(
+    prompts_import(
         project=project,
         fmt="jsonl",
         task_kind="ranking",

@@ -4,7 +4,7 @@ from itertools import groupby
 import pyarrow.parquet as pq
 import pytest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.selectors import snapshot_rows
 from trainer_bridge.exports import export_rm
 from trainer_bridge.exports.files import json_line

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.selectors import snapshot_rows
 from tests.curation.helpers import SEARCH_TOOLS
 from trainer_bridge.exports import ExportEmpty, export_sft

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from config.errors import Conflict
+from core.errors import Conflict
 from labeling.models import Candidate, Task
 from tests.trainer_bridge.jobs_helpers import gpu_worker, import_waiting_prompts, wait_for
 from trainer_bridge.generation import generation_job_run, generation_job_start

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.models import SnapshotRow
 from curation.services import snapshot_freeze
 from labeling.models import Demonstration, Ranking

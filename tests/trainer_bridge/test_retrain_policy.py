@@ -5,8 +5,10 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
-from labeling import services
 from labeling.models import Project, Task
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
+from labeling.services.review import review_create
 from tests.conftest import seed_rankings
 from tests.curation.helpers import by_text
 from trainer_bridge import tasks
@@ -23,10 +25,10 @@ from trainer_bridge.training import training_job_run
 def accept_rankings(project: Project, labeler: Any, reviewer: Any, n: int) -> None:
     """The labeler ranks n more tasks and the reviewer accepts each ranking."""
     for _ in range(n):
-        assignment = services.claim_next_task(project=project, labeler=labeler)
+        assignment = claim_next_task(project=project, labeler=labeler)
         task = Task.objects.select_related("prompt").get(pk=assignment.task_id)
-        services.ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=by_text(task))
-        services.review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict="accept", reason="")
+        ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=by_text(task))
+        review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict="accept", reason="")
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from labeling import services
 from labeling.models import Project
+from labeling.services.imports import prompts_import
 from tests.conftest import jsonl
 
 
@@ -22,7 +22,7 @@ def client_for() -> Callable[[Any], Client]:
 
 
 def seed_demonstrations(project: Project, n: int, *, kind: str = "demonstration") -> None:
-    services.prompts_import(
+    prompts_import(
         project=project,
         fmt="jsonl",
         task_kind=kind,

@@ -1,5 +1,7 @@
-from labeling import services
 from labeling.models import Role
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
+from labeling.services.review import review_create
 from tests.conftest import seed_rankings
 
 
@@ -10,8 +12,8 @@ def test_the_dashboard_shows_progress_labels_per_day_and_time_on_task(
     seed_rankings(project, 4)
     for name, seconds in (("lea", 30.0), ("otto", 90.0)):
         labeler = add_member(project, name)
-        assignment = services.claim_next_task(project=project, labeler=labeler)
-        services.ranking_submit(
+        assignment = claim_next_task(project=project, labeler=labeler)
+        ranking_submit(
             assignment_id=assignment.pk,
             labeler=labeler,
             tiers=[assignment.task.candidate_ids],
@@ -19,7 +21,7 @@ def test_the_dashboard_shows_progress_labels_per_day_and_time_on_task(
         )
     reviewer = add_member(project, "rhea", Role.REVIEWER)
     first = project.tasks.order_by("id").first().assignments.get()
-    services.review_create(assignment_id=first.pk, reviewer=reviewer, verdict="accept")
+    review_create(assignment_id=first.pk, reviewer=reviewer, verdict="accept")
     client = client_for(admin)
 
     with django_assert_max_num_queries(10):

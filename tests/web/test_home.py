@@ -1,5 +1,6 @@
 from guidelines.services import guideline_publish
-from labeling import services
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 
 
@@ -18,8 +19,8 @@ def test_home_lists_projects_with_waiting_work_and_what_was_done_today(
     seed_rankings(second, 1)
     lea = add_member(first, "lea")
     add_member(second, "lea")
-    done = services.claim_next_task(project=first, labeler=lea)
-    services.ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids], seconds=120)
+    done = claim_next_task(project=first, labeler=lea)
+    ranking_submit(assignment_id=done.pk, labeler=lea, tiers=[done.task.candidate_ids], seconds=120)
 
     client = client_for(lea)
     with django_assert_max_num_queries(12):

@@ -1,12 +1,12 @@
 import re
 
-from labeling import services
 from labeling.models import Assignment, CandidateRating, Ranking, Task
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 
 
 def _claim(project, labeler):
-    return services.claim_next_task(project=project, labeler=labeler)
+    return claim_next_task(project=project, labeler=labeler)
 
 
 def test_the_ranking_page_shows_the_conversation_and_every_candidate(

@@ -1,7 +1,9 @@
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration, Ranking, Review, Role, Task
+from labeling.services.annotations import ranking_submit
+from labeling.services.drafts import demonstration_draft_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 from tests.web.conftest import seed_demonstrations
 
@@ -14,10 +16,10 @@ def ranked(make_project, add_member):
     submitted = []
     for name in ("lea", "otto"):
         labeler = add_member(project, name)
-        assignment = services.claim_next_task(project=project, labeler=labeler)
+        assignment = claim_next_task(project=project, labeler=labeler)
         a, b, c, d = assignment.task.candidate_ids
         tiers = [[a], [b, c], [d]] if name == "lea" else [[d], [c], [b], [a]]
-        services.ranking_submit(
+        ranking_submit(
             assignment_id=assignment.pk,
             labeler=labeler,
             tiers=tiers,
@@ -81,8 +83,8 @@ def test_editing_a_demonstration_makes_a_new_revision(make_project, add_member, 
     project = make_project(kinds=["demonstration"])
     seed_demonstrations(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    services.demonstration_draft_submit(assignment_id=assignment.pk, labeler=lea, content="Paris, 1889.")
+    assignment = claim_next_task(project=project, labeler=lea)
+    demonstration_draft_submit(assignment_id=assignment.pk, labeler=lea, content="Paris, 1889.")
     reviewer = add_member(project, "rhea", Role.REVIEWER)
     client = client_for(reviewer)
     assert "Paris, 1889." in client.get(f"/review/tasks/{assignment.task_id}/").content.decode()

@@ -3,8 +3,11 @@
 import pytest
 
 from guidelines.services import guideline_publish
-from labeling import services
 from labeling.models import Assignment, Ranking, Role
+from labeling.services.drafts import demonstration_draft_submit
+from labeling.services.imports import candidates_import, prompts_import
+from labeling.services.projects import membership_remove
+from labeling.services.queue import claim_next_task
 from tests.conftest import jsonl, seed_rankings
 from tests.web.conftest import seed_demonstrations
 
@@ -13,13 +16,13 @@ IMG = "<img src=x onerror=alert(1)>"
 
 
 def _hostile_ranking(project):
-    services.prompts_import(
+    prompts_import(
         project=project,
         fmt="jsonl",
         task_kind="ranking",
         stream=jsonl([{"external_id": "evil", "prompt": f"Explain {SCRIPT} please"}]),
     )
-    services.candidates_import(
+    candidates_import(
         project=project,
         fmt="jsonl",
         stream=jsonl(
@@ -41,7 +44,7 @@ def _assert_inert(html: str) -> None:
 def test_prompts_and_candidates_with_html_render_as_text_on_the_ranking_page(project, add_member, client_for):
     _hostile_ranking(project)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
 
     html = client_for(lea).get(f"/assignments/{assignment.pk}/").content.decode()
 
@@ -54,10 +57,8 @@ def test_labeler_text_with_html_renders_as_text_for_the_reviewer(make_project, a
     project = make_project(kinds=["demonstration"])
     seed_demonstrations(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    services.demonstration_draft_submit(
-        assignment_id=assignment.pk, labeler=lea, content=f"Sure. {SCRIPT} {IMG}"
-    )
+    assignment = claim_next_task(project=project, labeler=lea)
+    demonstration_draft_submit(assignment_id=assignment.pk, labeler=lea, content=f"Sure. {SCRIPT} {IMG}")
     reviewer = add_member(project, "rhea", Role.REVIEWER)
 
     html = client_for(reviewer).get(f"/review/tasks/{assignment.task_id}/").content.decode()
@@ -80,7 +81,7 @@ def test_guideline_and_project_text_with_html_render_as_text(make_project, admin
 def test_writes_without_the_csrf_token_are_refused(project, add_member, client_for):
     seed_rankings(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
     client = client_for(lea, csrf=True)
     urls = [
         f"/assignments/{assignment.pk}/rank/",
@@ -118,7 +119,7 @@ def test_a_labeler_cannot_open_or_change_another_labelers_assignment(
 ):
     seed_rankings(project, 2)
     lea, otto = add_member(project, "lea"), add_member(project, "otto")
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
 
     response = getattr(client_for(otto), method)(
         f"/assignments/{assignment.pk}/{path}", {"all_bad": "on", "reason": "x", "content": "x", "query": "x"}
@@ -150,6 +151,6 @@ def test_people_outside_a_project_see_none_of_it(project, make_user, client_for)
 def test_a_removed_member_loses_their_assignment_page(project, add_member, client_for):
     seed_rankings(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    services.membership_remove(project=project, user=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
+    membership_remove(project=project, user=lea)
     assert client_for(lea).get(f"/assignments/{assignment.pk}/").status_code == 404

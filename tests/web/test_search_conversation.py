@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration, DemonstrationDraft
+from labeling.services.corpora import corpus_upload
+from labeling.services.queue import claim_next_task
 from tests.web.conftest import seed_demonstrations
 
 DOCS = [
@@ -25,7 +26,7 @@ DOCS = [
 @pytest.fixture
 def searching(make_project, add_member, admin):
     project = make_project(kinds=["search"])
-    services.corpus_upload(
+    corpus_upload(
         project=project,
         name="wiki",
         uploaded_by=admin,
@@ -33,7 +34,7 @@ def searching(make_project, add_member, admin):
     )
     seed_demonstrations(project, 1, kind="search")
     lea = add_member(project, "lea")
-    return project, lea, services.claim_next_task(project=project, labeler=lea)
+    return project, lea, claim_next_task(project=project, labeler=lea)
 
 
 def test_a_search_shows_ranked_results_with_escaped_highlights(searching, client_for):

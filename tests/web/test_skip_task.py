@@ -1,12 +1,13 @@
-from labeling import services
 from labeling.models import Assignment
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import claim_next_task
 from tests.conftest import seed_rankings
 
 
 def test_skipping_needs_a_reason_then_opens_the_next_task(project, add_member, client_for):
     seed_rankings(project, 2)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
     client = client_for(lea)
 
     refused = client.post(f"/assignments/{assignment.pk}/skip/", {"reason": " "}, HTTP_HX_REQUEST="true")
@@ -25,7 +26,7 @@ def test_skipping_needs_a_reason_then_opens_the_next_task(project, add_member, c
 def test_putting_a_task_back_returns_home(project, add_member, client_for):
     seed_rankings(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
+    assignment = claim_next_task(project=project, labeler=lea)
 
     response = client_for(lea).post(f"/assignments/{assignment.pk}/release/")
 
@@ -36,8 +37,8 @@ def test_putting_a_task_back_returns_home(project, add_member, client_for):
 def test_a_submitted_assignment_page_offers_the_next_task(project, add_member, client_for):
     seed_rankings(project, 1)
     lea = add_member(project, "lea")
-    assignment = services.claim_next_task(project=project, labeler=lea)
-    services.ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[assignment.task.candidate_ids])
+    assignment = claim_next_task(project=project, labeler=lea)
+    ranking_submit(assignment_id=assignment.pk, labeler=lea, tiers=[assignment.task.candidate_ids])
 
     html = client_for(lea).get(f"/assignments/{assignment.pk}/").content.decode()
 

@@ -1,7 +1,7 @@
 import pytest
 
-from labeling import services
 from labeling.models import Demonstration, DemonstrationDraft
+from labeling.services.queue import claim_next_task
 from tests.web.conftest import seed_demonstrations
 
 
@@ -10,7 +10,7 @@ def writing(make_project, add_member):
     project = make_project(kinds=["demonstration"])
     seed_demonstrations(project, 2)
     lea = add_member(project, "lea")
-    return project, lea, services.claim_next_task(project=project, labeler=lea)
+    return project, lea, claim_next_task(project=project, labeler=lea)
 
 
 def test_the_page_shows_the_whole_conversation_and_the_guideline(

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.selectors import snapshot_get
 from trainer_bridge.exports.core import ExportResult, default_export_path, export_options, run_export
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshot_row_count, snapshot_rows
 from curation.splits import SPLITS

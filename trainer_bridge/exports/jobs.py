@@ -14,10 +14,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.broker import enqueue
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
 from curation.models import DatasetSnapshot
+from labeling.access import require_role
 from labeling.models import Role
-from labeling.permissions import require_role
 from trainer_bridge.exports.core import default_export_path, export_options, run_export
 from trainer_bridge.models import ExportJob
 
@@ -218,7 +218,7 @@ def export_job_payload(job: ExportJob, *, download_url: str | None = None) -> di
 
 def export_job_file(job: ExportJob) -> Path:
     """The finished file of a job; a clear error while it runs, after it failed, or once the file is gone."""
-    from config.errors import Conflict, Gone
+    from core.errors import Conflict, Gone
 
     if job.status != ExportJob.Status.DONE:
         raise Conflict(f"export {job.pk} is {job.status}, not done", field="status")

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from labeling.models import Project
-from labeling.services import ImportRejected
+from labeling.services.imports import ImportRejected
 
 
 def project_named(key: str) -> Project:

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.cleaning import cleaning_run
 from curation.models import CleaningFilter
 from labeling.models import Project

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation import probing
 from curation.management.commands import _sampling as cli
 from curation.practice_models import ProbeRun, ProbeSet

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling import importing
 from labeling.models import Project
-from labeling.services import ImportRejected, ImportResult
+from labeling.services.imports import ImportRejected, ImportResult
 
 
 class ImportCommand(BaseCommand):

@@ -2,7 +2,7 @@ from typing import Any
 
 from labeling.management.commands._importing import ImportCommand
 from labeling.models import Project
-from labeling.services import ImportResult, candidates_import
+from labeling.services.imports import ImportResult, candidates_import
 
 
 class Command(ImportCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import CommandParser
 
 from labeling.management.commands._importing import ImportCommand
 from labeling.models import Project, TaskKind
-from labeling.services import ImportResult, prompts_import
+from labeling.services.imports import ImportResult, prompts_import
 
 
 class Command(ImportCommand):

@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import services
 from labeling.models import Project
+from labeling.services.imports import candidates_import, prompts_import
+from labeling.services.projects import membership_set, project_create
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 PROJECT = "Helpful answers (demo)"
@@ -54,7 +55,7 @@ class Command(BaseCommand):
             users[username] = (user, role)
         project = Project.objects.filter(name=PROJECT).first()
         if project is None:
-            project = services.project_create(
+            project = project_create(
                 name=PROJECT,
                 task_kinds=["ranking", "demonstration"],
                 k=9,
@@ -70,7 +71,7 @@ class Command(BaseCommand):
                 change_note="First version",
             )
         for user, role in users.values():
-            services.membership_set(project=project, user=user, role=role)
+            membership_set(project=project, user=user, role=role)
         version = project.guideline.versions.order_by("-number").first()
         guideline_acknowledge(user=users["reviewer"][0], version=version)
 
@@ -83,14 +84,10 @@ class Command(BaseCommand):
             for r in rows
             for i, text in enumerate(r["answers"])
         ]
-        ranked = services.prompts_import(
-            project=project, stream=_jsonl(prompts), fmt="jsonl", task_kind="ranking"
-        )
-        answered = services.candidates_import(project=project, stream=_jsonl(candidates), fmt="jsonl")
+        ranked = prompts_import(project=project, stream=_jsonl(prompts), fmt="jsonl", task_kind="ranking")
+        answered = candidates_import(project=project, stream=_jsonl(candidates), fmt="jsonl")
         with (DEMO / "demonstration.jsonl").open("rb") as stream:
-            demos = services.prompts_import(
-                project=project, stream=stream, fmt="jsonl", task_kind="demonstration"
-            )
+            demos = prompts_import(project=project, stream=stream, fmt="jsonl", task_kind="demonstration")
         self.stdout.write(
             f"Project {project.name!r}: {ranked.created} ranking prompts, {answered.created} answers, "
             f"{demos.created} demonstration prompts added; "

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.selectors import snapshot_get
 from trainer_bridge.management.commands._jobs import add_run_arguments, follow, model_named, user_named
 from trainer_bridge.training import training_job_start

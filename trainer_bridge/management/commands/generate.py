@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from trainer_bridge.generation import WHICH, generation_job_start
 from trainer_bridge.management.commands._jobs import (
     add_run_arguments,

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from labeling.models import Project
 from trainer_bridge.exports.cli import progress_bar
 from trainer_bridge.labelstudio import PUSHABLE_KINDS, ls_client, ls_push

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from trainer_bridge.management.commands._jobs import project_named
 from trainer_bridge.registry import model_register
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.selectors import snapshot_get
 from trainer_bridge.management.commands._jobs import model_named, project_named
 from trainer_bridge.models import ModelVersion

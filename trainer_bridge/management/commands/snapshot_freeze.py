@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
 from curation.services import Verdict, snapshot_freeze
 from labeling.models import Project
 from trainer_bridge.exports.cli import progress_bar

@@ -1,13 +1,18 @@
-"""Line charts as inline SVG, drawn on the server: no JavaScript and no chart library to ship."""
+"""Charts as inline SVG, drawn on the server: no JavaScript and no chart library to ship.
+
+One palette for every chart; every text that goes into the SVG is escaped."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706")
+# Distinct in hue and lightness, readable on white (the first four also for most colour-blind readers).
+PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#65a30d", "#db2777")
+MUTED = "#6b7280"
 
 
 @dataclass(frozen=True)
@@ -134,3 +139,105 @@ def metric_series(points: Sequence[tuple[int, dict]], keys: Sequence[str]) -> li
         )
         for key in keys
     ]
+
+
+def bar_chart(
+    bars: Sequence[tuple[str, float | None]],
+    *,
+    title: str,
+    high: float = 1.0,
+    width: int = 560,
+    shown: Callable[[float], str] = lambda v: f"{100 * v:.0f}%",
+) -> SafeString:
+    """Horizontal bars, one per label; a bar with no value shows as 'n/a'."""
+    row, left, top = 22, 130, 28
+    plot_w = width - left - 60
+    height = top + row * max(1, len(bars)) + 8
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
+    ]
+    if not bars:
+        parts.append(
+            f'<text x="{left}" y="{top + 14}" font-size="12" fill="{MUTED}">nothing to show yet</text>'
+        )
+    for i, (label, value) in enumerate(bars):
+        y = top + i * row
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 14}" text-anchor="end" font-size="12">{escape(label[:20])}</text>'
+        )
+        if value is None:
+            parts.append(f'<text x="{left}" y="{y + 14}" font-size="12" fill="{MUTED}">n/a</text>')
+            continue
+        share = max(0.0, min(1.0, value / high)) if high else 0.0
+        length = share * plot_w
+        parts.append(
+            f'<rect x="{left}" y="{y + 3}" width="{length:.1f}" height="{row - 8}" '
+            f'fill="{PALETTE[0]}"></rect>'
+            f'<text x="{left + length + 4:.1f}" y="{y + 14}" font-size="12">{escape(shown(value))}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+
+
+def histogram(values: Sequence[float], *, title: str, bins: int = 10) -> SafeString:
+    """Counts of values in [0, 1] per bin, as bars labelled by their range."""
+    counts = [0] * bins
+    for value in values:
+        counts[min(bins - 1, max(0, int(value * bins)))] += 1
+    labels = [f"{100 * i // bins}–{100 * (i + 1) // bins}%" for i in range(bins)]
+    return bar_chart(
+        list(zip(labels, counts, strict=True)),
+        title=title,
+        high=max(counts + [1]),
+        shown=lambda n: f"{n:.0f}",
+    )
+
+
+def stacked_bar_chart(
+    days: Sequence[date], series: Sequence[tuple[str, dict[date, int]]], *, title: str
+) -> SafeString:
+    """One bar per day, one coloured segment per series (a labeler), and a legend under the chart."""
+    width, height, left, bottom, top = 720, 220, 36, 24, 10
+    colours = {name: PALETTE[i % len(PALETTE)] for i, (name, _) in enumerate(series)}
+    totals = [sum(counts.get(d, 0) for _, counts in series) for d in days]
+    peak = max(totals + [1])
+    slot = (width - left) / max(1, len(days))
+    scale = (height - bottom - top) / peak
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for tick in sorted({0, peak, peak // 2}):
+        y = round(height - bottom - tick * scale, 1)
+        parts.append(
+            f'<line x1="{left}" x2="{width}" y1="{y}" y2="{y}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y}" class="tick" text-anchor="end" dominant-baseline="middle">'
+            f"{tick}</text>"
+        )
+    every = max(1, len(days) // 7)
+    for i, day in enumerate(days):
+        y = float(height - bottom)
+        x, w = round(left + i * slot + slot * 0.15, 1), round(slot * 0.7, 1)
+        for name, counts in series:
+            if n := counts.get(day, 0):
+                h = n * scale
+                y -= h
+                parts.append(
+                    f'<rect x="{x}" y="{round(y, 1)}" width="{w}" height="{round(h, 1)}" '
+                    f'fill="{colours[name]}"><title>{day:%a %d %b} · {escape(name)}: {n}</title></rect>'
+                )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{round(left + i * slot + slot / 2, 1)}" y="{height - 6}" class="tick" '
+                f'text-anchor="middle">{day:%d %b}</text>'
+            )
+    parts.append("</svg>")
+    legend = "".join(
+        f'<li><span class="swatch" style="background: {colour}"></span>{escape(name)}</li>'
+        for name, colour in colours.items()
+    )
+    parts.append(f'<ul class="legend-inline">{legend}</ul>')
+    return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()

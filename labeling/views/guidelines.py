@@ -8,13 +8,13 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from config.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound
+from core.markdown import render_markdown
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_version_diff, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_draft_save, guideline_publish
-from labeling.markdown import render_markdown
+from labeling.access import project_for, project_nav
 from labeling.models import Role
-from labeling.views import domain_errors, member_project, project_nav
 
 MAX_BODY_CHARS = 200_000
 
@@ -33,9 +33,8 @@ def _versions(project_guideline_id: int) -> list[GuidelineVersion]:
 
 
 @login_required
-@domain_errors
 def guideline_page(request: HttpRequest, project_id: int, number: int | None = None) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.LABELER)
+    project, role = project_for(request.user, project_id, Role.LABELER)
     versions = _versions(project.guideline_id)
     shown = (
         versions[0]
@@ -56,9 +55,8 @@ def guideline_page(request: HttpRequest, project_id: int, number: int | None = N
 
 
 @login_required
-@domain_errors
 def guideline_diff(request: HttpRequest, project_id: int, old: int, new: int) -> HttpResponse:
-    project, role = member_project(request, project_id, Role.LABELER)
+    project, role = project_for(request.user, project_id, Role.LABELER)
     versions = {v.number: v for v in _versions(project.guideline_id)}
     if new not in versions or (old and old not in versions):
         raise NotFound("no such guideline version")
@@ -74,10 +72,9 @@ def guideline_diff(request: HttpRequest, project_id: int, old: int, new: int) ->
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@domain_errors
 def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     """Write the draft with a live preview; save it, or publish it as the next version."""
-    project, role = member_project(request, project_id, Role.ADMIN)
+    project, role = project_for(request.user, project_id, Role.ADMIN)
     guideline = project.guideline
     form = GuidelineForm(request.POST or None, initial={"body": guideline.draft_body})
     status = 200
@@ -119,17 +116,15 @@ def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@domain_errors
 def guideline_preview(request: HttpRequest, project_id: int) -> HttpResponse:
-    member_project(request, project_id, Role.ADMIN)
+    project_for(request.user, project_id, Role.ADMIN)
     return HttpResponse(render_markdown(request.POST.get("body", "")[:MAX_BODY_CHARS]))
 
 
 @login_required
 @require_POST
-@domain_errors
 def guideline_acknowledge_view(request: HttpRequest, project_id: int) -> HttpResponse:
-    project, _ = member_project(request, project_id, Role.LABELER)
+    project, _ = project_for(request.user, project_id, Role.LABELER)
     try:
         number = int(request.POST.get("version", ""))
     except ValueError:

@@ -1,0 +1,59 @@
+"""What every management command shares: a refusal prints as a clean error, long work shows a bar."""
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from core.errors import DomainError, NotFound
+from core.types import User
+
+
+class DomainCommand(BaseCommand):
+    """A command whose DomainError becomes a CommandError with its message (and its bad lines, if any)."""
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        try:
+            return super().execute(*args, **options)
+        except DomainError as exc:
+            where = exc.extra.get("path", "line")
+            for bad in exc.extra.get("lines", []):
+                self.stderr.write(f"{where}:{bad['line']}: {bad['reason']}")
+            raise CommandError(exc.detail) from None
+
+
+def user_named(username: str | None, *, default_superuser: bool = False) -> User | None:
+    """The named user; with no name, None (or the first superuser when the command needs an author)."""
+    users = get_user_model().objects
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise NotFound(f"there is no user {username!r}")
+        return user
+    if not default_superuser:
+        return None
+    user = users.filter(is_superuser=True).first()
+    if user is None:
+        raise NotFound("name an existing user with --user")
+    return user
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str, unit: str = "items") -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr fed with (done, total); a total that grows as the work is found is fine."""
+    bar = tqdm(total=0, unit=unit, desc=label, disable=not enabled, dynamic_ncols=True, file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()

@@ -1,0 +1,71 @@
+"""Parsing what a browser or a client sends: bounded numbers, upload size, a refused form's message."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from core.errors import DomainError, NotAllowed, NotFound
+
+# Every whole number parsed here lands in a Postgres integer column (or sizes one); larger ones are refused.
+INT_MAX, SMALLINT_MAX = 2**31 - 1, 2**15 - 1
+
+
+def upload_within_limit(upload: UploadedFile) -> None:
+    """Refuse an uploaded file larger than settings.MAX_UPLOAD_BYTES, saying both sizes."""
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError(
+            f"The file holds {upload.size:,} bytes; uploads are limited to {limit:,} bytes.", code="too_big"
+        )
+
+
+def int_or_error(value: Any, field: str, *, default: int | None = None) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(f"{field} must be a whole number", field=field) from None
+    if abs(number) > INT_MAX:
+        raise DomainError(f"{field} must be below {INT_MAX + 1}", field=field)
+    return number
+
+
+def id_or_error(value: Any, field: str) -> int:
+    """A required id from a form: a missing one is the sender's mistake, named by its field."""
+    number = int_or_error(value, field)
+    if number is None:
+        raise DomainError(f"choose the {field.replace('_', ' ')}", field=field)
+    return number
+
+
+def float_or_error(value: Any, field: str, *, default: float) -> float:
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DomainError(f"{field} must be a number", field=field) from None
+
+
+def form_errors_text(form: forms.BaseForm | None) -> str:
+    """A bound form's errors as one sentence for a page."""
+    if form is None or not form.errors:
+        return ""
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@contextmanager
+def errors_on(form: forms.BaseForm) -> Iterator[None]:
+    """Run a service for a form: a refusal lands on the form, under the field it names."""
+    try:
+        yield
+    except (NotFound, NotAllowed):
+        raise
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.detail)

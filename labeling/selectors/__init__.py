@@ -1,0 +1,1 @@
+"""Every read in labeling, by room (projects, work, annotations, review, dashboard)."""

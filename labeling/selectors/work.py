@@ -1,0 +1,88 @@
+"""What a labeler sees of an assignment: the conversation, the candidates, the draft."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from core.errors import NotFound
+from guidelines.models import GuidelineVersion
+from labeling.access import require_role
+from labeling.models import (
+    Assignment,
+    Candidate,
+    DemonstrationDraft,
+    Project,
+    Role,
+    Task,
+    TaskKind,
+)
+
+
+def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
+    """What a labeler needs to work on an assignment: the conversation and, for rankings, the candidates."""
+    task = assignment.task  # callers load it with its prompt (select_related("task__prompt"))
+    candidates: list[dict[str, Any]] = []
+    if task.candidate_ids:
+        texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("id", "text"))
+        candidates = [{"id": cid, "text": texts[cid]} for cid in task.candidate_ids]
+    return {
+        "id": assignment.pk,
+        "state": assignment.state,
+        "lease_expires_at": assignment.lease_expires_at,
+        "task": {"id": task.pk, "kind": task.kind, "project": task.project_id},
+        "prompt": {
+            "id": task.prompt_id,
+            "external_id": task.prompt.external_id,
+            "messages": task.prompt.messages,
+        },
+        "candidates": candidates,
+        "suggested_reply": task.prompt.metadata.get("suggested_reply", ""),
+    }
+
+
+@dataclass
+class WorkContext:
+    """Everything a labeler's task page shows, read in a fixed number of queries."""
+
+    assignment: Assignment
+    task: Task
+    project: Project
+    role: str
+    candidates: list[Candidate]
+    draft: DemonstrationDraft | None
+    guideline_version: GuidelineVersion | None
+
+
+def work_context(*, assignment_id: int, user: AbstractBaseUser) -> WorkContext:
+    """A labeler's own assignment; anyone else's is reported as missing."""
+    assignment = (
+        Assignment.objects.select_related("task__prompt", "task__project")
+        .filter(pk=assignment_id, labeler_id=user.pk)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("no such assignment")
+    task = assignment.task
+    project = task.project
+    role = require_role(user=user, project=project, role=Role.LABELER)
+    candidates: list[Candidate] = []
+    if task.candidate_ids:
+        by_id = Candidate.objects.in_bulk(task.candidate_ids)
+        candidates = [by_id[cid] for cid in task.candidate_ids if cid in by_id]
+    draft = None
+    version = None
+    if task.kind != TaskKind.RANKING:
+        draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
+        version = (
+            GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
+        )
+    return WorkContext(
+        assignment=assignment,
+        task=task,
+        project=project,
+        role=role,
+        candidates=candidates,
+        draft=draft,
+        guideline_version=version,
+    )

@@ -1,0 +1,2 @@
+"""Every write in labeling: one intention, one transaction, by room (projects, imports, queue, annotations,
+review, drafts, corpora)."""

@@ -1,0 +1,245 @@
+"""Submitting rankings and demonstrations: validated, stored as revisions that never overwrite each other,
+counted once however often a submit is retried."""
+
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.errors import DomainError
+from guidelines.models import Acknowledgement, GuidelineVersion
+from labeling.conversation import InvalidConversation, validate_messages
+from labeling.models import (
+    RATING_FLAGS,
+    Assignment,
+    CandidateRating,
+    Demonstration,
+    Ranking,
+    Task,
+    TaskKind,
+)
+from labeling.services.queue import locked_assignment, require_live
+
+
+class InvalidRanking(DomainError):
+    code = "invalid_ranking"
+
+
+class InvalidDemonstration(DomainError):
+    code = "invalid_demonstration"
+
+
+class WrongKind(DomainError):
+    code = "wrong_kind"
+
+
+def labeler_guideline_version(labeler: AbstractBaseUser, task: Task) -> GuidelineVersion | None:
+    """The newest version of the project's guideline this labeler acknowledged: the one they worked under."""
+    ack = (
+        Acknowledgement.objects.filter(user=labeler, version__guideline__project__id=task.project_id)
+        .order_by("-version__number")
+        .select_related("version")
+        .first()
+    )
+    return ack.version if ack else None
+
+
+def assignment_complete(assignment: Assignment) -> None:
+    assignment.state = Assignment.State.SUBMITTED
+    assignment.submitted_at = timezone.now()
+    assignment.save(update_fields=["state", "submitted_at"])
+    count_completion(assignment.task_id, +1)
+
+
+def count_completion(task_id: int, delta: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE labeling_task SET completed_count = completed_count + %(d)s,
+                   claimed_count = claimed_count + CASE WHEN %(d)s < 0 THEN -1 ELSE 0 END,
+                   status = CASE WHEN completed_count + %(d)s >= required_count THEN 'done' ELSE 'open' END
+               WHERE id = %(task)s AND status <> 'closed'""",
+            {"d": delta, "task": task_id},
+        )
+
+
+def validate_tiers(tiers: Any, candidate_ids: list[int]) -> list[list[int]]:
+    """Check that `tiers` orders every candidate of the task exactly once, best tier first."""
+    if not isinstance(tiers, list) or not tiers:
+        raise InvalidRanking("the ranking is empty: order every candidate of the task", field="tiers")
+    flat: list[int] = []
+    for position, tier in enumerate(tiers):
+        if not isinstance(tier, list) or not tier:
+            raise InvalidRanking(f"tier {position} must be a non-empty list of candidate ids", field="tiers")
+        for cid in tier:
+            if isinstance(cid, bool) or not isinstance(cid, int):
+                raise InvalidRanking(
+                    f"tier {position} holds {cid!r}, which is not a candidate id", field="tiers"
+                )
+            flat.append(cid)
+    expected = set(candidate_ids)
+    if duplicates := sorted(c for c, n in Counter(flat).items() if n > 1):  # linear: flat may be huge
+        raise InvalidRanking(f"candidate ids {duplicates} appear more than once", field="tiers")
+    if foreign := sorted(set(flat) - expected):
+        raise InvalidRanking(f"candidate ids {foreign} are not candidates of this task", field="tiers")
+    if missing := sorted(expected - set(flat)):
+        raise InvalidRanking(f"candidate ids {missing} are missing from the ranking", field="tiers")
+    return tiers
+
+
+def validated_ratings(ratings: Any, candidate_ids: list[int]) -> list[dict[str, Any]]:
+    if ratings in (None, []):
+        return []
+    if not isinstance(ratings, list):
+        raise InvalidRanking("ratings must be a list", field="ratings")
+    seen: set[int] = set()
+    for i, rating in enumerate(ratings):
+        where = f"ratings[{i}]"
+        if not isinstance(rating, dict):
+            raise InvalidRanking(f"{where} must be an object", field="ratings")
+        cid = rating.get("candidate")
+        if cid not in candidate_ids or isinstance(cid, bool):
+            raise InvalidRanking(
+                f"{where}.candidate {cid!r} is not a candidate of this task", field="ratings"
+            )
+        if cid in seen:
+            raise InvalidRanking(f"candidate {cid} is rated twice", field="ratings")
+        seen.add(cid)
+        overall = rating.get("overall")
+        if overall is not None and (isinstance(overall, bool) or overall not in range(1, 8)):
+            raise InvalidRanking(f"{where}.overall must be a whole number from 1 to 7", field="ratings")
+        if unknown := set(rating) - {"candidate", "overall", *RATING_FLAGS}:
+            raise InvalidRanking(f"{where} has unknown keys {sorted(unknown)}", field="ratings")
+        for flag in RATING_FLAGS:
+            value = rating.get(flag)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidRanking(f"{where}.{flag} must be true or false", field="ratings")
+    return ratings
+
+
+def ranking_store(
+    *,
+    assignment: Assignment,
+    author: AbstractBaseUser,
+    tiers: list[list[int]],
+    ratings: list[dict[str, Any]],
+    all_bad: bool,
+    seconds: float,
+    version: GuidelineVersion | None,
+    previous: Ranking | None = None,
+) -> Ranking:
+    if previous is not None:
+        Ranking.objects.filter(pk=previous.pk).update(is_current=False)
+    ranking = Ranking.objects.create(
+        assignment=assignment,
+        task=assignment.task,
+        author=author,
+        guideline_version=version,
+        revision=previous.revision + 1 if previous else 1,
+        previous=previous,
+        tiers=tiers,
+        all_bad=all_bad,
+        seconds=max(0.0, float(seconds)),
+    )
+    CandidateRating.objects.bulk_create(
+        [
+            CandidateRating(
+                ranking=ranking,
+                candidate_id=r["candidate"],
+                overall=r.get("overall"),
+                **{f: r[f] for f in RATING_FLAGS if r.get(f) is not None},
+            )
+            for r in ratings
+        ]
+    )
+    return ranking
+
+
+@transaction.atomic
+def ranking_submit(
+    *,
+    assignment_id: int,
+    labeler: AbstractBaseUser,
+    tiers: Any,
+    ratings: Any = None,
+    all_bad: bool = False,
+    seconds: float = 0.0,
+) -> tuple[Ranking, bool]:
+    """Record a labeler's ranking; a retried submit returns the first result and counts once."""
+    assignment = locked_assignment(assignment_id, labeler)
+    task = assignment.task
+    if task.kind != TaskKind.RANKING:
+        raise WrongKind(f"this is a {task.kind} task, not a ranking task", field="kind")
+    if assignment.state == Assignment.State.SUBMITTED:
+        return Ranking.objects.get(assignment=assignment, revision=1), False
+    require_live(assignment)
+    if all_bad and not tiers:
+        tiers = [list(task.candidate_ids)]  # one shared tier: no preference between bad answers
+    tiers = validate_tiers(tiers, task.candidate_ids)
+    ratings = validated_ratings(ratings, task.candidate_ids)
+    ranking = ranking_store(
+        assignment=assignment,
+        author=labeler,
+        tiers=tiers,
+        ratings=ratings,
+        all_bad=bool(all_bad),
+        seconds=seconds,
+        version=labeler_guideline_version(labeler, task),
+    )
+    assignment_complete(assignment)
+    return ranking, True
+
+
+DEMONSTRATION_KINDS = {TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH}
+
+
+def validated_reply(task: Task, reply: Any) -> list[dict[str, Any]]:
+    try:
+        validate_messages(reply, ends_with={"assistant"})
+    except InvalidConversation as exc:
+        raise InvalidDemonstration(str(exc), field="messages") from None
+    if reply[0]["role"] != "assistant":
+        raise InvalidDemonstration("the reply starts with an assistant message", field="messages")
+    if any(m["role"] in ("system", "user") for m in reply):
+        raise InvalidDemonstration("the reply holds only assistant and tool messages", field="messages")
+    if not (reply[-1].get("content") or "").strip():
+        raise InvalidDemonstration("the reply ends with the assistant's written answer", field="messages")
+    if task.kind == TaskKind.SEARCH and not any(m.get("tool_calls") for m in reply):
+        raise InvalidDemonstration(
+            "a search conversation calls the search tool at least once", field="messages"
+        )
+    return reply
+
+
+@transaction.atomic
+def demonstration_submit(
+    *,
+    assignment_id: int,
+    labeler: AbstractBaseUser,
+    messages: Any,
+    tools: list[dict[str, Any]] | None = None,
+    seconds: float = 0.0,
+    pasted_chars: int = 0,
+) -> tuple[Demonstration, bool]:
+    """Record the reply a labeler wrote; `messages` are the new turns after the prompt's conversation."""
+    assignment = locked_assignment(assignment_id, labeler)
+    task = assignment.task
+    if task.kind not in DEMONSTRATION_KINDS:
+        raise WrongKind(f"this is a {task.kind} task; it takes a ranking", field="kind")
+    if assignment.state == Assignment.State.SUBMITTED:
+        return Demonstration.objects.get(assignment=assignment, revision=1), False
+    require_live(assignment)
+    reply = validated_reply(task, messages)
+    demonstration = Demonstration.objects.create(
+        assignment=assignment,
+        task=task,
+        author=labeler,
+        guideline_version=labeler_guideline_version(labeler, task),
+        messages=list(task.prompt.messages) + reply,
+        tools=tools or [],
+        seconds=max(0.0, float(seconds)),
+        pasted_chars=max(0, int(pasted_chars)),
+    )
+    assignment_complete(assignment)
+    return demonstration, True

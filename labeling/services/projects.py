@@ -1,0 +1,79 @@
+"""Projects and their members."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from core.errors import Conflict, DomainError
+from guidelines.services import guideline_create
+from labeling.models import (
+    Membership,
+    Project,
+    Role,
+    TaskKind,
+)
+
+
+@transaction.atomic
+def project_create(
+    *,
+    name: str,
+    task_kinds: list[str],
+    created_by: AbstractBaseUser,
+    k: int = 4,
+    overlap: int = 1,
+    lease_seconds: int = 1800,
+    description: str = "",
+) -> Project:
+    _check_project_settings(task_kinds=task_kinds, k=k, overlap=overlap, lease_seconds=lease_seconds)
+    if Project.objects.filter(name=name).exists():
+        raise Conflict(f"a project named {name!r} exists", field="name")
+    project = Project.objects.create(
+        name=name,
+        description=description,
+        task_kinds=list(dict.fromkeys(task_kinds)),
+        k=k,
+        overlap=overlap,
+        lease_seconds=lease_seconds,
+        guideline=guideline_create(title=f"{name} guidelines"),
+    )
+    Membership.objects.create(project=project, user=created_by, role=Role.ADMIN)
+    return project
+
+
+def _check_project_settings(*, task_kinds: list[str], k: int, overlap: int, lease_seconds: int) -> None:
+    if not task_kinds:
+        raise DomainError("choose at least one task kind", field="task_kinds")
+    if unknown := set(task_kinds) - set(TaskKind.values):
+        raise DomainError(f"unknown task kinds {sorted(unknown)}", field="task_kinds")
+    if not 2 <= k <= 9:
+        raise DomainError("K must be between 2 and 9", field="k")
+    if overlap < 1:
+        raise DomainError("overlap must be at least 1", field="overlap")
+    if lease_seconds < 30:
+        raise DomainError("a lease lasts at least 30 seconds", field="lease_seconds")
+
+
+@transaction.atomic
+def project_update(*, project: Project, **changes: Any) -> Project:
+    allowed = {"description", "task_kinds", "k", "overlap", "lease_seconds"}
+    if unknown := set(changes) - allowed:
+        raise DomainError(f"cannot change {sorted(unknown)}", field=sorted(unknown)[0])
+    merged = {f: changes.get(f, getattr(project, f)) for f in ("task_kinds", "k", "overlap", "lease_seconds")}
+    _check_project_settings(**merged)
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.save(update_fields=list(changes) or None)
+    return project
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise DomainError(f"unknown role {role!r}", field="role")
+    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+    Membership.objects.filter(project=project, user=user).delete()

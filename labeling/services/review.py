@@ -1,0 +1,111 @@
+"""Review: accept, reject (the task goes back to the pool) or edit (a new revision; the original stays)."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+
+from core.errors import Conflict, DomainError, NotFound
+from guidelines.selectors import guideline_current_version
+from labeling.access import require_role
+from labeling.models import (
+    RATING_FLAGS,
+    Assignment,
+    Demonstration,
+    Ranking,
+    Review,
+    Role,
+    Task,
+    TaskKind,
+)
+from labeling.services.annotations import (
+    count_completion,
+    ranking_store,
+    validate_tiers,
+    validated_ratings,
+    validated_reply,
+)
+
+
+@transaction.atomic
+def review_create(
+    *,
+    assignment_id: int,
+    reviewer: AbstractBaseUser,
+    verdict: str,
+    reason: str = "",
+    edit: dict[str, Any] | None = None,
+) -> Review:
+    """Accept, reject (the task goes back to the pool) or edit (a new revision; the original stays)."""
+    assignment = (
+        Assignment.objects.select_for_update()
+        .select_related("task__project")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("no such assignment")
+    require_role(user=reviewer, project=assignment.task.project, role=Role.REVIEWER)
+    if assignment.state != Assignment.State.SUBMITTED:
+        raise Conflict("only submitted work can be reviewed", field="assignment")
+    if verdict not in Review.Verdict.values:
+        raise DomainError(f"verdict must be one of {Review.Verdict.values}", field="verdict")
+    if verdict == Review.Verdict.REJECT and not reason.strip():
+        raise DomainError("say why the work is rejected", field="reason")
+    if verdict == Review.Verdict.EDIT:
+        if not edit:
+            raise DomainError("an edit needs the edited annotation", field="edit")
+        _store_edit(assignment, reviewer, edit)
+    previous = assignment.reviews.order_by("-created_at", "-id").values_list("verdict", flat=True).first()
+    was_rejected, now_rejected = previous == Review.Verdict.REJECT, verdict == Review.Verdict.REJECT
+    if now_rejected != was_rejected:
+        count_completion(assignment.task_id, -1 if now_rejected else +1)
+        if not now_rejected:
+            Task.objects.filter(pk=assignment.task_id).update(claimed_count=F("claimed_count") + 1)
+    return Review.objects.create(
+        assignment=assignment, reviewer=reviewer, verdict=verdict, reason=reason.strip()
+    )
+
+
+def _store_edit(assignment: Assignment, reviewer: AbstractBaseUser, edit: dict[str, Any]) -> None:
+    task = assignment.task
+    version = guideline_current_version(guideline=task.project.guideline)
+    if task.kind == TaskKind.RANKING:
+        current = Ranking.objects.select_for_update().get(assignment=assignment, is_current=True)
+        tiers = validate_tiers(edit.get("tiers"), task.candidate_ids)
+        ratings = validated_ratings(edit.get("ratings"), task.candidate_ids)
+        if not ratings:  # keep the labeler's ratings unless the reviewer changed them
+            ratings = [
+                {
+                    "candidate": r.candidate_id,
+                    "overall": r.overall,
+                    **{f: getattr(r, f) for f in RATING_FLAGS},
+                }
+                for r in current.ratings.all()
+            ]
+        ranking_store(
+            assignment=assignment,
+            author=reviewer,
+            tiers=tiers,
+            ratings=ratings,
+            all_bad=bool(edit.get("all_bad", current.all_bad)),
+            seconds=float(edit.get("seconds", 0)),
+            version=version,
+            previous=current,
+        )
+        return
+    current = Demonstration.objects.select_for_update().get(assignment=assignment, is_current=True)
+    reply = validated_reply(task, edit.get("messages"))
+    Demonstration.objects.filter(pk=current.pk).update(is_current=False)
+    Demonstration.objects.create(
+        assignment=assignment,
+        task=task,
+        author=reviewer,
+        guideline_version=version,
+        revision=current.revision + 1,
+        previous=current,
+        messages=list(task.prompt.messages) + reply,
+        tools=edit.get("tools", current.tools),
+        seconds=float(edit.get("seconds", 0)),
+    )

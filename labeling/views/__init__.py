@@ -1,0 +1,1 @@
+"""Labeling web pages, by room: home, work, review, projects, imports, corpora, dashboard, guidelines."""

@@ -1,0 +1,339 @@
+"""A labeler's pages: lease the next task, rank or write, save a draft, search, skip, release, renew.
+HTMX requests get the partial they swap."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.errors import DomainError, NotAllowed, NotFound
+from core.forms import form_errors_text
+from core.markdown import render_markdown
+from core.pages import hx_redirect, is_htmx, json_errors
+from labeling import search
+from labeling.access import project_for, project_nav
+from labeling.conversation import prompt_text
+from labeling.forms import (
+    BOOLEAN_FLAGS,
+    FLAG_LABELS,
+    OVERALL,
+    DemonstrationForm,
+    RankingForm,
+    SearchForm,
+    SkipForm,
+    letter,
+)
+from labeling.models import Assignment, Project, Role, TaskKind
+from labeling.selectors.projects import home_overview
+from labeling.selectors.work import WorkContext, work_context
+from labeling.services import drafts
+from labeling.services.annotations import ranking_submit
+from labeling.services.queue import (
+    GuidelineNotAcknowledged,
+    assignment_release,
+    assignment_renew,
+    assignment_skip,
+    claim_next_task,
+)
+from labeling.views.display import conversation
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def next_task(request: HttpRequest, project_id: int) -> HttpResponse:
+    """GET: a page to start from; POST: lease the next task and open it."""
+    project, role = project_for(request.user, project_id, Role.LABELER)
+    if request.method == "GET":
+        context = project_nav(project, role, "work") | {"waiting": _waiting(request, project)}
+        return render(request, "labeling/next.html", context)
+    return _claim_and_show(request, project)
+
+
+def _waiting(request: HttpRequest, project: Project) -> int:
+    return next((r.waiting for r in home_overview(user=request.user) if r.project.pk == project.pk), 0)
+
+
+def _claim_and_show(request: HttpRequest, project: Project, notice: str = "") -> HttpResponse:
+    """Lease the next task; an HTMX request gets it swapped into the page, others are redirected."""
+    try:
+        assignment = claim_next_task(project=project, labeler=request.user)
+    except GuidelineNotAcknowledged as exc:
+        messages.info(request, f"{exc.detail}: read what changed below.")
+        return hx_redirect(request, reverse("labeling:home"))
+    next_url = reverse("labeling:next", args=[project.pk])
+    if assignment is None:
+        if is_htmx(request):
+            context = {"project": project, "notice": notice}
+            response = render(request, "labeling/_task_empty.html", context)
+            response["HX-Push-Url"] = next_url
+            return response
+        if notice:
+            messages.success(request, notice)
+        messages.info(request, "No task is waiting in this project right now.")
+        return redirect(next_url)
+    url = reverse("labeling:assignment", args=[assignment.pk])
+    if not is_htmx(request):
+        if notice:
+            messages.success(request, notice)
+        return redirect(url)
+    ctx = work_context(assignment_id=assignment.pk, user=request.user)
+    response = _render_task(request, ctx, notice=notice)
+    response["HX-Push-Url"] = url
+    return response
+
+
+@login_required
+def assignment_page(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    return _render_task(request, ctx, full_page=not is_htmx(request))
+
+
+def _render_task(
+    request: HttpRequest,
+    ctx: WorkContext,
+    *,
+    form: Any = None,
+    error: str = "",
+    notice: str = "",
+    status: int = 200,
+    full_page: bool = False,
+) -> HttpResponse:
+    """The task area of a labeler's page, for its kind; a bound form keeps what they had entered."""
+    assignment, task = ctx.assignment, ctx.task
+    live = assignment.state == Assignment.State.ACTIVE and not _lease_over(assignment)
+    context: dict[str, Any] = project_nav(ctx.project, ctx.role, "work") | {
+        "ctx": ctx,
+        "assignment": assignment,
+        "task": task,
+        "live": live,
+        "error": error or form_errors_text(form),
+        "notice": notice,
+        "full_page": full_page,
+        "conversation": conversation(task.prompt.messages),
+        "prompt_preview": prompt_text(task.prompt.messages)[:80],
+    }
+    if task.kind == TaskKind.RANKING:
+        context |= _ranking_context(ctx, form)
+    else:
+        context |= _writing_context(ctx, form)
+    template = "labeling/assignment.html" if full_page else "labeling/_task.html"
+    return render(request, template, context, status=status)
+
+
+def _lease_over(assignment: Assignment) -> bool:
+    return assignment.lease_expires_at <= timezone.now()
+
+
+def _ranking_context(ctx: WorkContext, form: RankingForm | None) -> dict[str, Any]:
+    data = form.data if form is not None else {}
+    cards = []
+    for i, c in enumerate(ctx.candidates):
+        cards.append(
+            {
+                "id": c.pk,
+                "letter": letter(i),
+                "html": render_markdown(c.text),
+                "preview": " ".join(c.text.split())[:90],
+                "tier": data.get(f"tier-{c.pk}", ""),
+                "overall": data.get(f"overall-{c.pk}", ""),
+                "flags": [
+                    {"name": f, "label": FLAG_LABELS[f], "checked": bool(data.get(f"{f}-{c.pk}"))}
+                    for f in BOOLEAN_FLAGS
+                ],
+                "satisfies": data.get(f"satisfies_constraints-{c.pk}", ""),
+            }
+        )
+    return {
+        "cards": cards,
+        "tier_numbers": [str(n) for n in range(1, len(cards) + 1)],
+        "overall_choices": [str(n) for n in OVERALL],
+        "all_bad": bool(data.get("all_bad")),
+        "seconds": data.get("seconds", "0"),
+        "skip_reason": data.get("reason", ""),
+    }
+
+
+def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[str, Any]:
+    draft = ctx.draft
+    if form is not None:
+        content = form.data.get("content", "")
+        picks = {tuple(p) for p in form.picks()}
+        seconds = form.data.get("seconds", "0")
+        pasted = form.data.get("pasted_chars", "0")
+    else:
+        # A refusal task from a probe comes with a suggested honest reply: the labeler approves or edits it.
+        content = draft.content if draft else ctx.task.prompt.metadata.get("suggested_reply", "")
+        picks = {tuple(p) for p in draft.picks} if draft else set()
+        seconds = str(draft.seconds) if draft else "0"
+        pasted = str(draft.pasted_chars) if draft else "0"
+    searches = [_search_step(i, step, picks) for i, step in enumerate(draft.searches if draft else [])]
+    version = ctx.guideline_version
+    return {
+        "content": content,
+        "suggested": draft is None and form is None and bool(content),
+        "seconds": seconds,
+        "pasted_chars": pasted,
+        "searches": searches,
+        "saved_at": draft.updated_at if draft else None,
+        "guideline_version": version,
+        "guideline_html": render_markdown(version.body) if version else "",
+    }
+
+
+def _search_step(index: int, step: dict[str, Any], picks: set[tuple[int, int]]) -> dict[str, Any]:
+    return {
+        "index": index,
+        "query": step["query"],
+        "results": [
+            {
+                "id": r["id"],
+                "title": r["title"],
+                "url": r["url"],
+                "headline": search.headline_html(r["headline"]),
+                "picked": (index, r["id"]) in picks,
+            }
+            for r in step["results"]
+        ],
+    }
+
+
+@login_required
+@require_POST
+def rank_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
+    if not form.is_valid():
+        return _render_task(request, ctx, form=form, status=400, full_page=not is_htmx(request))
+    try:
+        ranking_submit(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            tiers=form.tiers() if not (form.cleaned_data["all_bad"] and not form.tiers()) else [],
+            ratings=form.ratings(),
+            all_bad=form.cleaned_data["all_bad"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+        )
+    except DomainError as exc:
+        return _render_task(
+            request, ctx, form=form, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
+        )
+    return _claim_and_show(request, ctx.project, notice="Ranking saved.")
+
+
+@login_required
+@require_POST
+def write_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = DemonstrationForm(request.POST)
+    if not form.is_valid():
+        return _render_task(request, ctx, form=form, status=400, full_page=not is_htmx(request))
+    try:
+        drafts.demonstration_draft_submit(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            content=form.cleaned_data["content"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+            pasted_chars=form.cleaned_data["pasted_chars"] or 0,
+            picks=form.picks(),
+        )
+    except DomainError as exc:
+        return _render_task(
+            request, ctx, form=form, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
+        )
+    return _claim_and_show(request, ctx.project, notice="Demonstration saved.")
+
+
+@login_required
+@require_POST
+@json_errors
+def draft_save(request: HttpRequest, assignment_id: int) -> JsonResponse:
+    form = DemonstrationForm(request.POST)
+    if not form.is_valid():
+        raise DomainError(form_errors_text(form) or "invalid draft", field=next(iter(form.errors), None))
+    try:
+        draft = drafts.demonstration_draft_save(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            content=form.cleaned_data["content"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+            pasted_chars=form.cleaned_data["pasted_chars"] or 0,
+            picks=form.picks() if "picks_sent" in request.POST else None,
+        )
+    except NotAllowed:
+        raise NotFound("no such assignment") from None
+    return JsonResponse({"saved_at": draft.updated_at.isoformat()})
+
+
+@login_required
+@require_POST
+def search_run(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    form = SearchForm(request.POST)
+    if not form.is_valid():
+        raise DomainError(form_errors_text(form) or "write what to search for", field="query")
+    try:
+        index, step = drafts.search_run(
+            assignment_id=assignment_id, labeler=request.user, query=form.cleaned_data["query"]
+        )
+    except NotAllowed:
+        raise NotFound("no such assignment") from None
+    except DomainError as exc:
+        response = render(request, "core/_error.html", {"error": exc}, status=exc.status)
+        response["HX-Retarget"] = "#search-status"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "labeling/_search_step.html", {"step": _search_step(index, step, set())})
+
+
+@login_required
+@require_POST
+def preview(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    if not Assignment.objects.filter(pk=assignment_id, labeler_id=request.user.pk).exists():
+        raise NotFound("no such assignment")
+    return HttpResponse(render_markdown(request.POST.get("content", "")[:100_000]))
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = SkipForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        assignment_skip(assignment_id=assignment_id, labeler=request.user, reason=reason)
+    except DomainError as exc:
+        kept: Any = None
+        if ctx.task.kind == TaskKind.RANKING:
+            kept = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
+        else:
+            kept = DemonstrationForm(request.POST)
+        return _render_task(
+            request, ctx, form=kept, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
+        )
+    return _claim_and_show(request, ctx.project, notice="Task skipped.")
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    try:
+        assignment_release(assignment_id=assignment_id, labeler=request.user)
+    except NotAllowed:
+        raise NotFound("no such assignment") from None
+    messages.info(request, "The task went back to the pool.")
+    return hx_redirect(request, reverse("labeling:home"))
+
+
+@login_required
+@require_POST
+@json_errors
+def renew(request: HttpRequest, assignment_id: int) -> JsonResponse:
+    try:
+        assignment = assignment_renew(assignment_id=assignment_id, labeler=request.user)
+    except NotAllowed:
+        raise NotFound("no such assignment") from None
+    return JsonResponse({"lease_expires_at": assignment.lease_expires_at.isoformat()})

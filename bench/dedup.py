@@ -31,7 +31,7 @@ import numpy as np
 # The repository root instead of bench/, whose queue.py would shadow the standard library module.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from curation.minhash import MinHashConfig, MinHasher, connected_components, deduplicate, words  # noqa: E402
+from curation.cleaning.minhash import MinHashConfig, MinHasher, connected_components, deduplicate, words  # noqa: E402
 
 VOCABULARY = 50_000
 WORDS_PER_DOC = 60

@@ -218,7 +218,7 @@ def broker_down() -> bool:
     ):
         os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings", COACH_DATA_ROOT=tmp)
         seeded = seed(tasks=200, labelers=2, archive=50)
-        from trainer_bridge.models import ModelVersion
+        from registry.models import ModelVersion
 
         model = ModelVersion.objects.create(name="faults-base", kind="base", path=str(Path(tmp) / "no-model"))
         prompt = seeded_prompt(seeded.project)
@@ -344,7 +344,7 @@ def worker_kill_export(*, archive: int) -> bool:
             path = Path(tmp) / "exports" / f"snapshot-{seeded.snapshot}" / killed["file_name"]
             half_written = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
             file_after_kill = path.exists()
-            from trainer_bridge.job_runs import jobs_resume_stale
+            from trainer_bridge.jobs.lifecycle import jobs_resume_stale
 
             with celery_worker(env):
                 resumed = jobs_resume_stale(stale_seconds=0)  # what beat runs every 30 s, without the grace

@@ -67,7 +67,7 @@ def seed(*, tasks: int, labelers: int, archive: int) -> Seeded:
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
-    from curation.services import snapshot_freeze
+    from curation.snapshots import snapshot_freeze
     from guidelines.models import GuidelineVersion
     from labeling.models import Project
 

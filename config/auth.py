@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 
-USERNAME_MAX = get_user_model()._meta.get_field("username").max_length
+USERNAME_MAX: int = get_user_model()._meta.get_field("username").max_length or 150
 PASSWORD_MAX = 4096
 
 

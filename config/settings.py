@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "core",
+    "registry",
     "guidelines",
     "labeling",
     "curation",
@@ -194,10 +195,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600, "socket_connect_timeout": 2}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Jobs that run a model go to workers started with `-Q gpu`, one per GPU.
-CELERY_TASK_ROUTES = {
-    "trainer_bridge.tasks.gpu_*": {"queue": "gpu"},
-    "curation.tasks.gpu_*": {"queue": "gpu"},
-}
+CELERY_TASK_ROUTES = {"trainer_bridge.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},

@@ -4,7 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.auth import LoginForm, TokenIssue
+from curation.urls import quality_patterns
 from labeling.urls import guideline_patterns
+from trainer_bridge.urls import job_patterns
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(authentication_form=LoginForm), name="login"),
@@ -16,9 +18,9 @@ urlpatterns = [
     path("api/", include("labeling.api_urls")),
     path("api/", include("trainer_bridge.api_urls")),
     path("", include("trainer_bridge.urls")),
-    path("", include("trainer_bridge.jobs_urls")),
+    path("", include(job_patterns)),
     path("", include("curation.urls")),
+    path("", include(quality_patterns)),
     path("", include("labeling.urls")),
     path("", include(guideline_patterns)),
-    path("", include("curation.quality_urls")),
 ]

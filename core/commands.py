@@ -26,17 +26,19 @@ class DomainCommand(BaseCommand):
             raise CommandError(exc.detail) from None
 
 
-def user_named(username: str | None, *, default_superuser: bool = False) -> User | None:
-    """The named user; with no name, None (or the first superuser when the command needs an author)."""
-    users = get_user_model().objects
-    if username:
-        user = users.filter(username=username).first()
-        if user is None:
-            raise NotFound(f"there is no user {username!r}")
-        return user
-    if not default_superuser:
+def user_named(username: str | None) -> User | None:
+    """The named user, or None when no name is given."""
+    if not username:
         return None
-    user = users.filter(is_superuser=True).first()
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"there is no user {username!r}")
+    return user
+
+
+def author_named(username: str | None) -> User:
+    """Who a command acts as when it must record an author: the named user, else the first superuser."""
+    user = user_named(username) or get_user_model().objects.filter(is_superuser=True).first()
     if user is None:
         raise NotFound("name an existing user with --user")
     return user

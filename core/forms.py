@@ -2,12 +2,12 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 
 from core.errors import DomainError, NotAllowed, NotFound
 
@@ -15,7 +15,7 @@ from core.errors import DomainError, NotAllowed, NotFound
 INT_MAX, SMALLINT_MAX = 2**31 - 1, 2**15 - 1
 
 
-def upload_within_limit(upload: UploadedFile) -> None:
+def upload_within_limit(upload: File) -> None:
     """Refuse an uploaded file larger than settings.MAX_UPLOAD_BYTES, saying both sizes."""
     limit = settings.MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
@@ -24,7 +24,12 @@ def upload_within_limit(upload: UploadedFile) -> None:
         )
 
 
+@overload
+def int_or_error(value: Any, field: str, *, default: int) -> int: ...
+@overload
+def int_or_error(value: Any, field: str, *, default: None = None) -> int | None: ...
 def int_or_error(value: Any, field: str, *, default: int | None = None) -> int | None:
+    """A whole number from a form, bounded to what a Postgres integer holds; `default` when left empty."""
     if value in (None, ""):
         return default
     try:

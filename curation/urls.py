@@ -1,6 +1,7 @@
 from django.urls import path
 
-from curation import views
+from curation.cleaning import views
+from curation.quality import views as quality
 
 app_name = "curation"
 urlpatterns = [
@@ -21,3 +22,12 @@ urlpatterns = [
         name="eval-set-delete",
     ),
 ]
+
+# Agreement and labeler scores: the "quality" namespace (config.urls includes it).
+quality_patterns = (
+    [
+        path("projects/<int:project_id>/quality/agreement/", quality.agreement, name="agreement"),
+        path("projects/<int:project_id>/quality/labelers/", quality.labelers, name="labelers"),
+    ],
+    "quality",
+)

@@ -1,8 +1,8 @@
 import difflib
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef
 
+from core.types import User
 from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
 
 
@@ -10,7 +10,7 @@ def guideline_current_version(*, guideline: Guideline) -> GuidelineVersion | Non
     return guideline.versions.order_by("-number").first()
 
 
-def guideline_version_pending_for(*, user: AbstractBaseUser, guideline: Guideline) -> GuidelineVersion | None:
+def guideline_version_pending_for(*, user: User, guideline: Guideline) -> GuidelineVersion | None:
     """The current version when `user` has not acknowledged it yet, else None."""
     acknowledged = Acknowledgement.objects.filter(user=user, version=OuterRef("pk"))
     current = (

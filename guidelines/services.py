@@ -1,8 +1,8 @@
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 
 from core.errors import DomainError
+from core.types import User
 from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
 
 
@@ -22,7 +22,7 @@ def guideline_draft_save(*, guideline: Guideline, body: str) -> Guideline:
 
 @transaction.atomic
 def guideline_publish(
-    *, guideline: Guideline, author: AbstractBaseUser, body: str | None = None, change_note: str = ""
+    *, guideline: Guideline, author: User, body: str | None = None, change_note: str = ""
 ) -> GuidelineVersion:
     """Publish the draft (or `body`) as the next immutable version."""
     guideline = Guideline.objects.select_for_update().get(pk=guideline.pk)
@@ -38,6 +38,6 @@ def guideline_publish(
     )
 
 
-def guideline_acknowledge(*, user: AbstractBaseUser, version: GuidelineVersion) -> Acknowledgement:
+def guideline_acknowledge(*, user: User, version: GuidelineVersion) -> Acknowledgement:
     ack, _ = Acknowledgement.objects.get_or_create(user=user, version=version)
     return ack

@@ -10,7 +10,7 @@ from core.errors import NotAllowed, NotFound
 from core.types import AnyUser
 from labeling.models import Membership, Project, Role
 
-RANK = {Role.LABELER: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
+RANK: dict[str, int] = {Role.LABELER: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
 
 
 def project_role(*, user: AnyUser, project: Project) -> str | None:
@@ -51,7 +51,8 @@ def project_nav(project: Project, role: str, active: str) -> dict[str, Any]:
 
 def project_named(ref: str) -> Project:
     """A project by id or name, for commands."""
-    project = Project.objects.filter(**({"pk": int(ref)} if ref.isdigit() else {"name": ref})).first()
+    found = Project.objects.filter(pk=int(ref)) if ref.isdigit() else Project.objects.filter(name=ref)
+    project = found.first()
     if project is None:
         raise NotFound(f"there is no project {ref!r}")
     return project

@@ -8,11 +8,11 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import DomainError, NotAllowed, NotFound
+from core.types import ApiRequest
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_publish
@@ -44,7 +44,7 @@ from labeling.services.queue import assignment_release, assignment_renew, assign
 from labeling.services.review import review_create
 
 
-def _project(request: Request, project_id: int, role: str) -> Project:
+def _project(request: ApiRequest, project_id: int, role: str) -> Project:
     project = Project.objects.select_related("guideline").filter(pk=project_id).first()
     if project is None:
         raise NotFound("no such project")
@@ -60,11 +60,11 @@ def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
 
 class ProjectList(APIView):
     @extend_schema(responses=ProjectSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         return Response(ProjectSerializer(projects_for(user=request.user), many=True).data)
 
     @extend_schema(request=ProjectSerializer, responses={201: ProjectSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         if not request.user.is_staff:
             raise NotAllowed("only site admins create projects")
         data = _valid(ProjectSerializer, request.data)
@@ -74,12 +74,12 @@ class ProjectList(APIView):
 
 class ProjectDetail(APIView):
     @extend_schema(responses=ProjectSerializer)
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         return Response(ProjectSerializer(project).data | {"progress": project_progress(project=project)})
 
     @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
-    def patch(self, request: Request, project_id: int) -> Response:
+    def patch(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         serializer = ProjectUpdateSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -89,13 +89,13 @@ class ProjectDetail(APIView):
 
 class MemberList(APIView):
     @extend_schema(responses=MembershipSerializer(many=True))
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         members = project.memberships.select_related("user").order_by("user__username")
         return Response([{"username": m.user.username, "role": m.role} for m in members])
 
     @extend_schema(request=MembershipSerializer, responses=MembershipSerializer)
-    def put(self, request: Request, project_id: int) -> Response:
+    def put(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         data = _valid(MembershipSerializer, request.data)
         user = get_user_model().objects.filter(username=data["username"]).first()
@@ -107,7 +107,7 @@ class MemberList(APIView):
 
 class GuidelineDetail(APIView):
     @extend_schema(responses=GuidelineSerializer)
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         guideline = project.guideline
         current = guideline_current_version(guideline=guideline)
@@ -124,7 +124,7 @@ class GuidelineDetail(APIView):
 
 class GuidelinePublish(APIView):
     @extend_schema(request=GuidelineVersionSerializer, responses={201: GuidelineVersionSerializer})
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         data = _valid(GuidelineVersionSerializer, request.data)
         version = guideline_publish(
@@ -138,7 +138,7 @@ class GuidelinePublish(APIView):
 
 class GuidelineAcknowledge(APIView):
     @extend_schema(request=AcknowledgeSerializer, responses={204: None})
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         number = _valid(AcknowledgeSerializer, request.data)["version"]
         version = GuidelineVersion.objects.filter(guideline=project.guideline, number=number).first()
@@ -151,7 +151,7 @@ class GuidelineAcknowledge(APIView):
 class _Import(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    def _run(self, request: Request, project_id: int, which: str) -> Response:
+    def _run(self, request: ApiRequest, project_id: int, which: str) -> Response:
         project = _project(request, project_id, Role.ADMIN)
         data = _valid(ImportSerializer, request.data)
         upload = data["file"]
@@ -168,13 +168,13 @@ class _Import(APIView):
 
 class PromptImport(_Import):
     @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportResultSerializer)
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: ApiRequest, project_id: int) -> Response:
         return self._run(request, project_id, "prompts")
 
 
 class CandidateImport(_Import):
     @extend_schema(request={"multipart/form-data": ImportSerializer}, responses=ImportResultSerializer)
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: ApiRequest, project_id: int) -> Response:
         return self._run(request, project_id, "candidates")
 
 
@@ -182,7 +182,7 @@ class NextTask(APIView):
     @extend_schema(
         request=None, responses={200: AssignmentSerializer, 204: OpenApiResponse(description="no task")}
     )
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         assignment = claim_next_task(project=project, labeler=request.user)
         if assignment is None:
@@ -190,7 +190,7 @@ class NextTask(APIView):
         return Response(assignment_payload(assignment=assignment))
 
 
-def _assignment_visible(request: Request, assignment_id: int) -> Assignment:
+def _assignment_visible(request: ApiRequest, assignment_id: int) -> Assignment:
     assignment = get_object_or_404(
         Assignment.objects.select_related("task__project", "task__prompt"), pk=assignment_id
     )
@@ -201,17 +201,17 @@ def _assignment_visible(request: Request, assignment_id: int) -> Assignment:
 
 class AssignmentDetail(APIView):
     @extend_schema(responses=AssignmentSerializer)
-    def get(self, request: Request, assignment_id: int) -> Response:
+    def get(self, request: ApiRequest, assignment_id: int) -> Response:
         assignment = _assignment_visible(request, assignment_id)
         return Response(assignment_payload(assignment=assignment))
 
 
 class Submit(APIView):
     @extend_schema(request=SubmitSerializer, responses={201: None, 200: None})
-    def post(self, request: Request, assignment_id: int) -> Response:
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
         data = _valid(SubmitSerializer, request.data)
         if "tiers" in data or data["all_bad"]:
-            annotation, created = ranking_submit(
+            ranking, created = ranking_submit(
                 assignment_id=assignment_id,
                 labeler=request.user,
                 tiers=data.get("tiers"),
@@ -221,12 +221,13 @@ class Submit(APIView):
             )
             body = {
                 "kind": "ranking",
-                "id": annotation.pk,
-                "tiers": annotation.tiers,
-                "all_bad": annotation.all_bad,
+                "id": ranking.pk,
+                "tiers": ranking.tiers,
+                "all_bad": ranking.all_bad,
+                "revision": ranking.revision,
             }
         elif "messages" in data:
-            annotation, created = demonstration_submit(
+            demonstration, created = demonstration_submit(
                 assignment_id=assignment_id,
                 labeler=request.user,
                 messages=data["messages"],
@@ -234,16 +235,21 @@ class Submit(APIView):
                 seconds=data["seconds"],
                 pasted_chars=data["pasted_chars"],
             )
-            body = {"kind": "demonstration", "id": annotation.pk, "messages": annotation.messages}
+            body = {
+                "kind": "demonstration",
+                "id": demonstration.pk,
+                "messages": demonstration.messages,
+                "revision": demonstration.revision,
+            }
         else:
             raise DomainError("give tiers (a ranking) or messages (a demonstration)", field="tiers")
-        body |= {"assignment": assignment_id, "revision": annotation.revision}
+        body["assignment"] = assignment_id
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class Skip(APIView):
     @extend_schema(request=SkipSerializer, responses={204: None})
-    def post(self, request: Request, assignment_id: int) -> Response:
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
         reason = _valid(SkipSerializer, request.data)["reason"]
         assignment_skip(assignment_id=assignment_id, labeler=request.user, reason=reason)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -251,21 +257,21 @@ class Skip(APIView):
 
 class Release(APIView):
     @extend_schema(request=None, responses={204: None})
-    def post(self, request: Request, assignment_id: int) -> Response:
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
         assignment_release(assignment_id=assignment_id, labeler=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class Renew(APIView):
     @extend_schema(request=None, responses={200: None})
-    def post(self, request: Request, assignment_id: int) -> Response:
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
         assignment = assignment_renew(assignment_id=assignment_id, labeler=request.user)
         return Response({"lease_expires_at": assignment.lease_expires_at})
 
 
 class AnnotationList(APIView):
     @extend_schema(responses={200: None})
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: ApiRequest, project_id: int) -> Response:
         project = _project(request, project_id, Role.LABELER)
         mine = project_role(user=request.user, project=project) == Role.LABELER
         kind = request.query_params.get("kind")
@@ -277,7 +283,7 @@ class AnnotationList(APIView):
 
 class ReviewCreate(APIView):
     @extend_schema(request=ReviewSerializer, responses={201: ReviewOutSerializer})
-    def post(self, request: Request, assignment_id: int) -> Response:
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
         data = _valid(ReviewSerializer, request.data)
         with transaction.atomic():
             review = review_create(assignment_id=assignment_id, reviewer=request.user, **data)

@@ -4,6 +4,7 @@ import string
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 
 from core.forms import upload_within_limit
 from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
@@ -54,7 +55,7 @@ class RankingForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         placed = [c for c in self.candidates if data.get(f"tier-{c.pk}") is not None]
         if data.get("all_bad") and not placed:
             return data
@@ -122,7 +123,8 @@ class DemonstrationForm(forms.Form):
 
     def picks(self) -> list[list[int]]:
         pairs = []
-        for value in self.data.getlist("pick"):
+        sent = self.data.getlist("pick") if isinstance(self.data, QueryDict) else []
+        for value in sent:
             search_index, _, document_id = value.partition(":")
             if search_index.isdigit() and document_id.isdigit():
                 pairs.append([int(search_index), int(document_id)])

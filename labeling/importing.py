@@ -225,7 +225,7 @@ def _candidate_row(number: int, record: dict[str, Any]) -> CandidateRow:
         raise ValueError("missing text (the candidate answer)")
     model_name = _text(record, "model") or "imported"
     index = record.get("sample_index")
-    if index in (None, ""):
+    if index is None or index == "":
         index = None
     else:
         try:

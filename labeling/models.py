@@ -89,7 +89,11 @@ class Candidate(models.Model):
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="candidates")
     text = models.TextField()
-    model_name = models.CharField(max_length=200)
+    # The version that wrote it, when Coach generated it; imported answers name their model only.
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="candidates", null=True, blank=True
+    )
+    model_name = models.CharField(max_length=200)  # shown to reviewers; part of the unique key
     sampling_params = models.JSONField(default=dict, blank=True)
     sample_index = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

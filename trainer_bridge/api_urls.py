@@ -1,6 +1,6 @@
 from django.urls import path
 
-from trainer_bridge import api
+from trainer_bridge.api import exports as api
 
 urlpatterns = [
     path("projects/<int:project_id>/snapshots/", api.SnapshotList.as_view(), name="api-snapshots"),

@@ -114,13 +114,13 @@ def ls_push(
             client.projects.update(ls_project_id, label_config=config)
     else:
         description = f"Tasks of the Coach project {project.name!r}, kind {kind}."
-        ls_project_id = client.projects.create(title=title, label_config=config, description=description).id
-        created = True
+        made = client.projects.create(title=title, label_config=config, description=description)
+        if made.id is None:
+            raise LabelStudioError("Label Studio made the project but gave it no id", field="url")
+        ls_project_id, created = made.id, True
 
-    pushed = {
-        (task.data or {}).get("coach_task_id")
-        for task in client.tasks.list(project=ls_project_id, page_size=1000)
-    }
+    listed: Iterable[Any] = client.tasks.list(project=ls_project_id, page_size=1000)
+    pushed = {(task.data or {}).get("coach_task_id") for task in listed}
     tasks = Task.objects.filter(project=project, kind=kind).select_related("prompt").order_by("id")
     if not include_done:
         tasks = tasks.filter(status=Task.Status.OPEN)
@@ -131,7 +131,8 @@ def ls_push(
         batch = wanted[start : start + batch_size]
         ids = [cid for task in batch for cid in task.candidate_ids]
         texts = dict(Candidate.objects.filter(pk__in=ids).values_list("id", "text"))
-        client.projects.import_tasks(ls_project_id, request=[ls_task(task, texts) for task in batch])
+        rows: list[Any] = [ls_task(task, texts) for task in batch]  # the SDK takes plain task dicts
+        client.projects.import_tasks(ls_project_id, request=rows)
         imported += len(batch)
         if on_progress:
             on_progress(imported, len(wanted))
@@ -140,7 +141,8 @@ def ls_push(
 
 def ls_project_id_for(*, client: LabelStudio, title: str) -> int | None:
     """The id of the Label Studio project with exactly this title, if there is one."""
-    found = [p.id for p in client.projects.list(title=title) if p.title == title]
+    projects: Iterable[Any] = client.projects.list(title=title)
+    found = [p.id for p in projects if p.title == title and p.id is not None]
     if len(found) > 1:
         raise LabelStudioError(f"several Label Studio projects are titled {title!r}", field="title")
     return found[0] if found else None
@@ -212,7 +214,8 @@ def ls_pull(
     for task_data, annotation in annotations:
         where = f"Label Studio task {task_data.get('id')}, annotation {annotation.get('id')}"
         coach_id = (task_data.get("data") or {}).get("coach_task_id")
-        task = Task.objects.filter(pk=coach_id, project=project).select_related("prompt").first()
+        found = Task.objects.filter(pk=coach_id, project=project) if isinstance(coach_id, int) else None
+        task = found.select_related("prompt").first() if found is not None else None
         if task is None:
             result.skipped.append(f"{where}: no task {coach_id!r} in {project.name!r}")
             continue

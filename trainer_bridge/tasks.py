@@ -1,39 +1,32 @@
-"""Celery entry points: ids in, idempotent, thin."""
+"""Celery entry points: ids in, idempotent, thin.
+
+Every job runs through `run_job` (CPU work) or `gpu_run_job` (work that loads a model): tasks named
+gpu_* go to the `gpu` queue (settings.CELERY_TASK_ROUTES), served by one worker per GPU. The work
+imports torch only inside the run, so the web process never loads it.
+"""
 
 from celery import shared_task
 from django.db import OperationalError
 
-from trainer_bridge.exports.jobs import export_job_run
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def run_job(job_id: int) -> None:
+    from trainer_bridge.jobs.lifecycle import job_run
+
+    job_run(job_id=job_id)  # a job held by a live run, or finished, is left alone
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def run_export_job(job_id: int) -> None:
-    export_job_run(job_id=job_id)  # a finished job with its file is left alone, so a redelivery is harmless
+def gpu_run_job(job_id: int) -> None:
+    from trainer_bridge.jobs.lifecycle import job_run
 
-
-# --- models, generation and training -------------------------------------------------------------
-# Tasks named gpu_* go to the `gpu` queue (settings.CELERY_TASK_ROUTES), served by one worker per GPU.
-# The services import torch only inside the run, so the web process never loads it.
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def gpu_generate(job_id: int) -> None:
-    from trainer_bridge.generation import generation_job_run
-
-    generation_job_run(job_id=job_id)  # a job held by a live run, or finished, is left alone
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def gpu_train(job_id: int) -> None:
-    from trainer_bridge.training import training_job_run
-
-    training_job_run(job_id=job_id)  # resumes from the newest checkpoint; a finished job is left alone
+    job_run(job_id=job_id)  # resumes from what the job saved; a finished job is left alone
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def jobs_resume_stale(stale_seconds: float | None = None) -> None:
-    """Queue again the GPU jobs whose worker died (no heartbeat); they resume from what they saved."""
-    from trainer_bridge.job_runs import jobs_resume_stale as resume
+    """Queue again the jobs whose worker died (no heartbeat); they resume from what they saved."""
+    from trainer_bridge.jobs.lifecycle import jobs_resume_stale as resume
 
     resume(stale_seconds=stale_seconds)
 
@@ -41,6 +34,6 @@ def jobs_resume_stale(stale_seconds: float | None = None) -> None:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def retrain_policy_check(policy_id: int) -> None:
     """Run by django-celery-beat on each policy's schedule."""
-    from trainer_bridge.retrain import retrain_policy_check as check
+    from trainer_bridge.services.retrain import retrain_policy_check as check
 
     check(policy_id=policy_id)

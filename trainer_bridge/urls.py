@@ -1,12 +1,96 @@
 from django.urls import path
 
-from trainer_bridge import views
+from trainer_bridge.api import jobs as jobs_api
+from trainer_bridge.views import exports, jobs, models, retrain, sets
 
 app_name = "trainer_bridge"
 urlpatterns = [
-    path("projects/<int:project_id>/exports/", views.exports_page, name="exports"),
-    path("projects/<int:project_id>/snapshots/", views.snapshot_create, name="snapshot-create"),
-    path("snapshots/<int:snapshot_id>/exports/", views.export_start, name="export-start"),
-    path("exports/<int:job_id>/status.json", views.export_status, name="export-status"),
-    path("exports/<int:job_id>/download", views.export_download, name="export-download"),
+    path("projects/<int:project_id>/exports/", exports.exports_page, name="exports"),
+    path("projects/<int:project_id>/snapshots/", exports.snapshot_create, name="snapshot-create"),
+    path("snapshots/<int:snapshot_id>/exports/", exports.export_start, name="export-start"),
+    path("exports/<int:job_id>/status.json", exports.export_status, name="export-status"),
+    path("exports/<int:job_id>/download", exports.export_download, name="export-download"),
 ]
+
+# Models, jobs, retrain policies and the probe and practice sets, pages and API: the "jobs" namespace.
+job_patterns = (
+    [
+        # pages
+        path("projects/<int:project_id>/models/", models.models_page, name="models"),
+        path("projects/<int:project_id>/models/<int:model_id>/", models.model_detail, name="model"),
+        path(
+            "projects/<int:project_id>/models/<int:model_id>/labels/",
+            models.model_labels,
+            name="model-labels",
+        ),
+        path("projects/<int:project_id>/jobs/", jobs.jobs_page, name="jobs"),
+        path("projects/<int:project_id>/jobs/generation/", jobs.generation_start, name="generation-start"),
+        path("projects/<int:project_id>/jobs/training/", jobs.training_start, name="training-start"),
+        path("jobs/<str:kind>/<int:job_id>/", jobs.job_detail, name="job"),
+        path("jobs/<str:kind>/<int:job_id>/live/", jobs.job_live, name="job-live"),
+        path("jobs/<str:kind>/<int:job_id>/cancel/", jobs.job_cancel_view, name="job-cancel"),
+        path("jobs/<str:kind>/<int:job_id>/retry/", jobs.job_retry_view, name="job-retry"),
+        path("projects/<int:project_id>/retrain/", retrain.retrain_page, name="retrain"),
+        path("projects/<int:project_id>/quality/probes/", sets.probe_sets, name="probes"),
+        path("projects/<int:project_id>/quality/probes/<int:set_id>/", sets.probe_set, name="probe-set"),
+        path("projects/<int:project_id>/quality/practice/", sets.practice_sets, name="practice-sets"),
+        path(
+            "projects/<int:project_id>/quality/practice/<int:set_id>/", sets.practice_set, name="practice-set"
+        ),
+        path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
+        path("retrain/<int:policy_id>/", retrain.retrain_action, name="retrain-action"),
+        # API
+        path("api/projects/<int:project_id>/models/", jobs_api.ModelList.as_view(), name="api-models"),
+        path("api/models/<int:model_id>/", jobs_api.ModelDetail.as_view(), name="api-model"),
+        path(
+            "api/projects/<int:project_id>/generation-jobs/",
+            jobs_api.GenerationJobList.as_view(),
+            name="api-generation-jobs",
+        ),
+        path(
+            "api/generation-jobs/<int:job_id>/",
+            jobs_api.JobDetail.as_view(type="generation"),
+            name="api-generation-job",
+        ),
+        path(
+            "api/generation-jobs/<int:job_id>/cancel/",
+            jobs_api.JobCancel.as_view(type="generation"),
+            name="api-generation-job-cancel",
+        ),
+        path(
+            "api/projects/<int:project_id>/training-jobs/",
+            jobs_api.TrainingJobList.as_view(),
+            name="api-training-jobs",
+        ),
+        path(
+            "api/training-jobs/<int:job_id>/",
+            jobs_api.JobDetail.as_view(type="training"),
+            name="api-training-job",
+        ),
+        path(
+            "api/training-jobs/<int:job_id>/cancel/",
+            jobs_api.JobCancel.as_view(type="training"),
+            name="api-training-job-cancel",
+        ),
+        path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
+        path("api/jobs/<int:job_id>/", jobs_api.JobDetail.as_view(), name="api-job"),
+        path("api/jobs/<int:job_id>/cancel/", jobs_api.JobCancel.as_view(), name="api-job-cancel"),
+        path("api/jobs/<int:job_id>/retry/", jobs_api.JobRetry.as_view(), name="api-job-retry"),
+        path(
+            "api/projects/<int:project_id>/retrain-policies/",
+            jobs_api.RetrainPolicyList.as_view(),
+            name="api-retrain-policies",
+        ),
+        path(
+            "api/retrain-policies/<int:policy_id>/",
+            jobs_api.RetrainPolicyDetail.as_view(),
+            name="api-retrain-policy",
+        ),
+        path(
+            "api/retrain-policies/<int:policy_id>/check/",
+            jobs_api.RetrainPolicyCheck.as_view(),
+            name="api-retrain-policy-check",
+        ),
+    ],
+    "jobs",
+)

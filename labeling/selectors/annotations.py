@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
+from core.types import User
 from labeling.models import (
     RATING_FLAGS,
     Demonstration,
@@ -13,7 +12,7 @@ from labeling.models import (
 
 
 def annotations_for(
-    *, project: Project, labeler: AbstractBaseUser | None = None, kind: str | None = None
+    *, project: Project, labeler: User | None = None, kind: str | None = None
 ) -> list[dict[str, Any]]:
     """Current revision of every submission in the project (optionally one labeler's), newest first."""
     rankings = Ranking.objects.filter(task__project=project, is_current=True)

@@ -3,10 +3,10 @@
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from core.types import User
 from guidelines.models import Acknowledgement, GuidelineVersion
 from labeling.access import RANK
 from labeling.models import (
@@ -24,7 +24,7 @@ from labeling.models import (
 _DONE_STATES = [Assignment.State.SUBMITTED, Assignment.State.SKIPPED]
 
 
-def projects_for(*, user: AbstractBaseUser) -> QuerySet[Project]:
+def projects_for(*, user: User) -> QuerySet[Project]:
     projects = Project.objects.order_by("name")
     return projects if user.is_staff else projects.filter(memberships__user=user)
 
@@ -56,7 +56,7 @@ def _today_start() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-def home_overview(*, user: AbstractBaseUser) -> list[ProjectOverview]:
+def home_overview(*, user: User) -> list[ProjectOverview]:
     """Every project of `user` with the work waiting, what they did today and a guideline to acknowledge."""
     projects = list(projects_for(user=user).select_related("guideline"))
     if not projects:
@@ -123,7 +123,7 @@ def home_overview(*, user: AbstractBaseUser) -> list[ProjectOverview]:
     return list(rows.values())
 
 
-def _attach_pending_guidelines(user: AbstractBaseUser, rows: list[ProjectOverview]) -> None:
+def _attach_pending_guidelines(user: User, rows: list[ProjectOverview]) -> None:
     """Set the current version a person must acknowledge, and the last one they did, for the diff."""
     by_guideline = {row.project.guideline_id: row for row in rows}
     current = (

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from labeling.models import (
     Assignment,
@@ -96,12 +96,12 @@ def task_submissions(*, task: Task) -> list[Submission]:
     )
     if not assignments:
         return []
-    model = Ranking if task.kind == TaskKind.RANKING else Demonstration
-    revisions = (
-        model.objects.filter(task=task).select_related("author", "guideline_version").order_by("revision")
-    )
-    if model is Ranking:
-        revisions = revisions.prefetch_related("ratings")
+    revisions: QuerySet[Ranking] | QuerySet[Demonstration]
+    if task.kind == TaskKind.RANKING:
+        revisions = Ranking.objects.filter(task=task).prefetch_related("ratings")
+    else:
+        revisions = Demonstration.objects.filter(task=task)
+    revisions = revisions.select_related("author", "guideline_version").order_by("revision")
     current: dict[int, Any] = {}
     original: dict[int, Any] = {}
     for annotation in revisions:

@@ -3,9 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from core.errors import NotFound
+from core.types import User
 from guidelines.models import GuidelineVersion
 from labeling.access import require_role
 from labeling.models import (
@@ -54,7 +53,7 @@ class WorkContext:
     guideline_version: GuidelineVersion | None
 
 
-def work_context(*, assignment_id: int, user: AbstractBaseUser) -> WorkContext:
+def work_context(*, assignment_id: int, user: User) -> WorkContext:
     """A labeler's own assignment; anyone else's is reported as missing."""
     assignment = (
         Assignment.objects.select_related("task__prompt", "task__project")

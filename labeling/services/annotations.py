@@ -4,11 +4,11 @@ counted once however often a submit is retried."""
 from collections import Counter
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
 from core.errors import DomainError
+from core.types import User
 from guidelines.models import Acknowledgement, GuidelineVersion
 from labeling.conversation import InvalidConversation, validate_messages
 from labeling.models import (
@@ -35,7 +35,7 @@ class WrongKind(DomainError):
     code = "wrong_kind"
 
 
-def labeler_guideline_version(labeler: AbstractBaseUser, task: Task) -> GuidelineVersion | None:
+def labeler_guideline_version(labeler: User, task: Task) -> GuidelineVersion | None:
     """The newest version of the project's guideline this labeler acknowledged: the one they worked under."""
     ack = (
         Acknowledgement.objects.filter(user=labeler, version__guideline__project__id=task.project_id)
@@ -121,7 +121,7 @@ def validated_ratings(ratings: Any, candidate_ids: list[int]) -> list[dict[str, 
 def ranking_store(
     *,
     assignment: Assignment,
-    author: AbstractBaseUser,
+    author: User,
     tiers: list[list[int]],
     ratings: list[dict[str, Any]],
     all_bad: bool,
@@ -160,7 +160,7 @@ def ranking_store(
 def ranking_submit(
     *,
     assignment_id: int,
-    labeler: AbstractBaseUser,
+    labeler: User,
     tiers: Any,
     ratings: Any = None,
     all_bad: bool = False,
@@ -216,7 +216,7 @@ def validated_reply(task: Task, reply: Any) -> list[dict[str, Any]]:
 def demonstration_submit(
     *,
     assignment_id: int,
-    labeler: AbstractBaseUser,
+    labeler: User,
     messages: Any,
     tools: list[dict[str, Any]] | None = None,
     seconds: float = 0.0,

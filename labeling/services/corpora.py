@@ -2,10 +2,10 @@
 
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.errors import Conflict, DomainError
+from core.types import User
 from labeling import search
 from labeling.models import (
     Project,
@@ -16,9 +16,7 @@ from labeling.services.imports import ImportRejected
 
 
 @transaction.atomic
-def corpus_upload(
-    *, project: Project, name: str, stream: IO[bytes], uploaded_by: AbstractBaseUser
-) -> SearchCorpus:
+def corpus_upload(*, project: Project, name: str, stream: IO[bytes], uploaded_by: User) -> SearchCorpus:
     """Store a JSONL corpus of {"title", "url", "text"} documents; a file with any bad line stores nothing."""
     name = name.strip()
     if not name:

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.errors import DomainError
+from core.types import User
 from labeling import search
 from labeling.models import (
     Assignment,
@@ -45,7 +45,7 @@ def _clean_picks(searches: list[dict[str, Any]], picks: Any) -> list[list[int]]:
 def demonstration_draft_save(
     *,
     assignment_id: int,
-    labeler: AbstractBaseUser,
+    labeler: User,
     content: str,
     seconds: float = 0.0,
     pasted_chars: int = 0,
@@ -67,7 +67,7 @@ def demonstration_draft_save(
 
 
 @transaction.atomic
-def search_run(*, assignment_id: int, labeler: AbstractBaseUser, query: str) -> tuple[int, dict[str, Any]]:
+def search_run(*, assignment_id: int, labeler: User, query: str) -> tuple[int, dict[str, Any]]:
     """Run the labeler's query against the project's corpora and keep it, with its results, in the draft."""
     assignment = locked_assignment(assignment_id, labeler)
     if assignment.task.kind != TaskKind.SEARCH:
@@ -90,7 +90,7 @@ def search_run(*, assignment_id: int, labeler: AbstractBaseUser, query: str) -> 
 def demonstration_draft_submit(
     *,
     assignment_id: int,
-    labeler: AbstractBaseUser,
+    labeler: User,
     content: str,
     seconds: float = 0.0,
     pasted_chars: int = 0,
@@ -111,7 +111,7 @@ def demonstration_draft_submit(
         if task.kind == TaskKind.SEARCH:
             draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
             searches = draft.searches if draft else []
-            chosen = [tuple(p) for p in _clean_picks(searches, picks)]
+            chosen = [(p[0], p[1]) for p in _clean_picks(searches, picks)]
             documents = SearchDocument.objects.filter(
                 corpus__project_id=task.project_id, pk__in=[d for _, d in chosen]
             ).in_bulk()

@@ -168,6 +168,7 @@ def candidates_add(
     texts: list[str],
     model_name: str,
     sampling_params: dict[str, Any],
+    model_version_id: int | None = None,
     first_index: int = 0,
 ) -> int:
     """Store generated samples; a retried batch hits the unique key and adds nothing twice."""
@@ -176,6 +177,7 @@ def candidates_add(
             prompt=prompt,
             text=t,
             model_name=model_name,
+            model_version_id=model_version_id,
             sample_index=first_index + i,
             sampling_params=sampling_params,
         )

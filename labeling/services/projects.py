@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from core.errors import Conflict, DomainError
+from core.types import User
 from guidelines.services import guideline_create
 from labeling.models import (
     Membership,
@@ -20,7 +20,7 @@ def project_create(
     *,
     name: str,
     task_kinds: list[str],
-    created_by: AbstractBaseUser,
+    created_by: User,
     k: int = 4,
     overlap: int = 1,
     lease_seconds: int = 1800,
@@ -68,12 +68,12 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     return project
 
 
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     if role not in Role.values:
         raise DomainError(f"unknown role {role!r}", field="role")
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
 
 
-def membership_remove(*, project: Project, user: AbstractBaseUser) -> None:
+def membership_remove(*, project: Project, user: User) -> None:
     Membership.objects.filter(project=project, user=user).delete()

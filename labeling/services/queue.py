@@ -3,12 +3,12 @@
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, NotAllowed, NotFound
+from core.types import User
 from guidelines.selectors import guideline_version_pending_for
 from labeling.models import (
     Assignment,
@@ -94,7 +94,7 @@ def leases_reclaim_expired() -> None:
 
 
 @transaction.atomic
-def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignment | None:
+def claim_next_task(*, project: Project, labeler: User) -> Assignment | None:
     """Lease the next task this labeler may do: their live lease if any, else a fresh one."""
     if version := guideline_version_pending_for(user=labeler, guideline=project.guideline):
         raise GuidelineNotAcknowledged(
@@ -130,13 +130,13 @@ def claim_next_task(*, project: Project, labeler: AbstractBaseUser) -> Assignmen
                 break
         if row is None:
             return None
-        lease = timedelta(seconds=project.lease_seconds)
+        lease: Any = timedelta(seconds=project.lease_seconds)  # psycopg sends it as an interval
         cursor.execute(_TAKE_TASK, {"task": row[0], "labeler": labeler.pk, "lease": lease})
         assignment_id = cursor.fetchone()[0]
     return Assignment.objects.select_related("task__prompt").get(pk=assignment_id)
 
 
-def locked_assignment(assignment_id: int, labeler: AbstractBaseUser) -> Assignment:
+def locked_assignment(assignment_id: int, labeler: User) -> Assignment:
     assignment = (
         Assignment.objects.select_for_update().select_related("task").filter(pk=assignment_id).first()
     )
@@ -164,7 +164,7 @@ def _give_back(assignment: Assignment, state: str, reason: str = "") -> Assignme
 
 
 @transaction.atomic
-def assignment_skip(*, assignment_id: int, labeler: AbstractBaseUser, reason: str) -> Assignment:
+def assignment_skip(*, assignment_id: int, labeler: User, reason: str) -> Assignment:
     """Hand the task back for others; this labeler will not get it again."""
     assignment = locked_assignment(assignment_id, labeler)
     if assignment.state == Assignment.State.SKIPPED:
@@ -176,7 +176,7 @@ def assignment_skip(*, assignment_id: int, labeler: AbstractBaseUser, reason: st
 
 
 @transaction.atomic
-def assignment_release(*, assignment_id: int, labeler: AbstractBaseUser) -> Assignment:
+def assignment_release(*, assignment_id: int, labeler: User) -> Assignment:
     """Hand the task back to the pool; this labeler may get it again later."""
     assignment = locked_assignment(assignment_id, labeler)
     if assignment.state == Assignment.State.RELEASED:
@@ -186,7 +186,7 @@ def assignment_release(*, assignment_id: int, labeler: AbstractBaseUser) -> Assi
 
 
 @transaction.atomic
-def assignment_renew(*, assignment_id: int, labeler: AbstractBaseUser) -> Assignment:
+def assignment_renew(*, assignment_id: int, labeler: User) -> Assignment:
     """Extend a live lease while the labeler is still working on it."""
     assignment = locked_assignment(assignment_id, labeler)
     require_live(assignment)

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 
 from core.errors import Conflict, DomainError, NotFound
+from core.types import User
 from guidelines.selectors import guideline_current_version
 from labeling.access import require_role
 from labeling.models import (
@@ -32,7 +32,7 @@ from labeling.services.annotations import (
 def review_create(
     *,
     assignment_id: int,
-    reviewer: AbstractBaseUser,
+    reviewer: User,
     verdict: str,
     reason: str = "",
     edit: dict[str, Any] | None = None,
@@ -68,7 +68,7 @@ def review_create(
     )
 
 
-def _store_edit(assignment: Assignment, reviewer: AbstractBaseUser, edit: dict[str, Any]) -> None:
+def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) -> None:
     task = assignment.task
     version = guideline_current_version(guideline=task.project.guideline)
     if task.kind == TaskKind.RANKING:
@@ -95,17 +95,17 @@ def _store_edit(assignment: Assignment, reviewer: AbstractBaseUser, edit: dict[s
             previous=current,
         )
         return
-    current = Demonstration.objects.select_for_update().get(assignment=assignment, is_current=True)
+    written = Demonstration.objects.select_for_update().get(assignment=assignment, is_current=True)
     reply = validated_reply(task, edit.get("messages"))
-    Demonstration.objects.filter(pk=current.pk).update(is_current=False)
+    Demonstration.objects.filter(pk=written.pk).update(is_current=False)
     Demonstration.objects.create(
         assignment=assignment,
         task=task,
         author=reviewer,
         guideline_version=version,
-        revision=current.revision + 1,
-        previous=current,
+        revision=written.revision + 1,
+        previous=written,
         messages=list(task.prompt.messages) + reply,
-        tools=edit.get("tools", current.tools),
+        tools=edit.get("tools", written.tools),
         seconds=float(edit.get("seconds", 0)),
     )

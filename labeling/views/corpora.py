@@ -2,11 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
+from core.types import AuthedRequest
 from labeling import search
 from labeling.access import project_for, project_nav
 from labeling.forms import (
@@ -20,7 +21,7 @@ from labeling.services.imports import ImportRejected
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def corpus(request: HttpRequest, project_id: int) -> HttpResponse:
+def corpus(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
     form = CorpusForm(request.POST or None, request.FILES or None)
     context = project_nav(project, role, "corpus") | {"form": form, "lines": [], "error": ""}
@@ -56,7 +57,7 @@ def corpus(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def corpus_delete(request: HttpRequest, project_id: int, corpus_id: int) -> HttpResponse:
+def corpus_delete(request: AuthedRequest, project_id: int, corpus_id: int) -> HttpResponse:
     project, _ = project_for(request.user, project_id, Role.ADMIN)
     found = SearchCorpus.objects.filter(project=project, pk=corpus_id).first()
     if found is None:

@@ -3,10 +3,11 @@
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from core.charts import stacked_bar_chart
+from core.types import AuthedRequest
 from labeling.access import project_for, project_nav
 from labeling.models import Role
 from labeling.selectors.dashboard import Dashboard, project_dashboard
@@ -14,7 +15,7 @@ from labeling.views.display import query_int
 
 
 @login_required
-def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
+def dashboard(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
     days = min(90, max(7, query_int(request.GET.get("days"), 14)))
     board = project_dashboard(project=project, days=days)

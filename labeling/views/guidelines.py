@@ -3,13 +3,14 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
 from core.markdown import render_markdown
+from core.types import AuthedRequest
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_version_diff, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_draft_save, guideline_publish
@@ -33,7 +34,7 @@ def _versions(project_guideline_id: int) -> list[GuidelineVersion]:
 
 
 @login_required
-def guideline_page(request: HttpRequest, project_id: int, number: int | None = None) -> HttpResponse:
+def guideline_page(request: AuthedRequest, project_id: int, number: int | None = None) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.LABELER)
     versions = _versions(project.guideline_id)
     shown = (
@@ -55,7 +56,7 @@ def guideline_page(request: HttpRequest, project_id: int, number: int | None = N
 
 
 @login_required
-def guideline_diff(request: HttpRequest, project_id: int, old: int, new: int) -> HttpResponse:
+def guideline_diff(request: AuthedRequest, project_id: int, old: int, new: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.LABELER)
     versions = {v.number: v for v in _versions(project.guideline_id)}
     if new not in versions or (old and old not in versions):
@@ -72,7 +73,7 @@ def guideline_diff(request: HttpRequest, project_id: int, old: int, new: int) ->
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
+def guideline_edit(request: AuthedRequest, project_id: int) -> HttpResponse:
     """Write the draft with a live preview; save it, or publish it as the next version."""
     project, role = project_for(request.user, project_id, Role.ADMIN)
     guideline = project.guideline
@@ -116,14 +117,14 @@ def guideline_edit(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def guideline_preview(request: HttpRequest, project_id: int) -> HttpResponse:
+def guideline_preview(request: AuthedRequest, project_id: int) -> HttpResponse:
     project_for(request.user, project_id, Role.ADMIN)
     return HttpResponse(render_markdown(request.POST.get("body", "")[:MAX_BODY_CHARS]))
 
 
 @login_required
 @require_POST
-def guideline_acknowledge_view(request: HttpRequest, project_id: int) -> HttpResponse:
+def guideline_acknowledge_view(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, _ = project_for(request.user, project_id, Role.LABELER)
     try:
         number = int(request.POST.get("version", ""))

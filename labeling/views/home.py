@@ -1,16 +1,17 @@
 """The home page: each project's waiting work, and any guideline version to acknowledge."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from core.markdown import render_markdown
+from core.types import AuthedRequest
 from guidelines.selectors import guideline_version_diff
 from labeling.selectors.projects import home_overview
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     rows = home_overview(user=request.user)
     pending = []
     for row in rows:

@@ -1,11 +1,12 @@
 """The import page: prompts and candidates from JSONL or CSV, every bad line reported."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
+from core.types import AuthedRequest
 from labeling import importing
 from labeling.access import project_for, project_nav
 from labeling.forms import (
@@ -17,7 +18,7 @@ from labeling.services.imports import ImportRejected, candidates_import, prompts
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest, project_id: int) -> HttpResponse:
+def import_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
     form = ImportForm(request.POST or None, request.FILES or None)
     context = project_nav(project, role, "import") | {"form": form, "result": None, "lines": [], "error": ""}

@@ -3,12 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import NotAllowed
 from core.forms import errors_on, form_errors_text
+from core.types import AuthedRequest
 from labeling.access import project_for, project_nav
 from labeling.forms import (
     MemberForm,
@@ -22,7 +23,7 @@ from labeling.services.projects import membership_remove, membership_set, projec
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_new(request: HttpRequest) -> HttpResponse:
+def project_new(request: AuthedRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise NotAllowed("only site admins create projects")
     form = ProjectForm(request.POST or None)
@@ -36,7 +37,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_settings(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
     initial = {f: getattr(project, f) for f in ("description", "task_kinds", "k", "overlap", "lease_seconds")}
     form = ProjectSettingsForm(request.POST or None, initial=initial)
@@ -55,7 +56,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_set(request: HttpRequest, project_id: int) -> HttpResponse:
+def member_set(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, _ = project_for(request.user, project_id, Role.ADMIN)
     form = MemberForm(request.POST)
     if form.is_valid():
@@ -72,7 +73,7 @@ def member_set(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, project_id: int, user_id: int) -> HttpResponse:
+def member_remove(request: AuthedRequest, project_id: int, user_id: int) -> HttpResponse:
     project, _ = project_for(request.user, project_id, Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:

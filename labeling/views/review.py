@@ -1,10 +1,10 @@
 """Reviewer pages: the queue of submitted work, a task's submissions side by side, accept / reject / edit."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -13,6 +13,7 @@ from core.errors import DomainError, NotFound
 from core.forms import form_errors_text
 from core.markdown import render_markdown
 from core.pages import flash_errors
+from core.types import AuthedRequest
 from labeling.access import project_for, project_nav, require_role
 from labeling.conversation import prompt_text
 from labeling.forms import (
@@ -22,14 +23,14 @@ from labeling.forms import (
     TierEditForm,
     letter,
 )
-from labeling.models import Assignment, Candidate, Demonstration, Role, Task, TaskKind
+from labeling.models import Assignment, Candidate, Demonstration, Ranking, Role, Task, TaskKind
 from labeling.selectors.review import Submission, submissions_to_review, task_submissions
 from labeling.services.review import review_create
 from labeling.views.display import conversation, query_int
 
 
 @login_required
-def review_queue(request: HttpRequest, project_id: int) -> HttpResponse:
+def review_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.REVIEWER)
     pending_only = request.GET.get("show") != "all"
     page = max(1, query_int(request.GET.get("page"), 1))
@@ -48,7 +49,7 @@ def review_queue(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
-def task_review(request: HttpRequest, task_id: int) -> HttpResponse:
+def task_review(request: AuthedRequest, task_id: int) -> HttpResponse:
     task = Task.objects.select_related("prompt", "project__guideline").filter(pk=task_id).first()
     if task is None:
         raise NotFound("no such task")
@@ -74,10 +75,11 @@ def _tier_of(tiers: list[list[int]]) -> dict[int, int]:
 def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]:
     candidates = Candidate.objects.in_bulk(task.candidate_ids)
     ordered = [candidates[cid] for cid in task.candidate_ids if cid in candidates]
-    columns = []
+    columns: list[dict[str, Any]] = []
     for s in submissions:
-        current_tiers, original_tiers = _tier_of(s.current.tiers), _tier_of(s.original.tiers)
-        ratings = {r.candidate_id: r for r in s.current.ratings.all()}
+        current, original = cast(Ranking, s.current), cast(Ranking, s.original)  # a ranking task's revisions
+        current_tiers, original_tiers = _tier_of(current.tiers), _tier_of(original.tiers)
+        ratings = {r.candidate_id: r for r in current.ratings.all()}
         columns.append(
             {
                 "submission": s,
@@ -113,8 +115,8 @@ def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]
 
 def _demonstration_column(task: Task, submission: Submission) -> dict[str, Any]:
     start = len(task.prompt.messages)
-    reply = submission.current.messages[start:]
-    original = submission.original.messages[start:]
+    reply = cast(Demonstration, submission.current).messages[start:]
+    original = cast(Demonstration, submission.original).messages[start:]
     return {
         "submission": submission,
         "reply": conversation(reply),
@@ -123,7 +125,7 @@ def _demonstration_column(task: Task, submission: Submission) -> dict[str, Any]:
     }
 
 
-def _task_review_url(request: HttpRequest, assignment_id: int) -> str:
+def _task_review_url(request: AuthedRequest, assignment_id: int) -> str:
     task_id = Assignment.objects.filter(pk=assignment_id).values_list("task_id", flat=True).first()
     return reverse("labeling:task-review", args=[task_id])
 
@@ -131,7 +133,7 @@ def _task_review_url(request: HttpRequest, assignment_id: int) -> str:
 @login_required
 @require_POST
 @flash_errors(_task_review_url)
-def review_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def review_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     assignment = (
         Assignment.objects.select_related("task__prompt", "task__project").filter(pk=assignment_id).first()
     )
@@ -155,7 +157,7 @@ def review_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return redirect("labeling:task-review", task.pk)
 
 
-def _review_edit(request: HttpRequest, task: Task, assignment: Assignment) -> dict[str, Any]:
+def _review_edit(request: AuthedRequest, task: Task, assignment: Assignment) -> dict[str, Any]:
     """The edited annotation from the form; a form that does not parse is refused with what to fix."""
     if task.kind == TaskKind.RANKING:
         candidates = Candidate.objects.in_bulk(task.candidate_ids)

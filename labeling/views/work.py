@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from core.errors import DomainError, NotAllowed, NotFound
 from core.forms import form_errors_text
 from core.markdown import render_markdown
 from core.pages import hx_redirect, is_htmx, json_errors
+from core.types import AuthedRequest
 from labeling import search
 from labeling.access import project_for, project_nav
 from labeling.conversation import prompt_text
@@ -45,7 +46,7 @@ from labeling.views.display import conversation
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def next_task(request: HttpRequest, project_id: int) -> HttpResponse:
+def next_task(request: AuthedRequest, project_id: int) -> HttpResponse:
     """GET: a page to start from; POST: lease the next task and open it."""
     project, role = project_for(request.user, project_id, Role.LABELER)
     if request.method == "GET":
@@ -54,11 +55,11 @@ def next_task(request: HttpRequest, project_id: int) -> HttpResponse:
     return _claim_and_show(request, project)
 
 
-def _waiting(request: HttpRequest, project: Project) -> int:
+def _waiting(request: AuthedRequest, project: Project) -> int:
     return next((r.waiting for r in home_overview(user=request.user) if r.project.pk == project.pk), 0)
 
 
-def _claim_and_show(request: HttpRequest, project: Project, notice: str = "") -> HttpResponse:
+def _claim_and_show(request: AuthedRequest, project: Project, notice: str = "") -> HttpResponse:
     """Lease the next task; an HTMX request gets it swapped into the page, others are redirected."""
     try:
         assignment = claim_next_task(project=project, labeler=request.user)
@@ -88,13 +89,13 @@ def _claim_and_show(request: HttpRequest, project: Project, notice: str = "") ->
 
 
 @login_required
-def assignment_page(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def assignment_page(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     ctx = work_context(assignment_id=assignment_id, user=request.user)
     return _render_task(request, ctx, full_page=not is_htmx(request))
 
 
 def _render_task(
-    request: HttpRequest,
+    request: AuthedRequest,
     ctx: WorkContext,
     *,
     form: Any = None,
@@ -162,13 +163,13 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
     draft = ctx.draft
     if form is not None:
         content = form.data.get("content", "")
-        picks = {tuple(p) for p in form.picks()}
+        picks = {(p[0], p[1]) for p in form.picks()}
         seconds = form.data.get("seconds", "0")
         pasted = form.data.get("pasted_chars", "0")
     else:
         # A refusal task from a probe comes with a suggested honest reply: the labeler approves or edits it.
         content = draft.content if draft else ctx.task.prompt.metadata.get("suggested_reply", "")
-        picks = {tuple(p) for p in draft.picks} if draft else set()
+        picks = {(p[0], p[1]) for p in draft.picks} if draft else set()
         seconds = str(draft.seconds) if draft else "0"
         pasted = str(draft.pasted_chars) if draft else "0"
     searches = [_search_step(i, step, picks) for i, step in enumerate(draft.searches if draft else [])]
@@ -204,7 +205,7 @@ def _search_step(index: int, step: dict[str, Any], picks: set[tuple[int, int]]) 
 
 @login_required
 @require_POST
-def rank_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def rank_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     ctx = work_context(assignment_id=assignment_id, user=request.user)
     form = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
     if not form.is_valid():
@@ -227,7 +228,7 @@ def rank_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def write_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def write_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     ctx = work_context(assignment_id=assignment_id, user=request.user)
     form = DemonstrationForm(request.POST)
     if not form.is_valid():
@@ -251,7 +252,7 @@ def write_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @json_errors
-def draft_save(request: HttpRequest, assignment_id: int) -> JsonResponse:
+def draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
     form = DemonstrationForm(request.POST)
     if not form.is_valid():
         raise DomainError(form_errors_text(form) or "invalid draft", field=next(iter(form.errors), None))
@@ -271,7 +272,7 @@ def draft_save(request: HttpRequest, assignment_id: int) -> JsonResponse:
 
 @login_required
 @require_POST
-def search_run(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def search_run(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     form = SearchForm(request.POST)
     if not form.is_valid():
         raise DomainError(form_errors_text(form) or "write what to search for", field="query")
@@ -291,7 +292,7 @@ def search_run(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def preview(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def preview(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     if not Assignment.objects.filter(pk=assignment_id, labeler_id=request.user.pk).exists():
         raise NotFound("no such assignment")
     return HttpResponse(render_markdown(request.POST.get("content", "")[:100_000]))
@@ -299,7 +300,7 @@ def preview(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     ctx = work_context(assignment_id=assignment_id, user=request.user)
     form = SkipForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -319,7 +320,7 @@ def skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def release(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def release(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     try:
         assignment_release(assignment_id=assignment_id, labeler=request.user)
     except NotAllowed:
@@ -331,7 +332,7 @@ def release(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 @json_errors
-def renew(request: HttpRequest, assignment_id: int) -> JsonResponse:
+def renew(request: AuthedRequest, assignment_id: int) -> JsonResponse:
     try:
         assignment = assignment_renew(assignment_id=assignment_id, labeler=request.user)
     except NotAllowed:

@@ -41,6 +41,8 @@ def test_write_a_demonstration_reload_mid_way_and_find_the_draft(page, make_proj
 
     page.locator("[data-reply]").press("End")
     page.keyboard.type(" It grew after 1900.")
+    # the page counts the seconds it is on screen; let at least one pass before submitting
+    page.wait_for_function("parseFloat(document.querySelector('[data-seconds]').value) >= 1")
     page.keyboard.press("Control+Enter")
     page.wait_for_function(f"document.querySelector('#task').dataset.assignment !== '{assignment_id}'")
 

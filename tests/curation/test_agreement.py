@@ -1,6 +1,6 @@
 import pytest
 
-from curation.agreement import (
+from curation.quality.agreement import (
     PairCounts,
     kendall_tau_b,
     krippendorff_alpha,

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from curation.cleaning import (
+from curation.cleaning.services import (
     EvalSetRejected,
     cleaning_run,
     cleaning_settings_update,
@@ -17,7 +17,7 @@ from curation.cleaning import (
 )
 from curation.models import CleaningFlag, DuplicateCluster, EvalSet
 from curation.selectors import snapshot_rows
-from curation.services import snapshot_freeze
+from curation.snapshots import snapshot_freeze
 from labeling.models import Prompt
 from tests.curation.helpers import import_prompts, rank_all, review_all
 

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from curation.consensus import RankingsDisagreeOnCandidates, consensus_ranking, tier_ranks
+from curation.quality.consensus import RankingsDisagreeOnCandidates, consensus_ranking, tier_ranks
 
 
 def test_a_tie_ranks_its_members_at_the_mean_of_their_positions():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from curation.decontam import DecontamConfig, EvalIndex
+from curation.cleaning.decontam import DecontamConfig, EvalIndex
 
 EVAL = [
     "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from core.errors import DomainError
-from curation.labeler_quality import (
+from curation.quality.labelers import (
     gold_answer_set,
     gold_rate_set,
     labeler_quality,
@@ -98,7 +98,7 @@ def test_signals_and_scores_per_labeler(worked_project):
 
 
 def test_a_snapshot_can_leave_out_low_scoring_labelers(worked_project):
-    from curation.services import snapshot_freeze
+    from curation.snapshots import snapshot_freeze
 
     project, _ = worked_project
     everyone = snapshot_freeze(project=project, name="all", verdict="unreviewed_allowed", kinds=["ranking"])

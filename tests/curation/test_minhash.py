@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from curation.minhash import (
+from curation.cleaning.minhash import (
     MinHashConfig,
     MinHasher,
     candidate_probability,

@@ -1,6 +1,6 @@
 """PII detection checks candidates with validators, and scrubbing leaves typed placeholders."""
 
-from curation.pii import PiiKind, find_pii, iban_valid, luhn_valid, scrub_pii
+from curation.cleaning.pii import PiiKind, find_pii, iban_valid, luhn_valid, scrub_pii
 
 
 def kinds(text: str) -> list[PiiKind]:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from curation.quality import (
+from curation.cleaning.text_quality import (
     QualityThresholds,
     duplicate_ngram_char_fraction,
     quality_flags,

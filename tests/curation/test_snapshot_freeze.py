@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from curation.models import DatasetSnapshot, SnapshotRow
 from curation.selectors import snapshot_content_sha256, snapshot_rows
-from curation.services import SnapshotEmpty, canonical_json, snapshot_freeze
+from curation.snapshots import SnapshotEmpty, canonical_json, snapshot_freeze
 from labeling.models import Assignment
 from labeling.services.review import review_create
 from tests.conftest import seed_rankings

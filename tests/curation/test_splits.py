@@ -2,9 +2,9 @@ import random
 
 import pytest
 
-from curation.cleaning import cleaning_run
+from curation.cleaning.services import cleaning_run
 from curation.selectors import snapshot_rows
-from curation.services import snapshot_freeze
+from curation.snapshots import snapshot_freeze
 from curation.splits import normalize_text, prompt_group_key, split_for
 from tests.curation.helpers import import_prompts, rank_all, review_all
 

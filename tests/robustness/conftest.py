@@ -7,17 +7,17 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from curation.models import CleaningRun, DuplicateCluster, EvalSet
-from curation.practice_models import PracticeSet, ProbeSet
-from curation.services import snapshot_freeze
+from curation.models import CleaningRun, DuplicateCluster, EvalSet, PracticeSet, ProbeSet
+from curation.snapshots import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling.models import Assignment, Project, Role, SearchCorpus
 from labeling.services.annotations import ranking_submit
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import claim_next_task
 from labeling.services.review import review_create
+from registry.models import ModelVersion
 from tests.conftest import seed_rankings
-from trainer_bridge.models import ExportJob, GenerationJob, ModelVersion, RetrainPolicy, TrainingJob
+from trainer_bridge.models import ExportJob, GenerationJob, RetrainPolicy, TrainingJob
 
 
 @dataclass
@@ -60,13 +60,18 @@ def build_world() -> World:
     assignment: Assignment = claim_next_task(project=project, labeler=lea)
     snapshot = snapshot_freeze(project=project, name="world v1", created_by=admin, validation_fraction=0.0)
     base = ModelVersion.objects.create(name="world-base", kind="base", path="/nonexistent/world-base")
-    export = ExportJob.objects.create(snapshot=snapshot, kind="rm", created_by=admin)
-    generation = GenerationJob.objects.create(project=project, model_version=base, k=4, created_by=admin)
+    export = ExportJob.objects.create(
+        type="export", project=project, snapshot=snapshot, kind="rm", created_by=admin
+    )
+    generation = GenerationJob.objects.create(
+        type="generation", project=project, model_version=base, k=4, created_by=admin
+    )
     training = TrainingJob.objects.create(
+        type="training",
         kind="rm",
         project=project,
         snapshot=snapshot,
-        base_model=base,
+        model_version=base,
         output_name="world-rm",
         output_dir="/nonexistent/world-rm",
         created_by=admin,

@@ -28,6 +28,7 @@ JOB_BY_PATH = {
     "/api/exports/": "export",
     "/api/generation-jobs/": "generation",
     "/api/training-jobs/": "training",
+    "/api/jobs/": "training",  # any kind: the generic job routes
 }
 
 

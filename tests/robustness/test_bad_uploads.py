@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from curation.models import EvalSet
-from curation.practice_models import PracticeSet, ProbeSet
-from curation.services import snapshot_freeze
+from curation.models import EvalSet, PracticeSet, ProbeSet
+from curation.snapshots import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing
 from labeling.models import (
@@ -28,10 +27,11 @@ from labeling.models import (
 )
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import assignment_skip, claim_next_task
+from registry.models import ModelVersion
 from tests.robustness.conftest import World, client_as
 from tests.robustness.test_url_permissions import ENDPOINTS, concrete_urls
 from tests.web.conftest import seed_demonstrations
-from trainer_bridge.models import ModelVersion, RetrainPolicy
+from trainer_bridge.models import RetrainPolicy
 
 PROMPT = b'{"external_id": "q1", "prompt": "What is a tier?"}\n'
 BAD_FILES = {

@@ -16,14 +16,15 @@ from bench._stack import free_port, gunicorn
 from bench.faults import RedisServer
 from bench.load import seed as seed_archive
 from curation.models import DatasetSnapshot
-from curation.services import snapshot_freeze
+from curation.snapshots import snapshot_freeze
 from labeling.models import Ranking
+from registry.models import ModelVersion
 from tests.conftest import seed_rankings
 from tests.curation.helpers import rank_all, review_all
 from tests.workers import worker_database_url
-from trainer_bridge.exports.jobs import export_job_start
-from trainer_bridge.job_runs import jobs_resume_stale
-from trainer_bridge.models import ExportJob, GenerationJob, ModelVersion
+from trainer_bridge.jobs.lifecycle import jobs_resume_stale
+from trainer_bridge.models import ExportJob, GenerationJob
+from trainer_bridge.services.exports import export_job_start
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ARCHIVE = 5_000  # accepted K=9 rankings: an export of 720,000 pairs, long enough to kill midway
@@ -125,15 +126,15 @@ def test_an_export_whose_worker_is_killed_midway_finishes_after_a_restart_with_n
         snapshot=DatasetSnapshot.objects.get(pk=snapshot_id), kind="rm", options=None, user=admin
     )
     assert created
-    job = wait_for(job, lambda j: j.status == "running" and j.rows_done > 0)
+    job = wait_for(job, lambda j: j.status == "running" and j.progress_done > 0)
     worker.kill()  # SIGKILL, midway: the temporary file is half written
     job.refresh_from_db()
     path = Path(job.file_path)
-    assert job.status == "running" and 0 < job.rows_done < ARCHIVE
+    assert job.status == "running" and 0 < job.progress_done < ARCHIVE
     assert not path.exists()
 
     celery_worker()
-    assert jobs_resume_stale(stale_seconds=0) == [("ExportJob", job.pk)]
+    assert jobs_resume_stale(stale_seconds=0) == [job.pk]
     job = wait_for(job, lambda j: j.status in ("done", "failed"))
 
     assert job.status == "done", job.error

@@ -86,6 +86,8 @@ EXPECTED: dict[str, Rule] = {
     "jobs:job": Rule("reviewer", 200, "user", 405),
     "jobs:job-live": Rule("reviewer", 200, "user", 405),
     "jobs:job-cancel": Rule("user", 405, "admin", 302),
+    # a queued job cannot be retried: the page says so and goes back
+    "jobs:job-retry": Rule("user", 405, "admin", 302),
     "jobs:retrain": Rule("reviewer", 200, "user", 405),
     "jobs:retrain-create": Rule("user", 405, "admin", 302),
     "jobs:retrain-action": Rule("user", 405, "admin", 302),
@@ -98,6 +100,10 @@ EXPECTED: dict[str, Rule] = {
     "jobs:api-training-jobs": Rule("reviewer", 200, "admin", 400),
     "jobs:api-training-job": Rule("reviewer", 200, "user", 405),
     "jobs:api-training-job-cancel": Rule("user", 405, "admin", 202),
+    "jobs:api-jobs": Rule("reviewer", 200, "user", 405),
+    "jobs:api-job": Rule("reviewer", 200, "user", 405),
+    "jobs:api-job-cancel": Rule("user", 405, "admin", 202),
+    "jobs:api-job-retry": Rule("user", 405, "admin", 409),  # the world's jobs are queued, not failed
     "jobs:api-retrain-policies": Rule("reviewer", 200, "admin", 400),
     "jobs:api-retrain-policy": Rule("reviewer", 200, "user", 405),
     "jobs:api-retrain-policy-check": Rule("user", 405, "admin", 200),
@@ -140,10 +146,10 @@ EXPECTED: dict[str, Rule] = {
     "labeling:dashboard": Rule("admin", 200, "admin", 200),
     "quality:agreement": Rule("reviewer", 200, "reviewer", 200),
     "quality:labelers": Rule("reviewer", 200, "admin", 200),
-    "quality:probes": Rule("reviewer", 200, "admin", 400),
-    "quality:probe-set": Rule("reviewer", 200, "admin", 200),
-    "quality:practice-sets": Rule("reviewer", 200, "admin", 400),
-    "quality:practice-set": Rule("reviewer", 200, "admin", 200),
+    "jobs:probes": Rule("reviewer", 200, "admin", 400),
+    "jobs:probe-set": Rule("reviewer", 200, "admin", 200),
+    "jobs:practice-sets": Rule("reviewer", 200, "admin", 400),
+    "jobs:practice-set": Rule("reviewer", 200, "admin", 200),
 }
 
 
@@ -191,7 +197,7 @@ def concrete_urls(endpoint: Endpoint, world: World) -> dict[str, str]:
             if key == "kind":
                 kwargs[key] = kind
             elif key == "job_id":
-                job = kind or next(k for k in ("export", *JOB_KINDS) if k in endpoint.name)
+                job = kind or next((k for k in ("export", *JOB_KINDS) if k in endpoint.name), "generation")
                 kwargs[key] = world.job_ids[job]
             elif key == "set_id":
                 kwargs[key] = world.set_ids["probe" if "probe" in endpoint.name else "practice"]

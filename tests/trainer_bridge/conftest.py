@@ -1,6 +1,6 @@
 import pytest
 
-from curation.services import snapshot_freeze
+from curation.snapshots import snapshot_freeze
 from tests.conftest import seed_rankings
 from tests.curation.helpers import import_prompts, rank_all, review_all
 
@@ -59,6 +59,6 @@ def model_root(settings, tmp_path):
 
 @pytest.fixture
 def base_model(untrained_model_dir, db):
-    from trainer_bridge.registry import model_register
+    from registry.services import model_register
 
     return model_register(path=untrained_model_dir, name="tiny-base")

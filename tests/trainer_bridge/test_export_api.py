@@ -3,7 +3,7 @@ import json
 import pytest
 
 from config.celery import app as celery_app
-from trainer_bridge.exports.jobs import export_job_run
+from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import ExportJob
 
 
@@ -55,25 +55,28 @@ def test_the_same_export_twice_gives_back_the_same_job(
 
 
 def test_running_a_job_twice_is_harmless(snapshot, admin, settings, tmp_path):
-    from trainer_bridge.exports.jobs import export_job_start
+    from trainer_bridge.services.exports import export_job_start
 
     settings.EXPORT_ROOT = tmp_path
     job, _ = export_job_start(snapshot=snapshot, kind="prompts", options={}, user=admin)
-    first = export_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
+    first = ExportJob.objects.get(pk=job.pk)
     content = open(first.file_path, "rb").read()
-    second = export_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
+    second = ExportJob.objects.get(pk=job.pk)
     assert second.status == "done" and second.finished_at == first.finished_at
     assert open(second.file_path, "rb").read() == content
 
 
 def test_a_job_that_cannot_export_fails_with_the_reason(labeled, admin, settings, tmp_path):
-    from curation.services import snapshot_freeze
-    from trainer_bridge.exports.jobs import export_job_start
+    from curation.snapshots import snapshot_freeze
+    from trainer_bridge.services.exports import export_job_start
 
     settings.EXPORT_ROOT = tmp_path
     all_train = snapshot_freeze(project=labeled, name="all train", validation_fraction=0)
     job, _ = export_job_start(snapshot=all_train, kind="sft", options={"split": "validation"}, user=admin)
-    job = export_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
+    job = ExportJob.objects.get(pk=job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None
     assert "no demonstration or refusal or search rows in the validation split" in job.error

@@ -76,7 +76,7 @@ def test_parquet_holds_the_same_rows_as_jsonl(snapshot, tmp_path):
 def test_a_snapshot_without_such_rows_is_a_clear_error_and_writes_nothing(
     make_project, add_member, admin, tmp_path
 ):
-    from curation.services import snapshot_freeze
+    from curation.snapshots import snapshot_freeze
     from tests.conftest import seed_rankings
     from tests.curation.helpers import rank_all, review_all
 

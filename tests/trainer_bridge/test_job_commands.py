@@ -2,8 +2,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from labeling.models import Candidate
+from registry.models import ModelVersion
 from tests.trainer_bridge.jobs_helpers import import_waiting_prompts
-from trainer_bridge.models import GenerationJob, JobStatus, ModelVersion, TrainingJob
+from trainer_bridge.models import GenerationJob, JobStatus, TrainingJob
 
 
 def test_generate_inline_samples_k_candidates_per_waiting_prompt(
@@ -39,7 +40,7 @@ def test_training_commands_run_a_job_and_register_its_model(snapshot, base_model
     job = TrainingJob.objects.get()
     assert (job.kind, job.status, job.progress_done) == (kind, JobStatus.DONE, 2)
     model = ModelVersion.objects.get(name=f"{kind}-from-cli")
-    assert (model.kind, model.parent, model.snapshot) == (kind, base_model, snapshot)
+    assert (model.kind, model.parent, model.origin.snapshot) == (kind, base_model, snapshot)
 
 
 def test_a_training_command_refuses_an_unknown_snapshot(base_model):

@@ -5,9 +5,9 @@ import pytest
 from core.errors import Conflict
 from labeling.models import Candidate, Task
 from tests.trainer_bridge.jobs_helpers import gpu_worker, import_waiting_prompts, wait_for
-from trainer_bridge.generation import generation_job_run, generation_job_start
-from trainer_bridge.job_runs import job_cancel, jobs_resume_stale
+from trainer_bridge.jobs.lifecycle import job_cancel, job_run, jobs_resume_stale
 from trainer_bridge.models import JobStatus
+from trainer_bridge.services.generation import generation_job_start
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_a_generation_job_gives_k_candidates_per_prompt_and_their_ranking_tasks(
     )
     assert job.k == 3 and job.prompt_ids == prompt_ids and job.status == JobStatus.QUEUED
 
-    generation_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.log
@@ -50,10 +50,10 @@ def test_running_a_finished_generation_job_again_adds_nothing(ranking_project, b
     job = generation_job_start(
         project=ranking_project, model_version=base_model, user=admin, max_new_tokens=4
     )
-    generation_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
     texts = sorted(Candidate.objects.values_list("text", flat=True))
 
-    generation_job_run(job_id=job.pk)  # a redelivered message
+    job_run(job_id=job.pk)  # a redelivered message
 
     job.refresh_from_db()
     assert job.status == JobStatus.DONE and job.attempts == 1
@@ -68,7 +68,7 @@ def test_a_queued_job_cancels_at_once_and_never_runs(ranking_project, base_model
     )
 
     job_cancel(job=job, user=admin)
-    generation_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED and job.attempts == 0
@@ -97,7 +97,7 @@ def test_killing_the_worker_mid_job_then_resuming_leaves_no_duplicate_and_no_gap
     gpu_worker(celery_worker, tmp_path)
     # What beat runs every 30 s, here with no grace period; called in this process because only it
     # routes gpu tasks to this test run's own queue.
-    assert jobs_resume_stale(stale_seconds=0) == [("GenerationJob", job.pk)]
+    assert jobs_resume_stale(stale_seconds=0) == [job.pk]
     job = wait_for(job, lambda j: j.status in (JobStatus.DONE, JobStatus.FAILED))
 
     assert job.status == JobStatus.DONE, job.log

@@ -1,12 +1,12 @@
 import pytest
 
 from labeling.models import Candidate
+from registry.services import model_register
 from tests.trainer_bridge.jobs_helpers import import_waiting_prompts
-from trainer_bridge.generation import generation_job_start
-from trainer_bridge.job_runs import job_log
+from trainer_bridge.jobs.lifecycle import job_log, job_run
 from trainer_bridge.models import GenerationJob, JobStatus, TrainingJob
-from trainer_bridge.registry import model_register
-from trainer_bridge.training import training_job_run, training_job_start
+from trainer_bridge.services.generation import generation_job_start
+from trainer_bridge.services.training import training_job_start
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def trained_rm(snapshot, base_model, admin, model_root) -> TrainingJob:
         user=admin,
         config={"max_steps": 2, "groups_per_batch": 2, "log_every": 1, "eval_every": 1},
     )
-    training_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
     job.refresh_from_db()
     return job
 
@@ -70,13 +70,12 @@ def test_a_reviewer_follows_a_job_and_an_admin_starts_and_cancels_one(
 
 
 def test_the_live_status_is_json_with_progress(client, project, generation_job, admin):
-    from trainer_bridge.generation import generation_job_run
 
     client.force_login(admin)
     before = client.get(f"/jobs/generation/{generation_job.pk}/live/?format=json").json()
     assert (before["status"], before["progress_done"], before["progress_total"]) == ("queued", 0, 2)
 
-    generation_job_run(job_id=generation_job.pk)
+    job_run(job_id=generation_job.pk)
 
     after = client.get(f"/jobs/generation/{generation_job.pk}/live/?format=json").json()
     assert (after["status"], after["progress"], after["candidates_created"]) == ("done", 1.0, 8)
@@ -94,7 +93,9 @@ def test_a_training_job_page_plots_its_loss_and_pair_accuracy(client, trained_rm
 
 
 def test_model_names_and_log_lines_are_escaped(client, project, generation_job, untrained_model_dir, admin):
-    model = model_register(path=untrained_model_dir, name="<script>alert('m')</script>", project=project)
+    model = model_register(
+        path=untrained_model_dir, name="<script>alert('m')</script>", project_id=project.pk
+    )
     job_log(generation_job, "<img src=x onerror=alert('log')>")
     client.force_login(admin)
 

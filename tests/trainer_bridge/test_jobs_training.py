@@ -5,13 +5,14 @@ import pytest
 
 from core.errors import DomainError
 from curation.models import SnapshotRow
-from curation.services import snapshot_freeze
+from curation.snapshots import snapshot_freeze
 from labeling.models import Demonstration, Ranking
+from registry.models import ModelVersion
 from tests.trainer_bridge.jobs_helpers import gpu_worker, wait_for
-from trainer_bridge.job_runs import jobs_resume_stale
-from trainer_bridge.models import JobStatus, ModelVersion, TrainingJob
-from trainer_bridge.registry import model_lineage, model_training_rows
-from trainer_bridge.training import training_job_run, training_job_start
+from trainer_bridge.jobs.lifecycle import job_run, jobs_resume_stale
+from trainer_bridge.models import JobStatus, TrainingJob
+from trainer_bridge.selectors import model_lineage, model_training_rows
+from trainer_bridge.services.training import training_job_start
 
 SFT_KINDS = ["demonstration", "refusal", "search"]
 
@@ -31,7 +32,7 @@ def test_an_sft_job_trains_writes_metrics_and_registers_a_model_that_walks_back_
         config={"max_steps": 4, "batch_size": 4, "log_every": 1, "eval_every": 2, "lr": 1e-3},
     )
 
-    training_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.log
@@ -41,7 +42,7 @@ def test_an_sft_job_trains_writes_metrics_and_registers_a_model_that_walks_back_
     assert all(points[s]["train_loss"] > 0 for s in (1, 2, 3, 4))
     assert "val_loss" in points[2] and "val_loss" in points[4] and "val_loss" not in points[1]
     model = job.output_model
-    assert (model.kind, model.parent, model.snapshot, model.project) == (
+    assert (model.kind, model.parent, model.origin.snapshot, model.project) == (
         "sft",
         base_model,
         snapshot,
@@ -70,13 +71,13 @@ def test_a_model_trained_from_a_trained_model_reaches_the_labels_of_both_snapsho
     first = training_job_start(
         snapshot=snapshot, base_model=base_model, kind="sft", user=admin, config={"max_steps": 1}
     )
-    training_job_run(job_id=first.pk)
+    job_run(job_id=first.pk)
     first.refresh_from_db()
     later = snapshot_freeze(project=snapshot.project, name="everything v2", created_by=admin)
     second = training_job_start(
         snapshot=later, base_model=first.output_model, kind="rm", user=admin, config={"max_steps": 1}
     )
-    training_job_run(job_id=second.pk)
+    job_run(job_id=second.pk)
     second.refresh_from_db()
 
     rm = second.output_model
@@ -96,7 +97,7 @@ def test_a_reward_model_job_trains_on_rankings_and_registers_an_rm(snapshot, bas
         data_options={"by": "labeler"},
     )
 
-    training_job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.log
@@ -105,7 +106,11 @@ def test_a_reward_model_job_trains_on_rankings_and_registers_an_rm(snapshot, bas
     assert 0 <= last["val_pair_accuracy"] <= 1 and 0 <= last["train_pair_accuracy"] <= 1
     assert last["train_sequence_forwards"] == 3 * 2 * 4  # steps × rankings × K: one forward per answer
     model = job.output_model
-    assert model.kind == ModelVersion.Kind.RM and model.parent == base_model and model.snapshot == snapshot
+    assert (
+        model.kind == ModelVersion.Kind.RM
+        and model.parent == base_model
+        and model.origin.snapshot == snapshot
+    )
     assert model.metrics["val_pair_accuracy"] == last["val_pair_accuracy"]
     config = json.loads(Path(model.path, "config.json").read_text())
     assert config["architectures"] == ["LlamaForSequenceClassification"] and len(config["id2label"]) == 1
@@ -137,7 +142,7 @@ def test_an_sft_job_whose_worker_is_killed_resumes_from_its_checkpoint(
     assert 5 <= killed_at < 150
 
     gpu_worker(celery_worker, tmp_path)
-    assert jobs_resume_stale(stale_seconds=0) == [("TrainingJob", job.pk)]
+    assert jobs_resume_stale(stale_seconds=0) == [job.pk]
     job = wait_for(job, lambda j: j.status in (JobStatus.DONE, JobStatus.FAILED))
 
     assert job.status == JobStatus.DONE, job.log
@@ -145,4 +150,4 @@ def test_an_sft_job_whose_worker_is_killed_resumes_from_its_checkpoint(
     resumed = int(job.log.split("resumed from the checkpoint at step ")[1].split()[0])
     assert 4 <= resumed <= killed_at and resumed % 2 == 0
     assert metric_steps(job) == list(range(1, 151))  # a step reported twice keeps one point
-    assert ModelVersion.objects.filter(training_job=job).count() == 1
+    assert ModelVersion.objects.filter(made_by_job=job).count() == 1

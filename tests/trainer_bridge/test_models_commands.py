@@ -3,7 +3,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from trainer_bridge.models import ModelVersion
+from registry.models import ModelVersion
+from trainer_bridge.models import ModelOrigin
 
 
 def test_make_tiny_model_builds_a_loadable_chat_model_and_registers_it(tmp_path, db, capsys):
@@ -12,7 +13,8 @@ def test_make_tiny_model_builds_a_loadable_chat_model_and_registers_it(tmp_path,
     )
 
     model = ModelVersion.objects.get(name="demo")
-    assert (model.kind, model.parent, model.snapshot, model.project) == ("base", None, None, None)
+    assert (model.kind, model.parent, model.project) == ("base", None, None)
+    assert not ModelOrigin.objects.filter(model=model).exists()  # a base model learned from no snapshot
     config = json.loads((tmp_path / "tiny" / "config.json").read_text())
     assert config["model_type"] == "llama"
     tokenizer = json.loads((tmp_path / "tiny" / "tokenizer_config.json").read_text())

@@ -12,14 +12,14 @@ from labeling.services.review import review_create
 from tests.conftest import seed_rankings
 from tests.curation.helpers import by_text
 from trainer_bridge import tasks
+from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import JobStatus, RetrainPolicy, RetrainRun, TrainingJob
-from trainer_bridge.retrain import (
+from trainer_bridge.services.retrain import (
     CHECK_TASK,
     retrain_policy_check,
     retrain_policy_create,
     retrain_policy_update,
 )
-from trainer_bridge.training import training_job_run
 
 
 def accept_rankings(project: Project, labeler: Any, reviewer: Any, n: int) -> None:
@@ -89,7 +89,7 @@ def test_a_policy_fires_once_when_its_threshold_is_crossed_not_before_and_not_tw
     again = retrain_policy_check(policy_id=policy.pk)
     assert again.outcome == "skipped" and "a run is active" in again.reason
 
-    training_job_run(job_id=started.training_job_id)
+    job_run(job_id=started.training_job_id)
     assert TrainingJob.objects.get(pk=started.training_job_id).status == JobStatus.DONE
     after = retrain_policy_check(policy_id=policy.pk)
     assert (

@@ -3,7 +3,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from trainer_bridge.models import ModelVersion
+from registry.models import ModelVersion
 
 
 @pytest.mark.django_db

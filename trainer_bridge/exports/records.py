@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from curation.consensus import consensus_ranking
+from curation.quality.consensus import consensus_ranking
 
 Row = dict[str, Any]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -69,7 +70,8 @@ def train_sft(
         raise ValueError("no training example has an assistant token within max_len")
 
     checkpoint = latest_checkpoint(out)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint or model_dir, dtype=torch.float32).to(device)
+    model: Any = AutoModelForCausalLM.from_pretrained(checkpoint or model_dir, dtype=torch.float32)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = total_steps(
         examples=len(train), batch_size=cfg.batch_size, epochs=cfg.epochs, max_steps=cfg.max_steps

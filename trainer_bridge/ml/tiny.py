@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -97,7 +98,7 @@ def _dialogues(rng: random.Random, n: int) -> list[list[dict]]:
     for i in range(n):
         t = rng.choice(_TOPICS)
         system = rng.choice(_SYSTEMS)
-        chat = [{"role": "system", "content": system}] if system else []
+        chat: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
         chat.append({"role": "user", "content": rng.choice(_ASKS).format(t=t)})
         if i % 5 == 0:
             call = {"type": "function", "function": {"name": "search", "arguments": {"query": t}}}
@@ -161,7 +162,7 @@ def make_tiny_model(
 
     # The template needs a tokenizer object to render; render with a throwaway one, then train the real one.
     bootstrap = _train_tokenizer([m["content"] for chat in chats[:50] for m in chat])
-    rendered = [bootstrap.apply_chat_template(chat, tokenize=False) for chat in chats]
+    rendered = [str(bootstrap.apply_chat_template(chat, tokenize=False)) for chat in chats]
     tokenizer = _train_tokenizer(rendered)
 
     config = LlamaConfig(

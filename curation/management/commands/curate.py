@@ -2,13 +2,12 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from core.errors import DomainError
-from curation.cleaning import cleaning_run
+from core.commands import DomainCommand
+from curation.cleaning.services import cleaning_run
 from curation.models import CleaningFilter
-from labeling.models import Project
+from labeling.access import project_named
 
 
 class _StepBars:
@@ -35,7 +34,7 @@ class _StepBars:
             self.bar = None
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Run the cleaning filters over a project's prompts and demonstrations; print what each flagged."
 
     def add_arguments(self, parser) -> None:
@@ -47,19 +46,13 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project_ref = options["project"]
-        lookup = {"pk": int(project_ref)} if project_ref.isdigit() else {"name": project_ref}
-        project = Project.objects.filter(**lookup).first()
-        if project is None:
-            raise CommandError(f"there is no project {project_ref!r}")
+        project = project_named(options["project"])
         filters = (
             [f.strip() for f in options["filters"].split(",") if f.strip()] if options["filters"] else None
         )
         bars = _StepBars(not options["no_progress"])
         try:
             run = cleaning_run(project=project, filters=filters, on_progress=bars)
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
         finally:
             bars.close()
         self.stdout.write(json.dumps({"cleaning_run": run.pk, "flagged": run.counts}))

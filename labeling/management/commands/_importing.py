@@ -1,14 +1,16 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from core.commands import DomainCommand
 from labeling import importing
+from labeling.access import project_named
 from labeling.models import Project
 from labeling.services.imports import ImportRejected, ImportResult
 
 
-class ImportCommand(BaseCommand):
+class ImportCommand(DomainCommand):
     """Shared shape of import_prompts and import_candidates: all lines or none, every bad line reported."""
 
     what = "rows"
@@ -24,10 +26,7 @@ class ImportCommand(BaseCommand):
         raise NotImplementedError
 
     def handle(self, *args: Any, **options: Any) -> None:
-        key = options["project"]
-        project = Project.objects.filter(**({"pk": int(key)} if key.isdigit() else {"name": key})).first()
-        if project is None:
-            raise CommandError(f"no project {key!r}")
+        project = project_named(options["project"])
         path: Path = options["path"]
         if not path.is_file():
             raise CommandError(f"no file at {path}")

@@ -73,6 +73,7 @@ class Command(BaseCommand):
         for user, role in users.values():
             membership_set(project=project, user=user, role=role)
         version = project.guideline.versions.order_by("-number").first()
+        assert version is not None  # published just above
         guideline_acknowledge(user=users["reviewer"][0], version=version)
 
         rows = [

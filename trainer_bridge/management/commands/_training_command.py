@@ -2,15 +2,14 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from core.errors import DomainError
+from core.commands import DomainCommand, user_named
 from curation.selectors import snapshot_get
-from trainer_bridge.management.commands._jobs import add_run_arguments, follow, model_named, user_named
-from trainer_bridge.training import training_job_start
+from registry.selectors import model_named
+from trainer_bridge.management.commands._jobs import add_run_arguments, follow
+from trainer_bridge.services.training import training_job_start
 
 
-class TrainingCommand(BaseCommand):
+class TrainingCommand(DomainCommand):
     kind = ""
 
     def add_arguments(self, parser) -> None:
@@ -37,18 +36,15 @@ class TrainingCommand(BaseCommand):
         return {}
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            job = training_job_start(
-                snapshot=snapshot_get(snapshot_id=options["snapshot"]),
-                base_model=model_named(options["model"]),
-                kind=self.kind,
-                user=None,
-                config=self.config(options),
-                data_options=self.data_options(options),
-                output_name=options["output_name"],
-            )
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        job = training_job_start(
+            snapshot=snapshot_get(snapshot_id=options["snapshot"]),
+            base_model=model_named(options["model"]),
+            kind=self.kind,
+            user=None,
+            config=self.config(options),
+            data_options=self.data_options(options),
+            output_name=options["output_name"],
+        )
         if user := user_named(options["user"]):
             type(job).objects.filter(pk=job.pk).update(created_by=user)
-        follow(job, inline=options["inline"], wait=options["wait"], stdout=self.stdout)
+        follow(job, options=options, stdout=self.stdout)

@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from core.commands import DomainCommand
 from trainer_bridge.exports.cli import add_common_arguments, run_export_command
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Export a snapshot's rankings for reward-model training: pairwise preference rows or K-wise groups."
     )

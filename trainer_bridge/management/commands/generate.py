@@ -1,19 +1,13 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from core.errors import DomainError
-from trainer_bridge.generation import WHICH, generation_job_start
-from trainer_bridge.management.commands._jobs import (
-    add_run_arguments,
-    follow,
-    model_named,
-    project_named,
-    user_named,
-)
+from core.commands import DomainCommand, user_named
+from labeling.access import project_named
+from registry.selectors import model_named
+from trainer_bridge.management.commands._jobs import add_run_arguments, follow
+from trainer_bridge.services.generation import WHICH, generation_job_start
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Start a generation job: K sampled candidates for each of a project's prompts, from a model."
 
     def add_arguments(self, parser) -> None:
@@ -34,23 +28,20 @@ class Command(BaseCommand):
         add_run_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            job = generation_job_start(
-                project=project_named(options["project"]),
-                model_version=model_named(options["model"]),
-                user=None,
-                k=options["k"],
-                which=options["which"],
-                source=options["source"],
-                limit=options["limit"],
-                max_new_tokens=options["max_new_tokens"],
-                temperature=options["temperature"],
-                top_p=options["top_p"],
-                seed=options["seed"],
-                batch_size=options["batch_size"],
-            )
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        job = generation_job_start(
+            project=project_named(options["project"]),
+            model_version=model_named(options["model"]),
+            user=None,
+            k=options["k"],
+            which=options["which"],
+            source=options["source"],
+            limit=options["limit"],
+            max_new_tokens=options["max_new_tokens"],
+            temperature=options["temperature"],
+            top_p=options["top_p"],
+            seed=options["seed"],
+            batch_size=options["batch_size"],
+        )
         if user := user_named(options["user"]):
             type(job).objects.filter(pk=job.pk).update(created_by=user)
-        follow(job, inline=options["inline"], wait=options["wait"], stdout=self.stdout)
+        follow(job, options=options, stdout=self.stdout)

@@ -1,9 +1,10 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from core.errors import DomainError
+from core.commands import DomainCommand
+from labeling.access import project_named
 from trainer_bridge.labelstudio import (
     PUSHABLE_KINDS,
     default_title,
@@ -13,7 +14,6 @@ from trainer_bridge.labelstudio import (
     ls_pull,
     read_export_file,
 )
-from trainer_bridge.management.commands.ls_push import project_by_ref
 
 
 def parse_user_map(items: list[str]) -> dict[str, str]:
@@ -27,7 +27,7 @@ def parse_user_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Bring Label Studio annotations back as Coach submissions (from the server or a JSON export file)."
 
     def add_arguments(self, parser) -> None:
@@ -43,21 +43,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_ref(options["project"])
+        project = project_named(options["project"])
         user_map = parse_user_map(options["user_map"])
-        try:
-            if options["file"]:
-                tasks, emails = read_export_file(options["file"]), {}
-            else:
-                client = ls_client(url=options["url"], api_key=options["api_key"])
-                title = options["title"] or default_title(project, options["kind"])
-                ls_project_id = options["ls_project"] or ls_project_id_for(client=client, title=title)
-                if ls_project_id is None:
-                    raise CommandError(f"Label Studio has no project titled {title!r}")
-                tasks, emails = ls_fetch_export(client=client, ls_project_id=ls_project_id)
-            result = ls_pull(project=project, tasks=tasks, emails=emails, user_map=user_map)
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        if options["file"]:
+            tasks, emails = read_export_file(options["file"]), dict[str, str]()
+        else:
+            client = ls_client(url=options["url"], api_key=options["api_key"])
+            title = options["title"] or default_title(project, options["kind"])
+            ls_project_id = options["ls_project"] or ls_project_id_for(client=client, title=title)
+            if ls_project_id is None:
+                raise CommandError(f"Label Studio has no project titled {title!r}")
+            tasks, emails = ls_fetch_export(client=client, ls_project_id=ls_project_id)
+        result = ls_pull(project=project, tasks=tasks, emails=emails, user_map=user_map)
         self.stdout.write(json.dumps(result.__dict__))
         for reason in result.skipped:
             self.stderr.write(f"skipped: {reason}")

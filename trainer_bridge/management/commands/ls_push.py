@@ -1,22 +1,12 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from core.errors import DomainError
-from labeling.models import Project
-from trainer_bridge.exports.cli import progress_bar
+from core.commands import DomainCommand, progress_bar
+from labeling.access import project_named
 from trainer_bridge.labelstudio import PUSHABLE_KINDS, ls_client, ls_push
 
 
-def project_by_ref(ref: str) -> Project:
-    project = Project.objects.filter(**({"pk": int(ref)} if ref.isdigit() else {"name": ref})).first()
-    if project is None:
-        raise CommandError(f"there is no project {ref!r}")
-    return project
-
-
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Create or update a Label Studio project for one kind of a Coach project's tasks; add new ones."
 
     def add_arguments(self, parser) -> None:
@@ -33,18 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_ref(options["project"])
-        try:
-            client = ls_client(url=options["url"], api_key=options["api_key"])
-            with progress_bar(not options["no_progress"], "pushing tasks") as on_progress:
-                result = ls_push(
-                    client=client,
-                    project=project,
-                    kind=options["kind"],
-                    title=options["title"],
-                    include_done=options["include_done"],
-                    on_progress=on_progress,
-                )
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        project = project_named(options["project"])
+        client = ls_client(url=options["url"], api_key=options["api_key"])
+        with progress_bar(not options["no_progress"], "pushing tasks", "tasks") as on_progress:
+            result = ls_push(
+                client=client,
+                project=project,
+                kind=options["kind"],
+                title=options["title"],
+                include_done=options["include_done"],
+                on_progress=on_progress,
+            )
         self.stdout.write(json.dumps(result.__dict__))

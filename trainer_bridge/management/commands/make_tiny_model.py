@@ -1,14 +1,14 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from core.errors import DomainError
-from trainer_bridge.management.commands._jobs import project_named
-from trainer_bridge.registry import model_register
+from core.commands import DomainCommand
+from labeling.access import project_named
+from registry.services import model_register
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = (
         "Build a tiny Llama-style chat model and its BPE tokenizer (with a chat template) from scratch, "
         "for the demo and tests; nothing is downloaded."
@@ -45,13 +45,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"tiny model written to {out.resolve()}")
         if options["register"]:
-            try:
-                model = model_register(
-                    path=out,
-                    name=options["name"],
-                    project=project_named(options["project"]) if options["project"] else None,
-                    description="tiny Llama-style chat model built from scratch (make_tiny_model)",
-                )
-            except DomainError as exc:
-                raise CommandError(exc.detail) from None
+            model = model_register(
+                path=out,
+                name=options["name"],
+                project_id=project_named(options["project"]).pk if options["project"] else None,
+                description="tiny Llama-style chat model built from scratch (make_tiny_model)",
+            )
             self.stdout.write(f"registered base model {model.name} (#{model.pk})")

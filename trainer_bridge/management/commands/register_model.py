@@ -1,15 +1,14 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from core.errors import DomainError
+from core.commands import DomainCommand
 from curation.selectors import snapshot_get
-from trainer_bridge.management.commands._jobs import model_named, project_named
-from trainer_bridge.models import ModelVersion
-from trainer_bridge.registry import model_register
+from labeling.access import project_named
+from registry.models import ModelVersion
+from registry.selectors import model_named
+from trainer_bridge.services.models import model_register_with_lineage
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Add a local model directory (config, weights, tokenizer) to the model registry."
 
     def add_arguments(self, parser) -> None:
@@ -22,16 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("--description", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            model = model_register(
-                path=options["path"],
-                name=options["name"],
-                kind=options["kind"],
-                project=project_named(options["project"]) if options["project"] else None,
-                parent=model_named(options["parent"]) if options["parent"] else None,
-                snapshot=snapshot_get(snapshot_id=options["snapshot"]) if options["snapshot"] else None,
-                description=options["description"],
-            )
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        model = model_register_with_lineage(
+            path=options["path"],
+            name=options["name"],
+            kind=options["kind"],
+            project=project_named(options["project"]) if options["project"] else None,
+            parent=model_named(options["parent"]) if options["parent"] else None,
+            snapshot=snapshot_get(snapshot_id=options["snapshot"]) if options["snapshot"] else None,
+            description=options["description"],
+        )
         self.stdout.write(f"registered {model.kind} model {model.name} (#{model.pk}) at {model.path}")

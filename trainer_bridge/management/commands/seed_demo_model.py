@@ -3,8 +3,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from trainer_bridge.models import ModelVersion
-from trainer_bridge.registry import model_register
+from registry.models import ModelVersion
+from registry.services import model_register
 
 NAME = "tiny-demo"
 

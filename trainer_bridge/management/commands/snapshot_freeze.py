@@ -1,15 +1,13 @@
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
-from core.errors import DomainError
-from curation.services import Verdict, snapshot_freeze
-from labeling.models import Project
-from trainer_bridge.exports.cli import progress_bar
+from core.commands import DomainCommand, progress_bar, user_named
+from curation.snapshots import Verdict, snapshot_freeze
+from labeling.access import project_named
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -23,10 +21,10 @@ def _moment(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise CommandError(f"{value!r} is not an ISO date or date-time") from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.UTC)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Freeze a project's reviewed annotations into an immutable, content-hashed dataset snapshot."
 
     def add_arguments(self, parser) -> None:
@@ -52,38 +50,27 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project_ref = options["project"]
-        lookup = {"pk": int(project_ref)} if project_ref.isdigit() else {"name": project_ref}
-        project = Project.objects.filter(**lookup).first()
-        if project is None:
-            raise CommandError(f"there is no project {project_ref!r}")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"there is no user {options['user']!r}")
+        project = project_named(options["project"])
+        user = user_named(options["user"])
         try:
             versions = [int(v) for v in _csv(options["guideline_versions"]) or []] or None
         except ValueError:
             raise CommandError("guideline versions are whole numbers") from None
-        try:
-            with progress_bar(not options["no_progress"], f"freezing {options['name']}") as on_progress:
-                snapshot = snapshot_freeze(
-                    project=project,
-                    name=options["name"],
-                    created_by=user,
-                    kinds=_csv(options["kinds"]),
-                    verdict=options["verdict"],
-                    submitted_after=_moment(options["since"]),
-                    submitted_before=_moment(options["until"]),
-                    guideline_versions=versions,
-                    labelers=_csv(options["labelers"]),
-                    min_labeler_score=options["min_labeler_score"],
-                    seed=options["seed"],
-                    validation_fraction=options["validation_fraction"],
-                    on_progress=on_progress,
-                )
-        except DomainError as exc:
-            raise CommandError(exc.detail) from None
+        with progress_bar(not options["no_progress"], f"freezing {options['name']}") as on_progress:
+            snapshot = snapshot_freeze(
+                project=project,
+                name=options["name"],
+                created_by=user,
+                kinds=_csv(options["kinds"]),
+                verdict=options["verdict"],
+                submitted_after=_moment(options["since"]),
+                submitted_before=_moment(options["until"]),
+                guideline_versions=versions,
+                labelers=_csv(options["labelers"]),
+                min_labeler_score=options["min_labeler_score"],
+                seed=options["seed"],
+                validation_fraction=options["validation_fraction"],
+                on_progress=on_progress,
+            )
         manifest = {k: v for k, v in snapshot.manifest.items() if k != "source_annotation_ids"}
         self.stdout.write(json.dumps({"id": snapshot.pk} | manifest))

@@ -1,0 +1,1 @@
+"""Quality of labels: agreement between labelers, consensus rankings, gold answers and labeler scores."""

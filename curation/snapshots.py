@@ -1,0 +1,528 @@
+"""Every write in curation: one intention, one transaction."""
+
+import functools
+import hashlib
+import heapq
+import importlib.metadata
+import json
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from core.errors import Conflict, DomainError
+from core.types import User
+from curation.cleaning.pii import scrub_pii
+from curation.models import (
+    CleaningFilter,
+    CleaningFlag,
+    CleaningRun,
+    CleaningTarget,
+    DatasetSnapshot,
+    DuplicateCluster,
+)
+from curation.quality.labelers import labelers_below
+from curation.splits import SPLITS, prompt_group_key, split_for
+from labeling.models import (
+    RATING_FLAGS,
+    Assignment,
+    Candidate,
+    CandidateRating,
+    Demonstration,
+    Project,
+    Prompt,
+    Ranking,
+    Review,
+    TaskKind,
+)
+
+ROW_FORMAT = 1
+DEMONSTRATION_KINDS = (TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH)
+OnProgress = Callable[[int, int], None]  # (rows done, rows in all)
+
+
+class Verdict:
+    """Which reviewed work a snapshot takes. Rejected work never enters a snapshot."""
+
+    ACCEPTED = "accepted"  # the latest review accepts or edits it (an edit counts with the edited revision)
+    UNREVIEWED_ALLOWED = "unreviewed_allowed"  # accepted, or not reviewed yet
+    CHOICES = (ACCEPTED, UNREVIEWED_ALLOWED)
+
+
+class SnapshotEmpty(DomainError):
+    code = "snapshot_empty"
+
+
+@dataclass(frozen=True)
+class SnapshotFilters:
+    kinds: list[str]
+    verdict: str = Verdict.ACCEPTED
+    submitted_after: datetime | None = None
+    submitted_before: datetime | None = None
+    guideline_versions: list[int] | None = None
+    labelers: list[str] | None = None
+    min_labeler_score: float | None = None  # leave out the work of labelers scored below it
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("submitted_after", "submitted_before"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass
+class _Tally:
+    """What the manifest says about the rows, gathered while they stream past."""
+
+    rows: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)
+    by_kind: Counter = field(default_factory=Counter)
+    by_split: Counter = field(default_factory=Counter)
+    prompts: set[int] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    labelers: set[str] = field(default_factory=set)
+    guideline_versions: Counter = field(default_factory=Counter)
+    source_ids: dict[str, list[int]] = field(default_factory=lambda: {"ranking": [], "demonstration": []})
+
+    def add(self, row: dict[str, Any], canonical: str) -> None:
+        self.rows += 1
+        self.digest.update(canonical.encode())
+        self.digest.update(b"\n")
+        self.by_kind[row["kind"]] += 1
+        self.by_split[row["split"]] += 1
+        self.prompts.add(row["prompt_id"])
+        self.groups.add(row["prompt_group"])
+        self.labelers.add(row["labeler"])
+        version = row["guideline_version"]
+        self.guideline_versions["none" if version is None else str(version)] += 1
+        table = "ranking" if row["kind"] == TaskKind.RANKING else "demonstration"
+        self.source_ids[table].append(row["annotation_id"])
+
+
+@functools.cache
+def code_version() -> str:
+    """`git describe` of the running code when it is a checkout, else the installed package version."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if described.returncode == 0 and described.stdout.strip():
+            return f"git {described.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return f"coach {importlib.metadata.version('coach')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "coach unknown"
+
+
+def canonical_json(row: dict[str, Any]) -> str:
+    """Sorted keys, no spaces, UTF-8 as is: the bytes a snapshot row is hashed and exported as."""
+    try:
+        return orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@transaction.atomic
+def snapshot_freeze(
+    *,
+    project: Project,
+    name: str,
+    created_by: User | None = None,
+    kinds: list[str] | None = None,
+    verdict: str = Verdict.ACCEPTED,
+    submitted_after: datetime | None = None,
+    submitted_before: datetime | None = None,
+    guideline_versions: list[int] | None = None,
+    labelers: list[str] | None = None,
+    min_labeler_score: float | None = None,
+    seed: int = 0,
+    validation_fraction: float = 0.1,
+    cleaning: list[str] | None = None,
+    on_progress: OnProgress | None = None,
+) -> DatasetSnapshot:
+    """Freeze the current revision of every selected annotation into immutable rows and a manifest.
+
+    `cleaning` names the cleaning filters whose flags apply (all by default): rows of flagged prompts
+    and flagged demonstrations are left out, except that PII flags scrub the text instead.
+    """
+    name = name.strip()
+    if not name:
+        raise DomainError("give the snapshot a name", field="name")
+    filters = SnapshotFilters(
+        kinds=_checked_kinds(project, kinds),
+        verdict=verdict,
+        submitted_after=submitted_after,
+        submitted_before=submitted_before,
+        guideline_versions=sorted(set(guideline_versions)) if guideline_versions else None,
+        labelers=sorted(set(labelers)) if labelers else None,
+        min_labeler_score=min_labeler_score,
+    )
+    if min_labeler_score is not None and not 0 <= min_labeler_score <= 1:
+        raise DomainError("min_labeler_score is a score between 0 and 1", field="min_labeler_score")
+    if verdict not in Verdict.CHOICES:
+        raise DomainError(f"verdict must be one of {list(Verdict.CHOICES)}", field="verdict")
+    if not 0 <= validation_fraction < 1:
+        raise DomainError("validation_fraction must be at least 0 and below 1", field="validation_fraction")
+    if DatasetSnapshot.objects.filter(project=project, name=name).exists():
+        raise Conflict(f"project {project.name!r} already has a snapshot named {name!r}", field="name")
+
+    applied = _checked_cleaning(cleaning)
+    low_scorers = _low_scorers(project, min_labeler_score)
+    rankings, demonstrations = annotations_selected(project, filters, low_scorers)
+    rankings, demonstrations, removed = _without_flagged(rankings, demonstrations, applied)
+    total = rankings.count() + demonstrations.count()
+    if total == 0:
+        raise SnapshotEmpty(
+            "the selection matches no annotations: check the kinds, the verdict filter, the dates, "
+            "the guideline versions and the labelers",
+            extra={"filters": filters.as_json()},
+        )
+    splitting = _Splitting.for_project(project, seed, validation_fraction)
+    snapshot = DatasetSnapshot.objects.create(
+        project=project, name=name, manifest={}, row_count=0, sha256="", created_by=created_by
+    )
+    rows: Iterator[dict[str, Any]] = heapq.merge(
+        _ranking_rows(rankings, splitting),
+        _demonstration_rows(demonstrations, splitting),
+        key=lambda row: (row["prompt_id"], row["task_id"], row["assignment_id"]),
+    )
+    scrubbing = _PiiScrubbing.for_project(project) if CleaningFilter.PII in applied else None
+    if scrubbing:
+        rows = (scrubbing.scrub(row) for row in rows)
+    tally = _Tally()
+    for batch in _batches(rows, 1000):
+        _copy_rows(snapshot.pk, tally, batch)
+        if on_progress:
+            on_progress(tally.rows, total)
+
+    sha256 = tally.digest.hexdigest()
+    snapshot.manifest = {
+        "row_format": ROW_FORMAT,
+        "snapshot": name,
+        "project": {"id": project.pk, "name": project.name},
+        "filters": filters.as_json(),
+        "split": {
+            "by": "prompt group (normalized prompt text: casefolded, punctuation and whitespace collapsed; "
+            "the prompts of one duplicate cluster together)",
+            "prompts_in_duplicate_clusters": len(splitting.cluster_of),
+            "seed": seed,
+            "validation_fraction": validation_fraction,
+        },
+        "counts": {
+            "rows": tally.rows,
+            "by_kind": dict(sorted(tally.by_kind.items())),
+            "by_split": {split: tally.by_split.get(split, 0) for split in SPLITS},
+            "prompts": len(tally.prompts),
+            "prompt_groups": len(tally.groups),
+            "labelers": len(tally.labelers),
+        },
+        "cleaning": _cleaning_manifest(project, applied, removed, scrubbing),
+        "labelers_left_out": sorted(low_scorers.values()),
+        "guideline_versions": dict(sorted(tally.guideline_versions.items())),
+        "source_annotation_ids": {table: sorted(ids) for table, ids in tally.source_ids.items()},
+        "code_version": code_version(),
+        "sha256": sha256,
+    }
+    snapshot.row_count = tally.rows
+    snapshot.sha256 = sha256
+    # The one UPDATE a snapshot ever gets: sealing it (the trigger refuses any once sha256 is set).
+    snapshot.save(update_fields=["manifest", "row_count", "sha256"])
+    return snapshot
+
+
+def _checked_cleaning(cleaning: list[str] | None) -> list[str]:
+    chosen = CleaningFilter.values if cleaning is None else list(dict.fromkeys(cleaning))
+    if unknown := sorted(set(chosen) - set(CleaningFilter.values)):
+        raise DomainError(f"unknown cleaning filters {unknown}", field="cleaning")
+    return [f for f in CleaningFilter.values if f in chosen]
+
+
+def _without_flagged(
+    rankings: QuerySet, demonstrations: QuerySet, applied: list[str]
+) -> tuple[QuerySet, QuerySet, dict[str, int]]:
+    """The selection less the rows whose prompt or demonstration a removing filter flagged.
+
+    Each filter's count is the rows it flags in the selection, so a row two filters flag counts twice.
+    """
+    removed: dict[str, int] = {}
+    for name in applied:
+        if name == CleaningFilter.PII:
+            continue  # scrubbed, not removed
+        flags = CleaningFlag.objects.filter(filter=name)
+        prompt_flagged = Exists(flags.filter(prompt_id=OuterRef("task__prompt_id")))
+        demonstration_flagged = Exists(flags.filter(demonstration_id=OuterRef("id")))
+        removed[name] = (
+            rankings.filter(prompt_flagged).count()
+            + demonstrations.filter(prompt_flagged | demonstration_flagged).count()
+        )
+        if removed[name]:
+            rankings = rankings.exclude(prompt_flagged)
+            demonstrations = demonstrations.exclude(prompt_flagged | demonstration_flagged)
+    return rankings, demonstrations, removed
+
+
+@dataclass
+class _PiiScrubbing:
+    """Replaces personal data with placeholders in the rows of PII-flagged prompts and demonstrations."""
+
+    prompt_ids: set[int]
+    demonstration_ids: set[int]
+    phone_region: str
+    rows: int = 0
+
+    @classmethod
+    def for_project(cls, project: Project) -> "_PiiScrubbing":
+        flags = CleaningFlag.objects.filter(project=project, filter=CleaningFilter.PII)
+        region = project.cleaning_settings.phone_region if hasattr(project, "cleaning_settings") else "US"
+        return cls(
+            prompt_ids=set(flags.exclude(prompt=None).values_list("prompt_id", flat=True)),
+            demonstration_ids=set(
+                flags.exclude(demonstration=None).values_list("demonstration_id", flat=True)
+            ),
+            phone_region=region,
+        )
+
+    def scrub(self, row: dict[str, Any]) -> dict[str, Any]:
+        scrubbed = False
+        if row["prompt_id"] in self.prompt_ids:
+            row["prompt"] = self._messages(row["prompt"])
+            scrubbed = True
+        if row["kind"] != TaskKind.RANKING and row["annotation_id"] in self.demonstration_ids:
+            row["messages"] = self._messages(row["messages"])
+            scrubbed = True
+        self.rows += scrubbed
+        return row
+
+    def _messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            m | {"content": scrub_pii(m["content"], phone_region=self.phone_region)}
+            if isinstance(m.get("content"), str)
+            else m
+            for m in messages
+        ]
+
+
+def _cleaning_manifest(
+    project: Project, applied: list[str], removed: dict[str, int], scrubbing: _PiiScrubbing | None
+) -> dict[str, Any]:
+    runs = CleaningRun.objects.filter(project=project).order_by("id").values_list("id", "filters")
+    last_run = {name: run_id for run_id, filters in runs for name in filters}
+    return {
+        "applied": applied,
+        "rows_removed": {name: removed.get(name, 0) for name in applied if name != CleaningFilter.PII},
+        "rows_scrubbed_pii": scrubbing.rows if scrubbing else 0,
+        "cleaning_runs": {name: last_run.get(name) for name in applied},
+    }
+
+
+def _checked_kinds(project: Project, kinds: list[str] | None) -> list[str]:
+    chosen = list(dict.fromkeys(kinds or project.task_kinds))
+    if unknown := sorted(set(chosen) - set(TaskKind.values)):
+        raise DomainError(f"unknown task kinds {unknown}", field="kinds")
+    return sorted(chosen)
+
+
+def _low_scorers(project: Project, min_score: float | None) -> dict[int, str]:
+    """Labeler id → username of those whose score is under the minimum (none without a minimum)."""
+    if min_score is None:
+        return {}
+    below = labelers_below(project=project, min_score=min_score)
+    return dict(get_user_model().objects.filter(pk__in=below).values_list("pk", "username"))
+
+
+def annotations_selected(
+    project: Project, filters: SnapshotFilters, low_scorers: dict[int, str]
+) -> tuple[QuerySet, QuerySet]:
+    """Current revisions of submitted work that pass the filters, ordered by prompt, task, assignment."""
+    latest_verdict = (
+        Review.objects.filter(assignment=OuterRef("assignment_id"))
+        .order_by("-created_at", "-id")
+        .values("verdict")
+    )
+    accepted = Q(verdict__in=[Review.Verdict.ACCEPT, Review.Verdict.EDIT])
+    verdict_ok = accepted if filters.verdict == Verdict.ACCEPTED else accepted | Q(verdict__isnull=True)
+    selected = Q(task__project=project, is_current=True, assignment__state=Assignment.State.SUBMITTED)
+    if filters.submitted_after:
+        selected &= Q(assignment__submitted_at__gte=filters.submitted_after)
+    if filters.submitted_before:
+        selected &= Q(assignment__submitted_at__lt=filters.submitted_before)
+    if filters.guideline_versions:
+        selected &= Q(guideline_version__number__in=filters.guideline_versions)
+    if filters.labelers:
+        selected &= Q(assignment__labeler__username__in=filters.labelers)
+    if low_scorers:
+        selected &= ~Q(assignment__labeler_id__in=list(low_scorers))
+    common = [
+        "id",
+        "assignment_id",
+        "task_id",
+        "task__kind",
+        "task__prompt_id",
+        "task__prompt__external_id",
+        "task__prompt__messages",
+        "revision",
+        "seconds",
+        "assignment__labeler__username",
+        "author__username",
+        "guideline_version__number",
+        "assignment__submitted_at",
+        "verdict",
+    ]
+    order = ("task__prompt_id", "task_id", "assignment_id")
+    rankings = (
+        Ranking.objects.filter(selected, task__kind__in=[k for k in filters.kinds if k == TaskKind.RANKING])
+        .annotate(verdict=Subquery(latest_verdict[:1]))
+        .filter(verdict_ok)
+        .order_by(*order)
+        .values(*common, "task__candidate_ids", "tiers", "all_bad")
+    )
+    demonstrations = (
+        Demonstration.objects.filter(
+            selected, task__kind__in=[k for k in filters.kinds if k in DEMONSTRATION_KINDS]
+        )
+        .annotate(verdict=Subquery(latest_verdict[:1]))
+        .filter(verdict_ok)
+        .order_by(*order)
+        .values(*common, "messages", "tools")
+    )
+    return rankings, demonstrations
+
+
+@dataclass(frozen=True)
+class _Splitting:
+    """Which split a prompt's rows go to: by prompt group, so no prompt or near copy is in both."""
+
+    seed: int
+    validation_fraction: float
+    cluster_of: dict[int, str]  # prompt id → the group key of its duplicate cluster's kept prompt
+
+    @classmethod
+    def for_project(cls, project: Project, seed: int, validation_fraction: float) -> "_Splitting":
+        """The near copies the last dedup run found share a group even when the snapshot keeps them all."""
+        clusters = list(
+            DuplicateCluster.objects.filter(project=project, target=CleaningTarget.PROMPT).values_list(
+                "kept_id", "member_ids"
+            )
+        )
+        kept = dict(Prompt.objects.filter(pk__in=[k for k, _ in clusters]).values_list("pk", "messages"))
+        cluster_of = {
+            member: prompt_group_key(kept[kept_id])
+            for kept_id, members in clusters
+            if kept_id in kept
+            for member in members
+        }
+        return cls(seed, validation_fraction, cluster_of)
+
+    def group(self, prompt_id: int, messages: list[dict[str, Any]]) -> str:
+        return self.cluster_of.get(prompt_id) or prompt_group_key(messages)
+
+    def split(self, group: str) -> str:
+        return split_for(group, seed=self.seed, validation_fraction=self.validation_fraction)
+
+
+def _common_row(record: dict[str, Any], splitting: _Splitting) -> dict[str, Any]:
+    prompt = record["task__prompt__messages"]
+    group = splitting.group(record["task__prompt_id"], prompt)
+    labeler = record["assignment__labeler__username"]
+    submitted = record["assignment__submitted_at"]
+    return {
+        "kind": record["task__kind"],
+        "split": splitting.split(group),
+        "prompt_id": record["task__prompt_id"],
+        "prompt_external_id": record["task__prompt__external_id"],
+        "prompt_group": group,
+        "prompt": prompt,
+        "task_id": record["task_id"],
+        "assignment_id": record["assignment_id"],
+        "annotation_id": record["id"],
+        "revision": record["revision"],
+        "labeler": labeler,
+        "edited_by": record["author__username"] if record["author__username"] != labeler else None,
+        "verdict": record["verdict"],
+        "guideline_version": record["guideline_version__number"],
+        "submitted_at": submitted.isoformat() if submitted else None,
+        "seconds": round(float(record["seconds"]), 3),
+    }
+
+
+def _ranking_rows(rankings: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
+    for chunk in _batches(rankings.iterator(chunk_size=1000), 1000):
+        candidate_ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
+        with connection.cursor() as cursor:  # one array literal, not 9,000 parameters (K x 1,000 ids)
+            cursor.execute(
+                f"SELECT id, text, model_name FROM {Candidate._meta.db_table} WHERE id = ANY(%s::bigint[])",
+                ["{" + ",".join(map(str, candidate_ids)) + "}"],
+            )
+            candidates = {
+                pk: {"id": pk, "text": text, "model": model} for pk, text, model in cursor.fetchall()
+            }
+        ratings: dict[int, list[dict[str, Any]]] = {}
+        for rating in (
+            CandidateRating.objects.filter(ranking_id__in=[r["id"] for r in chunk])
+            .order_by("ranking_id", "candidate_id")
+            .values("ranking_id", "candidate_id", "overall", *RATING_FLAGS)
+        ):
+            ranking_id = rating.pop("ranking_id")
+            rating["candidate"] = rating.pop("candidate_id")
+            ratings.setdefault(ranking_id, []).append(rating)
+        for record in chunk:
+            yield _common_row(record, splitting) | {
+                "candidates": [candidates[cid] for cid in record["task__candidate_ids"]],
+                "tiers": record["tiers"],
+                "all_bad": record["all_bad"],
+                "ratings": ratings.get(record["id"], []),
+            }
+
+
+def _demonstration_rows(demonstrations: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
+    for record in demonstrations.iterator(chunk_size=1000):
+        yield _common_row(record, splitting) | {
+            "messages": record["messages"],
+            "tools": record["tools"] or [],
+        }
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+_COPY_ROWS = (
+    "COPY curation_snapshotrow "
+    "(snapshot_id, position, kind, split, prompt_id, prompt_group, annotation_id, data) FROM STDIN"
+)
+
+
+def _copy_rows(snapshot_id: int, tally: _Tally, batch: list[dict[str, Any]]) -> None:
+    with connection.cursor() as cursor, cursor.copy(_COPY_ROWS) as copy:
+        for row in batch:
+            canonical = canonical_json(row)
+            copy.write_row(
+                (
+                    snapshot_id,
+                    tally.rows,
+                    row["kind"],
+                    row["split"],
+                    row["prompt_id"],
+                    row["prompt_group"],
+                    row["annotation_id"],
+                    canonical,
+                )
+            )
+            tally.add(row, canonical)

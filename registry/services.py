@@ -1,0 +1,73 @@
+"""Registering a model directory: checked without torch, named, scoped to a project or shared."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from core.errors import Conflict, DomainError
+from core.types import User
+from registry.models import ModelVersion
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+
+class ModelPathInvalid(DomainError):
+    code = "model_path_invalid"
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """A local transformers model directory (config, weights, tokenizer), resolved; read without torch."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_dir():
+        raise ModelPathInvalid(f"{resolved} is not a directory", field="path")
+    missing = []
+    if not (resolved / "config.json").is_file():
+        missing.append("config.json")
+    if not any((resolved / name).is_file() for name in WEIGHT_FILES):
+        missing.append(" or ".join(WEIGHT_FILES))
+    if not any((resolved / name).is_file() for name in TOKENIZER_FILES):
+        missing.append(" or ".join(TOKENIZER_FILES))
+    if missing:
+        raise ModelPathInvalid(f"{resolved} lacks {', '.join(missing)}", field="path")
+    return resolved
+
+
+@transaction.atomic
+def model_register(
+    *,
+    path: str | Path,
+    name: str = "",
+    kind: str = ModelVersion.Kind.BASE,
+    project_id: int | None = None,
+    parent: ModelVersion | None = None,
+    metrics: dict[str, Any] | None = None,
+    description: str = "",
+    created_by: User | None = None,
+) -> ModelVersion:
+    """Add a model directory to the registry; a trained model names the model it was trained from.
+
+    What it was trained on is recorded beside it by trainer_bridge (trainer_bridge.services.models).
+    """
+    resolved = check_model_dir(path)
+    if kind not in ModelVersion.Kind.values:
+        raise DomainError(f"kind is one of {ModelVersion.Kind.values}", field="kind")
+    if kind != ModelVersion.Kind.BASE and parent is None:
+        raise DomainError(f"a {kind} model names the model it was trained from", field="parent")
+    name = name.strip() or (resolved.parent.name if resolved.name == "final" else resolved.name)
+    if ModelVersion.objects.filter(name=name).exists():
+        raise Conflict(f"a model named {name!r} is registered", field="name")
+    if metrics is None and (resolved / "metrics.json").is_file():
+        metrics = json.loads((resolved / "metrics.json").read_text())
+    return ModelVersion.objects.create(
+        name=name,
+        kind=kind,
+        path=str(resolved),
+        project_id=project_id,
+        parent=parent,
+        metrics=metrics or {},
+        description=description,
+        created_by=created_by,
+    )

@@ -1,0 +1,1 @@
+"""REST API of trainer_bridge: snapshots and exports, models, jobs, retrain policies."""

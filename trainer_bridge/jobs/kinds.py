@@ -1,0 +1,38 @@
+"""Every kind of job: its details model, the function that does its work, and whether it needs a GPU.
+
+The work functions are named by their dotted path and imported only when a worker runs the job, so
+the web process never loads the model code behind them.
+"""
+
+from dataclasses import dataclass
+
+from trainer_bridge.models import ExportJob, GenerationJob, Job, JobType, PracticeRun, ProbeRun, TrainingJob
+
+
+@dataclass(frozen=True)
+class JobKind:
+    model: type[Job]
+    work: str  # "module.function", called as work(run, job)
+    gpu: bool  # runs a model: goes to the `gpu` queue, one worker per GPU
+    label: str
+
+
+KINDS: dict[str, JobKind] = {
+    JobType.EXPORT: JobKind(ExportJob, "trainer_bridge.services.exports.export_work", False, "export"),
+    JobType.GENERATION: JobKind(
+        GenerationJob, "trainer_bridge.services.generation.generation_work", True, "generation"
+    ),
+    JobType.TRAINING: JobKind(
+        TrainingJob, "trainer_bridge.services.training.training_work", True, "training"
+    ),
+    JobType.PROBE: JobKind(ProbeRun, "trainer_bridge.services.probes.probe_work", True, "refusal probe"),
+    JobType.PRACTICE: JobKind(
+        PracticeRun, "trainer_bridge.services.practice.practice_work", True, "practice sampling"
+    ),
+}
+
+
+def detail(job: Job) -> Job:
+    """The job as its own kind (GenerationJob, ...), from a plain Job row."""
+    model = KINDS[job.type].model
+    return job if isinstance(job, model) else model.objects.get(pk=job.pk)

@@ -1,0 +1,40 @@
+"""trainer_bridge's data: the one job family, what each trained model learned from, retrain policies."""
+
+from trainer_bridge.models.jobs import (
+    ExportJob,
+    GenerationJob,
+    Job,
+    JobMetric,
+    JobStatus,
+    JobType,
+    TrainingJob,
+)
+from trainer_bridge.models.lineage import ModelOrigin
+from trainer_bridge.models.retrain import RetrainPolicy, RetrainRun
+from trainer_bridge.models.sampling import (
+    PracticeResult,
+    PracticeRun,
+    PracticeSolution,
+    ProbeAnswer,
+    ProbeOutcome,
+    ProbeRun,
+)
+
+__all__ = [
+    "ExportJob",
+    "GenerationJob",
+    "Job",
+    "JobMetric",
+    "JobStatus",
+    "JobType",
+    "ModelOrigin",
+    "PracticeResult",
+    "PracticeRun",
+    "PracticeSolution",
+    "ProbeAnswer",
+    "ProbeOutcome",
+    "ProbeRun",
+    "RetrainPolicy",
+    "RetrainRun",
+    "TrainingJob",
+]

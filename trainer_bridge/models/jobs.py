@@ -1,0 +1,163 @@
+"""The one job family: every piece of background work is a `Job` row (status, progress, heartbeat, log,
+metrics, the model versions it used and made) with its own details in a child table.
+
+A run holds its job through `runner` (a token of its own) while it keeps `heartbeat_at` fresh; a
+RUNNING job whose heartbeat went stale lost its worker and is queued again (trainer_bridge.jobs).
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+from core.errors import DomainError
+from registry.models import ModelVersion
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class JobType(models.TextChoices):
+    EXPORT = "export"
+    GENERATION = "generation"
+    TRAINING = "training"
+    PROBE = "probe"
+    PRACTICE = "practice"
+
+
+class Job(models.Model):
+    Status = JobStatus
+    Type = JobType
+    ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+    FINISHED = (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    type = models.CharField(max_length=20, choices=JobType.choices)
+    project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="jobs")
+    # The model version the job ran (sampled from, trained from) and the one it made, if any.
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
+    )
+    output_model = models.OneToOneField(
+        "registry.ModelVersion",
+        on_delete=models.PROTECT,
+        related_name="made_by_job",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(default=0)
+    latest_metrics = models.JSONField(default=dict, blank=True)
+    log = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    runner = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "type", "-created_at"], name="job_by_project"),
+            models.Index(fields=["heartbeat_at"], condition=Q(status="running"), name="job_running"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} job #{self.pk}"
+
+    @property
+    def progress(self) -> float:
+        if self.status == JobStatus.DONE:
+            return 1.0
+        return min(1.0, self.progress_done / self.progress_total) if self.progress_total else 0.0
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    def model(self) -> ModelVersion:
+        """The model version the job runs; every kind that loads a model names one."""
+        if self.model_version is None:
+            raise DomainError(f"{self} names no model version to run")
+        return self.model_version
+
+
+class JobMetric(models.Model):
+    """One report of a run (train loss, validation accuracy, candidates per second, ...) at a step."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metric_points")
+    step = models.PositiveIntegerField()
+    values = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # A resumed run reports a step again: the later report replaces the earlier one.
+        constraints = [models.UniqueConstraint(fields=["job", "step"], name="job_metric_per_step")]
+
+
+class ExportJob(Job):
+    """One export of a snapshot to a file; progress counts the snapshot rows read."""
+
+    class Kind(models.TextChoices):
+        SFT = "sft"
+        RM = "rm"
+        PROMPTS = "prompts"
+
+    snapshot = models.ForeignKey(
+        "curation.DatasetSnapshot", on_delete=models.PROTECT, related_name="export_jobs"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    options = models.JSONField(default=dict, blank=True)  # format, split, kinds, mode, by, margin
+    rows_written = models.BigIntegerField(default=0)  # lines (or records) in the file
+    file_path = models.CharField(max_length=1000, blank=True, default="")
+    file_bytes = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["snapshot", "kind"], name="export_job_by_snapshot")]
+
+
+class GenerationJob(Job):
+    """K sampled candidates for each of a fixed list of prompts, from one model version."""
+
+    # How the prompts were chosen, and the prompts it gave, fixed when the job was made.
+    prompt_filter = models.JSONField(default=dict, blank=True)
+    prompt_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    k = models.PositiveSmallIntegerField()
+    sampling_params = models.JSONField(default=dict, blank=True)  # max_new_tokens, temperature, top_p
+    seed = models.IntegerField(default=0)
+    batch_size = models.PositiveSmallIntegerField(default=8)
+    candidates_created = models.PositiveIntegerField(default=0)
+    ranking_tasks_created = models.PositiveIntegerField(default=0)
+
+
+class TrainingJob(Job):
+    """SFT or reward-model training of `model_version` on a frozen snapshot; the output is a new version."""
+
+    class Kind(models.TextChoices):
+        SFT = "sft"
+        RM = "rm"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    snapshot = models.ForeignKey(
+        "curation.DatasetSnapshot", on_delete=models.PROTECT, related_name="training_jobs"
+    )
+    config = models.JSONField(default=dict, blank=True)  # hyperparameters (trainer_bridge.ml.config)
+    data_options = models.JSONField(default=dict, blank=True)  # SFT: kinds; RM: by labeler or consensus
+    output_name = models.CharField(max_length=200)
+    output_dir = models.CharField(max_length=1000)
+
+    @property
+    def base_model(self) -> ModelVersion | None:
+        """The model the job trains from."""
+        return self.model_version

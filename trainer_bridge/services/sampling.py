@@ -1,0 +1,84 @@
+"""What probe and practice jobs share: a model answers every item of a set `samples` times, stored as it goes.
+
+Resuming is safe: items that already hold all their samples are skipped, answers land on a unique key,
+and each item samples from its own seed, so a retried item gets the answers it would have had the
+first time. The model code (torch) is imported inside the run, so only GPU workers load it.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, QuerySet
+
+from core.errors import DomainError
+from registry.models import ModelVersion
+from trainer_bridge.jobs.lifecycle import Run
+from trainer_bridge.models import PracticeRun, ProbeRun
+
+Messages = list[dict[str, Any]]
+MAX_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class Item:
+    pk: int
+    messages: Messages
+
+
+def check_sampling(*, model_version: ModelVersion, project_id: int, samples: int) -> None:
+    if model_version.kind == ModelVersion.Kind.RM:
+        raise DomainError("a reward model scores answers; it does not write them", field="model_version")
+    if model_version.project_id not in (None, project_id):
+        raise DomainError("this model belongs to another project", field="model_version")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise DomainError(f"samples must be between 1 and {MAX_SAMPLES}", field="samples")
+
+
+def item_seed(job: ProbeRun | PracticeRun, item_id: int) -> int:
+    return (job.seed * 1_000_003 + item_id) % (2**63)
+
+
+def items_done(answers: QuerySet[Any], item_field: str, samples: int) -> set[int]:
+    """The items that already hold all their samples."""
+    counts = Counter(answers.values_list(item_field, flat=True))
+    return {pk for pk, n in counts.items() if n >= samples}
+
+
+def sample_items(
+    run: Run,
+    job: ProbeRun | PracticeRun,
+    items: Sequence[Item],
+    *,
+    done: set[int],
+    store: Callable[[int, list[str]], None],
+    batch_size: int = 8,
+) -> None:
+    """Generate `job.samples` answers for every item not in `done`, storing each batch as it finishes."""
+    todo = [item for item in items if item.pk not in done]
+    run.update(progress_done=len(items) - len(todo), progress_total=len(items))
+    if done:
+        run.log(f"{len(done)} of {len(items)} items already hold their {job.samples} samples; skipping them")
+    if not todo:
+        return
+    from trainer_bridge.ml.generate import generate_candidates  # torch: only GPU workers get here
+
+    def on_batch(first: int, answers: list[list[str]]) -> None:
+        for item, texts in zip(todo[first : first + len(answers)], answers, strict=True):
+            store(item.pk, [text.replace("\x00", "") for text in texts])
+        run.update(progress_done=F("progress_done") + len(answers))
+        run.check()
+
+    model = job.model()
+    run.log(f"sampling {job.samples} answers for {len(todo)} items from {model.name}")
+    generate_candidates(
+        model.path,
+        [item.messages for item in todo],
+        k=job.samples,
+        max_new_tokens=job.max_new_tokens,
+        temperature=job.temperature,
+        seeds=[item_seed(job, item.pk) for item in todo],
+        batch_size=batch_size,
+        on_batch=on_batch,
+    )

@@ -1,0 +1,249 @@
+"""Training jobs: SFT or a K-wise reward model on a frozen snapshot; the output is a new ModelVersion.
+
+The training loops live in trainer_bridge.ml (torch); they are imported inside the run, so only GPU
+workers load them. The job's rows are the snapshot's, built by the export row builders.
+"""
+
+import math
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.text import slugify
+
+from core.errors import Conflict, DomainError
+from core.types import User
+from curation.models import DatasetSnapshot
+from curation.selectors import snapshot_row_count, snapshot_rows
+from curation.splits import TRAIN, VALIDATION
+from labeling.access import require_role
+from labeling.models import TaskKind
+from registry.models import ModelVersion
+from trainer_bridge.exports.records import kwise_records, sft_records
+from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
+from trainer_bridge.jobs.queue import job_dispatch
+from trainer_bridge.ml.config import RMConfig, SFTConfig
+from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
+
+SFT_ROW_KINDS = [TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH]
+RM_BY = ("labeler", "consensus")
+# What each kind of training may start from: SFT continues a causal LM; a reward model grows a score
+# head on a causal LM (as InstructGPT's does on the SFT model) or continues a reward model.
+ALLOWED_BASES: dict[str, set[str]] = {
+    TrainingJob.Kind.SFT: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT},
+    TrainingJob.Kind.RM: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.RM},
+}
+# Small defaults that suit a demo on the CPU; real runs pass their own.
+JOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    TrainingJob.Kind.SFT: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+    TrainingJob.Kind.RM: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+}
+
+
+def config_class(kind: str) -> type[SFTConfig] | type[RMConfig]:
+    return SFTConfig if kind == TrainingJob.Kind.SFT else RMConfig
+
+
+def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's hyperparameters, checked against the training loop's config (output_dir is the job's)."""
+    if kind not in TrainingJob.Kind.values:
+        raise DomainError(f"a training job is one of {TrainingJob.Kind.values}", field="kind")
+    known = {f.name: f for f in fields(config_class(kind)) if f.name != "output_dir"}
+    raw = {k: v for k, v in (raw or {}).items() if v is not None and v != ""}
+    if unknown := sorted(set(raw) - set(known)):
+        raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
+    config = dict(JOB_DEFAULTS[kind])
+    for name, value in raw.items():
+        as_float = known[name].type in ("float", float)
+        try:
+            number = float(value) if as_float else int(value)
+        except (TypeError, ValueError):
+            raise DomainError(f"{name} must be a number", field=name) from None
+        if not math.isfinite(number) or number < 0 or (not as_float and number != float(value)):
+            raise DomainError(
+                f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
+            )
+        config[name] = number
+    for name in ("batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every"):
+        if name in config and config[name] < 1:
+            raise DomainError(f"{name} must be at least 1", field=name)
+    return config
+
+
+def _data_options(kind: str, snapshot: DatasetSnapshot, raw: dict[str, Any] | None) -> dict[str, Any]:
+    raw = dict(raw or {})
+    if kind == TrainingJob.Kind.SFT:
+        kinds = raw.pop("kinds", None) or list(SFT_ROW_KINDS)
+        if unknown := sorted(set(kinds) - set(SFT_ROW_KINDS)):
+            raise DomainError(f"SFT trains on {list(SFT_ROW_KINDS)}, not {unknown}", field="kinds")
+        options: dict[str, Any] = {"kinds": sorted(set(kinds))}
+        row_kinds = options["kinds"]
+    else:
+        by = raw.pop("by", None) or "labeler"
+        if by not in RM_BY:
+            raise DomainError(f"by is one of {list(RM_BY)}", field="by")
+        options, row_kinds = {"by": by}, [TaskKind.RANKING]
+    if raw:
+        raise DomainError(f"options {sorted(raw)} do not apply to {kind} training", field=sorted(raw)[0])
+    if snapshot_row_count(snapshot=snapshot, kinds=row_kinds, split=TRAIN) == 0:
+        what = "ranking" if kind == TrainingJob.Kind.RM else " or ".join(row_kinds)
+        raise DomainError(f"snapshot {snapshot.name} has no {what} rows in its train split", field="snapshot")
+    return options
+
+
+@transaction.atomic
+def training_job_start(
+    *,
+    snapshot: DatasetSnapshot,
+    base_model: ModelVersion,
+    kind: str,
+    user: User | None,
+    config: dict[str, Any] | None = None,
+    data_options: dict[str, Any] | None = None,
+    output_name: str = "",
+) -> TrainingJob:
+    """Queue SFT or reward-model training of `base_model` on the snapshot's train split."""
+    project = snapshot.project
+    if user is not None:
+        require_role(user=user, project=project, role=JOB_ROLE)
+    if not snapshot.sha256:
+        raise DomainError("the snapshot is still being frozen", field="snapshot")
+    if kind not in TrainingJob.Kind.values:
+        raise DomainError(f"a training job is one of {TrainingJob.Kind.values}", field="kind")
+    if base_model.kind not in ALLOWED_BASES[kind]:
+        raise DomainError(f"{kind} training cannot start from a {base_model.kind} model", field="base_model")
+    if base_model.project_id not in (None, project.pk):
+        raise DomainError("this model belongs to another project", field="base_model")
+    checked = training_config(kind, config)
+    options = _data_options(kind, snapshot, data_options)
+    job = TrainingJob.objects.create(
+        type=JobType.TRAINING,
+        kind=kind,
+        project=project,
+        snapshot=snapshot,
+        model_version=base_model,
+        config=checked,
+        data_options=options,
+        output_name="",
+        output_dir="",
+        created_by=user,
+    )
+    name = (output_name or "").strip() or f"{slugify(project.name) or 'project'}-{kind}-{job.pk}"
+    if (
+        ModelVersion.objects.filter(name=name).exists()
+        or TrainingJob.objects.filter(output_name=name).exists()
+    ):
+        raise Conflict(f"a model named {name!r} exists or is being trained", field="output_name")
+    job.output_name = name
+    job.output_dir = str(Path(settings.MODEL_ROOT) / "training" / f"job-{job.pk}-{slugify(name)}")
+    job.save(update_fields=["output_name", "output_dir"])
+    job_log(job, f"queued: {kind} on snapshot {snapshot.name} from {base_model.name}, output {name}")
+    job_dispatch(job)
+    return job
+
+
+def _rows(job: TrainingJob, split: str) -> list[dict[str, Any]]:
+    with transaction.atomic():  # the snapshot's rows stream from a server-side cursor
+        if job.kind == TrainingJob.Kind.SFT:
+            rows = snapshot_rows(snapshot=job.snapshot, kinds=job.data_options["kinds"], split=split)
+            return list(sft_records(rows))
+        rows = snapshot_rows(snapshot=job.snapshot, kinds=[TaskKind.RANKING], split=split)
+        return [
+            {"prompt": r["prompt"], "candidates": r["candidates"], "tiers": r["tiers"]}
+            for r in kwise_records(rows, by=job.data_options["by"])
+        ]
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON for Postgres: a diverged run's NaN or infinite loss is stored as null."""
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            clean[key] = None
+        elif isinstance(value, dict):
+            clean[key] = _finite(value)
+        else:
+            clean[key] = value
+    return clean
+
+
+def training_work(run: Run, job: TrainingJob) -> None:
+    """Run or resume a training job from its newest checkpoint; a finished one only registers its output."""
+    train_rows, val_rows = _rows(job, TRAIN), _rows(job, VALIDATION)
+    unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+    run.log(
+        f"{len(train_rows)} training and {len(val_rows)} validation {unit} from snapshot {job.snapshot.name}"
+    )
+    cfg = config_class(job.kind)(output_dir=Path(job.output_dir), **job.config)
+
+    def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
+        values = _finite(metrics)
+        JobMetric.objects.bulk_create(
+            [JobMetric(job_id=job.pk, step=step, values=values)],
+            update_conflicts=True,
+            unique_fields=["job", "step"],
+            update_fields=["values"],
+        )
+        run.update(progress_done=step, progress_total=total, latest_metrics=values)
+        shown = ", ".join(
+            f"{key} {values[key]:.4g}"
+            for key in ("train_loss", "val_loss", "train_pair_accuracy", "val_pair_accuracy")
+            if isinstance(values.get(key), float)
+        )
+        run.log(f"step {step}/{total}: {shown}")
+
+    base = job.model()
+    run.log(f"training from {base.path} into {job.output_dir}")
+    # torch and transformers: only GPU workers get here
+    try:
+        if isinstance(cfg, SFTConfig):
+            from trainer_bridge.ml.sft import train_sft
+
+            result = train_sft(
+                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
+            )
+        else:
+            from trainer_bridge.ml.reward import train_reward_model
+
+            result = train_reward_model(
+                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
+            )
+    except ValueError as exc:  # the loops refuse data they cannot learn from, with a reason
+        raise DomainError(str(exc)) from None
+    if result.get("stopped"):
+        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+    if result.get("resumed_from_step"):
+        run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
+    _register_output(run, job, _finite(result))
+
+
+@transaction.atomic
+def _register_output(run: Run, job: TrainingJob, result: dict[str, Any]) -> None:
+    """The output model and the job's end in one transaction: a job is done exactly when its model exists."""
+    Job.objects.select_for_update().filter(pk=job.pk).first()  # one registration at a time
+    job = TrainingJob.objects.select_related("model_version", "snapshot").get(pk=job.pk)
+    model = job.output_model
+    if model is None:
+        model = ModelVersion.objects.create(
+            name=job.output_name,
+            kind=job.kind,
+            path=result["final_dir"],
+            project=job.project,
+            parent=job.model_version,
+            metrics={k: v for k, v in result.items() if k not in ("final_dir",)},
+            description=f"{job.kind} training job {job.pk} on snapshot {job.snapshot.name}",
+            created_by=job.created_by,
+        )
+        ModelOrigin.objects.create(model=model, snapshot=job.snapshot)
+        job.output_model = model
+        job.save(update_fields=["output_model"])
+    step, total = result.get("step", 0), result.get("total_steps", 0)
+    if not run.finish(
+        JobStatus.DONE,
+        line=f"done at step {step}/{total}: registered model version {model.name} (#{model.pk})",
+        progress_done=step,
+        progress_total=total,
+    ):
+        raise JobStopped("lost")

@@ -1,0 +1,18 @@
+"""What the model, job and retrain pages share: the tabs and who may act."""
+
+from typing import Any
+
+from labeling.access import RANK, project_nav
+from registry.models import ModelVersion
+from trainer_bridge.jobs.lifecycle import JOB_ROLE
+from trainer_bridge.selectors import (
+    model_lineage,
+)
+
+
+def tab_context(project: Any, role: str, tab: str) -> dict[str, Any]:
+    return project_nav(project, role, "") | {"tab": tab, "is_admin": RANK[role] >= RANK[JOB_ROLE]}
+
+
+def lineage_text(model: ModelVersion) -> str:
+    return " ← ".join(m.name for m in model_lineage(model=model))

@@ -1,0 +1,180 @@
+"""Probe and practice set pages: upload a set (curation), run it against a model version (a job), and
+read a run's outcomes. Reviewers read; admins upload and run."""
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from core.charts import histogram
+from core.errors import DomainError, NotAllowed, NotFound
+from core.forms import upload_within_limit
+from core.types import AuthedRequest
+from curation import practice, probes
+from curation.models import PracticeSet, ProbeSet
+from labeling.access import has_role, project_for, project_nav
+from labeling.models import Role
+from labeling.services.imports import ImportRejected
+from registry.selectors import models_for
+from trainer_bridge.models import PracticeRun, ProbeRun
+from trainer_bridge.services.practice import practice_run_start
+from trainer_bridge.services.probes import probe_outcomes, probe_run_start
+
+
+class UploadForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    file = forms.FileField(help_text="JSONL, one object per line", validators=[upload_within_limit])
+
+
+class RunForm(forms.Form):
+    model_version = forms.TypedChoiceField(coerce=int, choices=[])
+    samples = forms.IntegerField(min_value=1, max_value=64, initial=8)
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=4096, initial=128)
+    temperature = forms.FloatField(min_value=0.0, max_value=5.0, initial=1.0)
+    seed = forms.IntegerField(min_value=0, max_value=2**63 - 1, initial=0)
+
+    def __init__(self, *args: Any, versions: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.versions = {v.pk: v for v in versions}
+        field = cast(forms.TypedChoiceField, self.fields["model_version"])
+        field.choices = [(v.pk, str(v)) for v in versions]
+
+
+class ProbeRunForm(RunForm):
+    judge = forms.ChoiceField(choices=[(name, name) for name in probes.JUDGES], initial="containment")
+
+
+def _require_admin(role: str) -> None:
+    if not has_role(role, Role.ADMIN):
+        raise NotAllowed("this needs the admin role in the project")
+
+
+SetUpload = Callable[..., ProbeSet | PracticeSet]
+_SETS: dict[str, tuple[type[ProbeSet] | type[PracticeSet], SetUpload, str, str]] = {
+    "probe": (ProbeSet, probes.probe_set_upload, "jobs:probes", "jobs:probe-set"),
+    "practice": (PracticeSet, practice.practice_set_upload, "jobs:practice-sets", "jobs:practice-set"),
+}
+
+
+def _sets_page(request: AuthedRequest, project_id: int, kind: str) -> HttpResponse:
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
+    model, upload, list_url, _ = _SETS[kind]
+    form = UploadForm(request.POST or None, request.FILES or None)
+    context = project_nav(project, role, "quality") | {
+        "form": form,
+        "kind": kind,
+        "is_admin": has_role(role, Role.ADMIN),
+    }
+    status = 200
+    if request.method == "POST":
+        _require_admin(role)
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                made = upload(
+                    project=project,
+                    name=form.cleaned_data["name"],
+                    stream=form.cleaned_data["file"],
+                    uploaded_by=request.user,
+                )
+            except ImportRejected as exc:
+                context |= {"error": exc.detail, "lines": exc.extra["lines"], "total_errors": len(exc.errors)}
+                status = 400
+            except DomainError as exc:
+                context["error"] = exc.detail
+                status = 400
+            else:
+                messages.success(request, f"{made.name} stored.")
+                return redirect(list_url, project_id=project.pk)
+    context["sets"] = (
+        model.objects.filter(project=project).select_related("uploaded_by").order_by("-created_at")
+    )
+    return render(request, "curation/quality/sets.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def probe_sets(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _sets_page(request, project_id, "probe")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def practice_sets(request: AuthedRequest, project_id: int) -> HttpResponse:
+    return _sets_page(request, project_id, "practice")
+
+
+def _start_run(request: AuthedRequest, kind: str, the_set: Any, form: RunForm) -> ProbeRun | PracticeRun:
+    common: dict[str, Any] = {
+        "model_version": form.versions[form.cleaned_data["model_version"]],
+        "samples": form.cleaned_data["samples"],
+        "max_new_tokens": form.cleaned_data["max_new_tokens"],
+        "temperature": form.cleaned_data["temperature"],
+        "seed": form.cleaned_data["seed"],
+        "user": request.user,
+    }
+    if kind == "probe":
+        return probe_run_start(probe_set=the_set, judge=form.cleaned_data["judge"], **common)
+    return practice_run_start(practice_set=the_set, **common)
+
+
+def _set_page(request: AuthedRequest, project_id: int, set_id: int, kind: str) -> HttpResponse:
+    project, role = project_for(request.user, project_id, Role.REVIEWER)
+    model, _, _, detail_url = _SETS[kind]
+    the_set = model.objects.filter(project=project, pk=set_id).first()
+    if the_set is None:
+        raise NotFound(f"no such {kind} set")
+    form_class = ProbeRunForm if kind == "probe" else RunForm
+    form = form_class(request.POST or None, versions=list(models_for(project_id=project.pk)))
+    if request.method == "POST":
+        _require_admin(role)
+        if form.is_valid():
+            run = _start_run(request, kind, the_set, form)
+            messages.success(request, f"Run {run.pk} queued on the GPU workers.")
+            return redirect(detail_url, project_id=project.pk, set_id=the_set.pk)
+    runs: list[ProbeRun] | list[PracticeRun]
+    if isinstance(the_set, ProbeSet):
+        runs = list(ProbeRun.objects.filter(probe_set=the_set).select_related("model_version"))
+    else:
+        runs = list(PracticeRun.objects.filter(practice_set=the_set).select_related("model_version"))
+    runs.sort(key=lambda r: r.created_at, reverse=True)
+    shown = next((r for r in runs if str(r.pk) == request.GET.get("run")), runs[0] if runs else None)
+    context = project_nav(project, role, "quality") | {
+        "kind": kind,
+        "set": the_set,
+        "form": form,
+        "is_admin": has_role(role, Role.ADMIN),
+        "runs": runs,
+        "run": shown,
+    }
+    if isinstance(the_set, ProbeSet):
+        context["items"] = the_set.questions.order_by("line")
+        if isinstance(shown, ProbeRun):
+            context["outcomes"] = probe_outcomes(run=shown)
+    else:
+        context["items"] = the_set.problems.order_by("line")
+        if isinstance(shown, PracticeRun):
+            results = list(shown.results.select_related("problem").order_by("problem__line"))
+            context["results"] = results
+            context["difficulty_chart"] = histogram(
+                [r.pass_rate for r in results], title="Problems by pass rate"
+            )
+    return render(request, f"curation/quality/{kind}_set.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def probe_set(request: AuthedRequest, project_id: int, set_id: int) -> HttpResponse:
+    return _set_page(request, project_id, set_id, "probe")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def practice_set(request: AuthedRequest, project_id: int, set_id: int) -> HttpResponse:
+    return _set_page(request, project_id, set_id, "practice")

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench-queue clean
+.PHONY: run test test-fast lint bench-queue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,15 +13,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[embedded,ml,test,bench]'
 	touch $(STAMP)
 
+# The tiers (CONTRIBUTING.md): `make test-fast` while editing; `make test` (lint, then every test) before
+# a commit, and in CI.
+FAST := -m "not (worker or ml or browser or external or slow)" --ignore=tests/ml --ignore=tests/browser
+
 run: $(STAMP)
 	$(PY) -m config.embedded run
 
-test: $(STAMP)
+test: lint
 	$(PY) -m config.embedded test
+
+test-fast: $(STAMP)
+	$(PY) -m config.embedded test $(FAST)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench-queue: $(STAMP)
 	$(PY) -m config.embedded exec $(PY) bench/queue.py

@@ -1,5 +1,3 @@
-import io
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -10,10 +8,23 @@ from rest_framework.test import APIClient
 
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling.models import Project, Role
-from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_set, project_create
 
 User = get_user_model()
+ML_FIXTURES = {"tiny_model_dir", "untrained_model_dir", "tiny_tokenizer", "base_model"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it uses, so the fast tier leaves out workers, models and the browser."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        parts = item.path.parts
+        if "celery_worker" in used:
+            item.add_marker(pytest.mark.worker)
+        if used & ML_FIXTURES or "ml" in parts:
+            item.add_marker(pytest.mark.ml)
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True)
@@ -77,38 +88,6 @@ def add_member(make_user) -> Callable[..., Any]:
     return add
 
 
-def jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
-    return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
-
-
-def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int]:
-    """Import n prompts with k candidates each; returns the ranking task ids."""
-    k = k or project.k
-    prompts_import(
-        project=project,
-        fmt="jsonl",
-        task_kind="ranking",
-        stream=jsonl([{"external_id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(n)]),
-    )
-    candidates_import(
-        project=project,
-        fmt="jsonl",
-        stream=jsonl(
-            [
-                {
-                    "prompt_external_id": f"p{i}",
-                    "text": f"Answer {j} to question {i}.",
-                    "model": "m",
-                    "sample_index": j,
-                }
-                for i in range(n)
-                for j in range(k)
-            ]
-        ),
-    )
-    return list(project.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
-
-
 @pytest.fixture
 def celery_worker(django_db_setup, django_db_blocker):
     """Start real Celery workers on queues private to this test run; tasks sent meanwhile go there."""
@@ -143,3 +122,26 @@ def api() -> Callable[[Any], APIClient]:
         return client
 
     return client_for
+
+
+# --- tiny models, built from scratch once per session (one per shape the suite needs) ------------------
+
+
+def _tiny(tmp_path_factory: Any, name: str, **shape: Any) -> Any:
+    torch = pytest.importorskip("torch")
+    from trainer_bridge.ml.tiny import make_tiny_model
+
+    torch.set_num_threads(2)  # tiny tensors: more threads only add contention on a shared machine
+    return make_tiny_model(tmp_path_factory.mktemp(name), seed=0, **shape)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: Any) -> Any:
+    """A tiny chat model and tokenizer, warmed up on template chats so it writes chat-shaped text."""
+    return _tiny(tmp_path_factory, "tiny-model")
+
+
+@pytest.fixture(scope="session")
+def untrained_model_dir(tmp_path_factory: Any) -> Any:
+    """The same tiny chat model with random weights (no warm-up), so its samples rarely stop early."""
+    return _tiny(tmp_path_factory, "untrained-model", warmup_steps=0)

@@ -5,12 +5,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+J = TypeVar("J", bound=Any)
 
 
 def worker_database_url() -> str:
@@ -68,3 +71,20 @@ class Worker:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def gpu_worker(celery_worker: Callable[..., Any], model_root: Path) -> Any:
+    """A real worker that beats often, so a cancel or a lost run is noticed within a fraction of a second."""
+    return celery_worker(
+        COACH_MODEL_ROOT=str(model_root), COACH_JOB_HEARTBEAT_SECONDS="0.2", OMP_NUM_THREADS="1"
+    )
+
+
+def wait_for(job: J, done: Callable[[J], bool], *, timeout: float = 120.0) -> J:
+    """Poll the job's row until `done(job)`; the timeout only keeps a broken run from hanging the suite."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fresh = type(job).objects.get(pk=job.pk)
+        if done(fresh) or time.monotonic() > deadline:
+            return fresh
+        time.sleep(0.02)

@@ -1,7 +1,6 @@
 """Browser tests: Playwright drives Debian's chromium against pytest-django's live server."""
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +8,6 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("COACH_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -61,19 +59,3 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
 @pytest.fixture
 def page(new_page: Callable[[], Any]) -> Any:
     return new_page()
-
-
-def login(page: Any, username: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw-" + username)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/$"))
-
-
-def shot(page: Any, name: str) -> Path:
-    """Keep a full-page screenshot as a test artifact."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -5,8 +5,8 @@ import pytest
 from labeling import search
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.browser.conftest import login, shot
-from tests.conftest import seed_rankings
+from tests.browser.ui import login, shot
+from tests.factories import seed_rankings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,8 +3,8 @@ import re
 import pytest
 
 from guidelines.services import guideline_publish
-from tests.browser.conftest import login, shot
-from tests.conftest import seed_rankings
+from tests.browser.ui import login, shot
+from tests.factories import seed_rankings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

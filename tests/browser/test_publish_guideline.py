@@ -1,7 +1,7 @@
 import pytest
 
 from guidelines.models import GuidelineVersion
-from tests.browser.conftest import login, shot
+from tests.browser.ui import login, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

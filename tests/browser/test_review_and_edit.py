@@ -3,8 +3,8 @@ import pytest
 from labeling.models import Demonstration, Review, Role
 from labeling.services.drafts import demonstration_draft_submit
 from labeling.services.queue import claim_next_task
-from tests.browser.conftest import login, shot
-from tests.web.conftest import seed_demonstrations
+from tests.browser.ui import login, shot
+from tests.factories import seed_demonstrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

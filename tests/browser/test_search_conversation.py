@@ -6,8 +6,8 @@ import pytest
 
 from labeling.models import Demonstration
 from labeling.services.corpora import corpus_upload
-from tests.browser.conftest import login, shot
-from tests.web.conftest import seed_demonstrations
+from tests.browser.ui import login, shot
+from tests.factories import seed_demonstrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from curation.quality.agreement import (
 from labeling.models import Task
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the 4 observers x 12 units example
 # with missing values; the paper gives alpha = 0.743 (nominal), 0.815 (ordinal), 0.849 (interval).

@@ -19,7 +19,7 @@ from curation.models import CleaningFlag, DuplicateCluster, EvalSet
 from curation.selectors import snapshot_rows
 from curation.snapshots import snapshot_freeze
 from labeling.models import Prompt
-from tests.curation.helpers import import_prompts, rank_all, review_all
+from tests.factories import import_prompts, rank_all, review_all
 
 LONG = (
     "Explain how the water cycle moves water between the oceans, the air and the land, "

@@ -13,8 +13,7 @@ from curation.quality.labelers import (
 from labeling.models import Task
 from labeling.services.annotations import demonstration_submit, ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
-from tests.curation.helpers import import_prompts
+from tests.factories import import_prompts, seed_rankings
 
 
 def _work(project, labeler, *, reverse: bool, ranking_seconds: list[float], reply: str, pasted: int) -> None:

@@ -5,8 +5,7 @@ import pytest
 from curation.models import PracticeProblem
 from curation.practice import final_answer, parse_number, practice_set_upload, verify
 from labeling.services.imports import ImportRejected
-from tests.conftest import jsonl
-from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
+from tests.factories import jsonl
 
 
 def _problem(answer: str, verifier: str, **options) -> PracticeProblem:

@@ -10,8 +10,7 @@ from curation.probes import (
     probe_set_upload,
 )
 from labeling.services.imports import ImportRejected
-from tests.conftest import jsonl
-from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
+from tests.factories import jsonl
 
 
 def never_right(answer: str, question: ProbeQuestion) -> bool:

@@ -9,7 +9,7 @@ from curation.models import GoldAnswer
 from labeling.models import Role, Task
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import jsonl, seed_rankings
+from tests.factories import jsonl, seed_rankings
 
 
 def _client(user) -> Client:

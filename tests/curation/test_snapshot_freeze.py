@@ -10,8 +10,7 @@ from curation.selectors import snapshot_content_sha256, snapshot_rows
 from curation.snapshots import SnapshotEmpty, canonical_json, snapshot_freeze
 from labeling.models import Assignment
 from labeling.services.review import review_create
-from tests.conftest import seed_rankings
-from tests.curation.helpers import import_prompts, rank_all, review_all
+from tests.factories import import_prompts, rank_all, review_all, seed_rankings
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def reviewed(project, add_member):
 def rank_all_limited(project, labeler, n):
     from labeling.services.annotations import ranking_submit
     from labeling.services.queue import claim_next_task
-    from tests.curation.helpers import by_text
+    from tests.factories import by_text
 
     done = []
     for _ in range(n):

@@ -6,7 +6,7 @@ from curation.cleaning.services import cleaning_run
 from curation.selectors import snapshot_rows
 from curation.snapshots import snapshot_freeze
 from curation.splits import normalize_text, prompt_group_key, split_for
-from tests.curation.helpers import import_prompts, rank_all, review_all
+from tests.factories import import_prompts, rank_all, review_all
 
 
 def test_normalizing_ignores_case_whitespace_and_punctuation():

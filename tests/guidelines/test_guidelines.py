@@ -23,7 +23,7 @@ def test_the_diff_shows_what_changed(project, admin):
 
 
 def test_a_new_version_must_be_acknowledged_before_the_next_task(project, admin, add_member, api):
-    from tests.conftest import seed_rankings
+    from tests.factories import seed_rankings
 
     seed_rankings(project, 2)
     lea = add_member(project, "lea")
@@ -42,7 +42,7 @@ def test_a_new_version_must_be_acknowledged_before_the_next_task(project, admin,
 
 def test_annotations_record_the_version_they_were_made_under(project, admin, add_member, api):
     from labeling.models import Ranking
-    from tests.conftest import seed_rankings
+    from tests.factories import seed_rankings
 
     seed_rankings(project, 2)
     lea = add_member(project, "lea")

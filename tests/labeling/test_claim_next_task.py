@@ -15,7 +15,7 @@ from labeling.services.queue import (
     assignment_skip,
     claim_next_task,
 )
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def _claim_concurrently(project, labelers, rounds: int = 1) -> list[int | None]:

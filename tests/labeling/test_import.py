@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from labeling.models import Candidate, Prompt, Task
 from labeling.services.imports import ImportRejected, candidates_import, prompts_import
-from tests.conftest import jsonl
+from tests.factories import jsonl
 
 
 def _upload(client, project, which, content: bytes, name: str):

@@ -7,7 +7,7 @@ from django.utils import timezone
 from labeling.models import Assignment, Task
 from labeling.services.queue import claim_next_task
 from labeling.tasks import reclaim_expired_leases
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from labeling.models import Assignment
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 ROLES = ["anonymous", "outsider", "labeler", "reviewer", "admin"]
 ORDER = {"labeler": 1, "reviewer": 2, "admin": 3}

@@ -1,7 +1,7 @@
 import pytest
 
 from labeling.models import Demonstration, Ranking, Review, Task
-from tests.conftest import jsonl, seed_rankings
+from tests.factories import jsonl, seed_rankings
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import pytest
 
 from labeling.models import Demonstration
 from labeling.services.imports import prompts_import
-from tests.conftest import jsonl
+from tests.factories import jsonl
 
 SEARCH_TOOL = [{"type": "function", "function": {"name": "search", "parameters": {"type": "object"}}}]
 

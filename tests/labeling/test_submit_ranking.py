@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from labeling.models import Assignment, CandidateRating, Ranking, Task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_an_expired_assignment_is_refused(claimed):
 def test_a_ranking_for_a_demonstration_task_is_the_wrong_kind(make_project, add_member, api):
     project = make_project(kinds=["demonstration"])
     from labeling.services.imports import prompts_import
-    from tests.conftest import jsonl
+    from tests.factories import jsonl
 
     prompts_import(project=project, fmt="jsonl", stream=jsonl([{"prompt": "Say hello."}]))
     client = api(add_member(project, "lea"))

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 
 from config.celery import app
-from tests.robustness.conftest import World, build_world
+from tests.robustness.world import World, build_world
 
 # Marks the module as using the database, so the test database exists even when this file runs alone.
 pytestmark = pytest.mark.django_db
@@ -81,6 +81,7 @@ def _steer_to_real_objects(case: Any, world: World) -> None:
             case.path_parameters[key] = world.ids[key]
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_no_operation_answers_a_server_error(case: Any, fuzz_target: dict[str, Any]) -> None:

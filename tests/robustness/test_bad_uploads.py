@@ -28,9 +28,9 @@ from labeling.models import (
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import assignment_skip, claim_next_task
 from registry.models import ModelVersion
-from tests.robustness.conftest import World, client_as
+from tests.factories import seed_demonstrations
 from tests.robustness.test_url_permissions import ENDPOINTS, concrete_urls
-from tests.web.conftest import seed_demonstrations
+from tests.robustness.world import World, client_as
 from trainer_bridge.models import RetrainPolicy
 
 PROMPT = b'{"external_id": "q1", "prompt": "What is a tier?"}\n'

@@ -19,8 +19,7 @@ from curation.models import DatasetSnapshot
 from curation.snapshots import snapshot_freeze
 from labeling.models import Ranking
 from registry.models import ModelVersion
-from tests.conftest import seed_rankings
-from tests.curation.helpers import rank_all, review_all
+from tests.factories import rank_all, review_all, seed_rankings
 from tests.workers import worker_database_url
 from trainer_bridge.jobs.lifecycle import jobs_resume_stale
 from trainer_bridge.models import ExportJob, GenerationJob
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 ARCHIVE = 5_000  # accepted K=9 rankings: an export of 720,000 pairs, long enough to kill midway
 
 
+@pytest.mark.external
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_labeling_goes_on_and_starting_a_job_says_the_queue_is_unreachable(
     make_project, add_member, admin, tmp_path
@@ -97,6 +97,7 @@ def test_with_the_broker_down_labeling_goes_on_and_starting_a_job_says_the_queue
     assert Ranking.objects.filter(author=lea).count() == 3
 
 
+@pytest.mark.external
 def test_postgres_restarted_under_load_answers_503_while_down_and_keeps_every_acknowledged_submit():
     scenario = subprocess.run(
         [sys.executable, "bench/faults.py", "postgres-restart", "--labelers", "3", "--down", "3"],

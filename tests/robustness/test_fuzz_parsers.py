@@ -16,7 +16,7 @@ from labeling.models import Candidate, CandidateRating, Prompt, Ranking
 from labeling.services.annotations import InvalidRanking, ranking_submit, validate_tiers
 from labeling.services.imports import ImportRejected, candidates_import, prompts_import
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 FUZZ = settings(max_examples=100, deadline=None, database=None)
 WITH_DB = settings(

@@ -7,8 +7,8 @@ import pytest
 from labeling.models import Demonstration, Project, Role
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import claim_next_task
-from tests.robustness.conftest import World, client_as
-from tests.web.conftest import seed_demonstrations
+from tests.factories import seed_demonstrations
+from tests.robustness.world import World, client_as
 from trainer_bridge.models import RetrainPolicy
 
 HUGE = 2**70

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.robustness.conftest import ROLES, World, client_as
+from tests.robustness.world import ROLES, World, client_as
 
 EXEMPT_ROUTES = {"admin/": "Django's admin site: staff only, guarded and tested by Django itself"}
 EXEMPT = {

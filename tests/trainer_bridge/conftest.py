@@ -1,8 +1,7 @@
 import pytest
 
 from curation.snapshots import snapshot_freeze
-from tests.conftest import seed_rankings
-from tests.curation.helpers import import_prompts, rank_all, review_all
+from tests.factories import import_prompts, rank_all, review_all, seed_rankings
 
 KINDS = ["ranking", "demonstration", "refusal", "search"]
 
@@ -39,14 +38,6 @@ def snapshot(labeled, admin):
 
 
 # --- models and GPU jobs -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def untrained_model_dir(tmp_path_factory):
-    """A tiny chat model with random weights (no warm-up steps), so its samples rarely stop early."""
-    from trainer_bridge.ml.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("untrained-model"), seed=0, warmup_steps=0)
 
 
 @pytest.fixture

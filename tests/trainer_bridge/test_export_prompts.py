@@ -1,6 +1,6 @@
 import json
 
-from tests.curation.helpers import SEARCH_TOOLS
+from tests.factories import SEARCH_TOOLS
 from trainer_bridge.exports import export_prompts
 
 

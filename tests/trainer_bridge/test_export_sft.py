@@ -4,7 +4,7 @@ import pytest
 
 from core.errors import DomainError
 from curation.selectors import snapshot_rows
-from tests.curation.helpers import SEARCH_TOOLS
+from tests.factories import SEARCH_TOOLS
 from trainer_bridge.exports import ExportEmpty, export_sft
 
 
@@ -77,8 +77,7 @@ def test_a_snapshot_without_such_rows_is_a_clear_error_and_writes_nothing(
     make_project, add_member, admin, tmp_path
 ):
     from curation.snapshots import snapshot_freeze
-    from tests.conftest import seed_rankings
-    from tests.curation.helpers import rank_all, review_all
+    from tests.factories import rank_all, review_all, seed_rankings
 
     project = make_project(name="ranks only", kinds=["ranking"])
     seed_rankings(project, 2)

@@ -62,6 +62,7 @@ def test_labelers_cannot_open_the_exports_page(labeled, add_member):
     assert client.get(f"/projects/{labeled.pk}/exports/").status_code == 403
 
 
+@pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_celery_worker_runs_the_export_and_the_page_sees_it_finish(
     snapshot, labeled, add_member, tmp_path, settings

@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 
 from labeling.models import Candidate
 from registry.models import ModelVersion
-from tests.trainer_bridge.jobs_helpers import import_waiting_prompts
+from tests.factories import import_waiting_prompts
 from trainer_bridge.models import GenerationJob, JobStatus, TrainingJob
 
 

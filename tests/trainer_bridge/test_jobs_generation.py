@@ -4,7 +4,8 @@ import pytest
 
 from core.errors import Conflict
 from labeling.models import Candidate, Task
-from tests.trainer_bridge.jobs_helpers import gpu_worker, import_waiting_prompts, wait_for
+from tests.factories import import_waiting_prompts
+from tests.workers import gpu_worker, wait_for
 from trainer_bridge.jobs.lifecycle import job_cancel, job_run, jobs_resume_stale
 from trainer_bridge.models import JobStatus
 from trainer_bridge.services.generation import generation_job_start

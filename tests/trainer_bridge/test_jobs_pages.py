@@ -2,7 +2,7 @@ import pytest
 
 from labeling.models import Candidate
 from registry.services import model_register
-from tests.trainer_bridge.jobs_helpers import import_waiting_prompts
+from tests.factories import import_waiting_prompts
 from trainer_bridge.jobs.lifecycle import job_log, job_run
 from trainer_bridge.models import GenerationJob, JobStatus, TrainingJob
 from trainer_bridge.services.generation import generation_job_start

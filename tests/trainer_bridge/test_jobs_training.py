@@ -8,7 +8,7 @@ from curation.models import SnapshotRow
 from curation.snapshots import snapshot_freeze
 from labeling.models import Demonstration, Ranking
 from registry.models import ModelVersion
-from tests.trainer_bridge.jobs_helpers import gpu_worker, wait_for
+from tests.workers import gpu_worker, wait_for
 from trainer_bridge.jobs.lifecycle import job_run, jobs_resume_stale
 from trainer_bridge.models import JobStatus, TrainingJob
 from trainer_bridge.selectors import model_lineage, model_training_rows
@@ -125,9 +125,9 @@ def test_a_reward_model_cannot_start_from_a_snapshot_without_rankings(labeled, b
 
 @pytest.mark.django_db(transaction=True)
 def test_an_sft_job_whose_worker_is_killed_resumes_from_its_checkpoint(
-    snapshot, base_model, admin, celery_worker, tmp_path
+    snapshot, base_model, admin, celery_worker, model_root
 ):
-    worker = gpu_worker(celery_worker, tmp_path)
+    worker = gpu_worker(celery_worker, model_root)  # the job's checkpoints go under the test's own directory
     job = training_job_start(
         snapshot=snapshot,
         base_model=base_model,
@@ -141,7 +141,7 @@ def test_an_sft_job_whose_worker_is_killed_resumes_from_its_checkpoint(
     killed_at = TrainingJob.objects.get(pk=job.pk).progress_done
     assert 5 <= killed_at < 150
 
-    gpu_worker(celery_worker, tmp_path)
+    gpu_worker(celery_worker, model_root)
     assert jobs_resume_stale(stale_seconds=0) == [job.pk]
     job = wait_for(job, lambda j: j.status in (JobStatus.DONE, JobStatus.FAILED))
 

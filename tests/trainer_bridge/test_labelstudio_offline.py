@@ -7,8 +7,7 @@ from django.core.management import CommandError, call_command
 from label_studio_sdk.label_interface import LabelInterface
 
 from labeling.models import Assignment, Demonstration, Ranking, Task
-from tests.conftest import seed_rankings
-from tests.curation.helpers import import_prompts
+from tests.factories import import_prompts, seed_rankings
 from trainer_bridge.labelstudio import LabelStudioError, label_config, ls_pull, ls_task
 
 

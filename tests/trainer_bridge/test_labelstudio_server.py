@@ -6,8 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from labeling.models import Assignment, Demonstration, Ranking
-from tests.conftest import seed_rankings
-from tests.curation.helpers import import_prompts
+from tests.factories import import_prompts, seed_rankings
 from tests.trainer_bridge.labelstudio_server import LabelStudioUnavailable, label_studio
 from trainer_bridge.labelstudio import RANKER, REPLY, ls_client
 
@@ -42,6 +41,7 @@ def run(command, **options):
     return json.loads(out.getvalue())
 
 
+@pytest.mark.external
 def test_push_annotate_in_label_studio_pull_back(server, team):
     project, lea, otto = team
     connection = {"url": server.url, "api_key": server.token}
@@ -89,6 +89,7 @@ def test_push_annotate_in_label_studio_pull_back(server, team):
     }
 
 
+@pytest.mark.external
 def test_demonstrations_round_trip_through_a_textarea(server, team, tmp_path):
     project, lea, otto = team
     connection = {"url": server.url, "api_key": server.token}

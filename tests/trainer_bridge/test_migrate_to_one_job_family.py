@@ -119,6 +119,7 @@ def scratch_database(db):
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.slow
 def test_an_upgrade_keeps_every_job_model_and_run_with_its_history(scratch_database):
     for target in OLD:
         _manage(scratch_database, *target)

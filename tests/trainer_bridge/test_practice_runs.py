@@ -8,8 +8,7 @@ from core.errors import DomainError
 from curation.models import PracticeSet
 from curation.practice import ANSWER_INSTRUCTION, practice_set_upload
 from registry.models import ModelVersion
-from tests.conftest import jsonl
-from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
+from tests.factories import jsonl
 from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import JobStatus, PracticeResult, PracticeSolution
 from trainer_bridge.services.practice import (

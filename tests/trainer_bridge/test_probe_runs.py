@@ -14,8 +14,7 @@ from curation.probes import (
 from labeling.models import Demonstration, Task
 from labeling.services.queue import claim_next_task
 from registry.models import ModelVersion
-from tests.conftest import jsonl
-from tests.curation.tiny import tiny_model_dir_fixture  # noqa: F401
+from tests.factories import jsonl
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import job_retry, job_run
 from trainer_bridge.models import JobStatus, JobType, ProbeAnswer, ProbeOutcome

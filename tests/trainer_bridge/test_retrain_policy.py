@@ -9,8 +9,7 @@ from labeling.models import Project, Task
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
 from labeling.services.review import review_create
-from tests.conftest import seed_rankings
-from tests.curation.helpers import by_text
+from tests.factories import by_text, seed_rankings
 from trainer_bridge import tasks
 from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import JobStatus, RetrainPolicy, RetrainRun, TrainingJob

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from registry.models import ModelVersion
 
 
+@pytest.mark.ml
 @pytest.mark.django_db
 def test_the_demo_model_is_built_and_registered_once(settings, tmp_path):
     settings.MODEL_ROOT = tmp_path

@@ -7,7 +7,7 @@ from django.urls import reverse
 from curation.models import PracticeSet, ProbeSet
 from labeling.models import Role
 from registry.models import ModelVersion
-from tests.conftest import jsonl
+from tests.factories import jsonl
 from trainer_bridge.models import PracticeRun, ProbeRun
 
 

@@ -4,19 +4,22 @@ The model is the tiny Llama built from scratch by trainer_bridge.ml.tiny (no dow
 """
 
 import math
+from typing import Any
 
-import datasets  # noqa: E402
 import pytest
-import trl  # noqa: E402
 
-from trainer_bridge.exports import export_rm, export_sft  # noqa: E402
+from trainer_bridge.exports import export_rm, export_sft
+
+pytestmark = pytest.mark.ml
 
 
 @pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    from trainer_bridge.ml.tiny import make_tiny_model
+def hf() -> Any:
+    """datasets and trl, imported only when these tests run (they are slow to import)."""
+    import datasets
+    import trl
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", warmup_steps=0)
+    return datasets, trl
 
 
 def _common(tmp_path) -> dict:
@@ -35,7 +38,8 @@ def _common(tmp_path) -> dict:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
-def test_sft_trainer_trains_on_the_sft_export(snapshot, tiny_model_dir, tmp_path, fmt):
+def test_sft_trainer_trains_on_the_sft_export(snapshot, untrained_model_dir, tmp_path, fmt, hf):
+    datasets, trl = hf
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     exported = export_sft(snapshot=snapshot, path=tmp_path / f"sft.{fmt}", fmt=fmt)
@@ -45,8 +49,8 @@ def test_sft_trainer_trains_on_the_sft_export(snapshot, tiny_model_dir, tmp_path
     assert len(dataset) == exported.records and "tools" in dataset.column_names
 
     trainer = trl.SFTTrainer(
-        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-        processing_class=AutoTokenizer.from_pretrained(tiny_model_dir),
+        model=AutoModelForCausalLM.from_pretrained(untrained_model_dir),
+        processing_class=AutoTokenizer.from_pretrained(untrained_model_dir),
         train_dataset=dataset,
         args=trl.SFTConfig(**_common(tmp_path), assistant_only_loss=True, max_length=512),
     )
@@ -57,15 +61,16 @@ def test_sft_trainer_trains_on_the_sft_export(snapshot, tiny_model_dir, tmp_path
     assert len(trainer.train_dataset) == exported.records
 
 
-def test_reward_trainer_trains_on_the_pairwise_export(snapshot, tiny_model_dir, tmp_path):
+def test_reward_trainer_trains_on_the_pairwise_export(snapshot, untrained_model_dir, tmp_path, hf):
+    datasets, trl = hf
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     exported = export_rm(snapshot=snapshot, path=tmp_path / "rm.jsonl", margin=True)
     dataset = datasets.load_dataset("json", data_files=str(exported.path), split="train")
     assert len(dataset) == 55 and {"prompt", "chosen", "rejected", "margin"} <= set(dataset.column_names)
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(untrained_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(untrained_model_dir, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
     trainer = trl.RewardTrainer(
         model=model,

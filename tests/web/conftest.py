@@ -4,10 +4,6 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from labeling.models import Project
-from labeling.services.imports import prompts_import
-from tests.conftest import jsonl
-
 
 @pytest.fixture
 def client_for() -> Callable[[Any], Client]:
@@ -19,24 +15,3 @@ def client_for() -> Callable[[Any], Client]:
         return client
 
     return make
-
-
-def seed_demonstrations(project: Project, n: int, *, kind: str = "demonstration") -> None:
-    prompts_import(
-        project=project,
-        fmt="jsonl",
-        task_kind=kind,
-        stream=jsonl(
-            [
-                {
-                    "external_id": f"d{i}",
-                    "messages": [
-                        {"role": "user", "content": f"Tell me about topic {i}."},
-                        {"role": "assistant", "content": "Which part of it?"},
-                        {"role": "user", "content": "The history, briefly."},
-                    ],
-                }
-                for i in range(n)
-            ]
-        ),
-    )

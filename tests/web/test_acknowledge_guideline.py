@@ -1,6 +1,6 @@
 from guidelines.models import Acknowledgement
 from guidelines.services import guideline_publish
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def test_acknowledging_lets_the_labeler_take_tasks_again(project, admin, add_member, client_for):

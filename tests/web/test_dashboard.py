@@ -2,7 +2,7 @@ from labeling.models import Role
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
 from labeling.services.review import review_create
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def test_the_dashboard_shows_progress_labels_per_day_and_time_on_task(

@@ -1,7 +1,7 @@
 from guidelines.services import guideline_publish
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client):

@@ -2,7 +2,7 @@ import re
 
 from labeling.models import Assignment, CandidateRating, Ranking, Task
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def _claim(project, labeler):

@@ -4,8 +4,7 @@ from labeling.models import Demonstration, Ranking, Review, Role, Task
 from labeling.services.annotations import ranking_submit
 from labeling.services.drafts import demonstration_draft_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
-from tests.web.conftest import seed_demonstrations
+from tests.factories import seed_demonstrations, seed_rankings
 
 
 @pytest.fixture

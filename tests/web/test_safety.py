@@ -8,8 +8,7 @@ from labeling.services.drafts import demonstration_draft_submit
 from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_remove
 from labeling.services.queue import claim_next_task
-from tests.conftest import jsonl, seed_rankings
-from tests.web.conftest import seed_demonstrations
+from tests.factories import jsonl, seed_demonstrations, seed_rankings
 
 SCRIPT = '<script>alert("x")</script>'
 IMG = "<img src=x onerror=alert(1)>"

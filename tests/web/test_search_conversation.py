@@ -6,7 +6,7 @@ import pytest
 from labeling.models import Demonstration, DemonstrationDraft
 from labeling.services.corpora import corpus_upload
 from labeling.services.queue import claim_next_task
-from tests.web.conftest import seed_demonstrations
+from tests.factories import seed_demonstrations
 
 DOCS = [
     {

@@ -1,7 +1,7 @@
 from labeling.models import Assignment
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.conftest import seed_rankings
+from tests.factories import seed_rankings
 
 
 def test_skipping_needs_a_reason_then_opens_the_next_task(project, add_member, client_for):

@@ -2,7 +2,7 @@ import pytest
 
 from labeling.models import Demonstration, DemonstrationDraft
 from labeling.services.queue import claim_next_task
-from tests.web.conftest import seed_demonstrations
+from tests.factories import seed_demonstrations
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
-"""Making reviewed annotations through the real services, for snapshot and export tests."""
+"""Test data built through the real services: projects' prompts and candidates, rankings, demonstrations,
+reviews. Fixtures live in the conftest files; everything a test builds by hand lives here."""
 
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -8,7 +11,71 @@ from labeling.services.annotations import demonstration_submit, ranking_submit
 from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.queue import claim_next_task
 from labeling.services.review import review_create
-from tests.conftest import jsonl
+
+
+def jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
+    return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def seed_rankings(project: Project, n: int, *, k: int | None = None) -> list[int]:
+    """Import n prompts with k candidates each; returns the ranking task ids."""
+    k = k or project.k
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind="ranking",
+        stream=jsonl([{"external_id": f"p{i}", "prompt": f"Question number {i}?"} for i in range(n)]),
+    )
+    candidates_import(
+        project=project,
+        fmt="jsonl",
+        stream=jsonl(
+            [
+                {
+                    "prompt_external_id": f"p{i}",
+                    "text": f"Answer {j} to question {i}.",
+                    "model": "m",
+                    "sample_index": j,
+                }
+                for i in range(n)
+                for j in range(k)
+            ]
+        ),
+    )
+    return list(project.tasks.filter(kind="ranking").order_by("id").values_list("id", flat=True))
+
+
+def seed_demonstrations(project: Project, n: int, *, kind: str = "demonstration") -> None:
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind=kind,
+        stream=jsonl(
+            [
+                {
+                    "external_id": f"d{i}",
+                    "messages": [
+                        {"role": "user", "content": f"Tell me about topic {i}."},
+                        {"role": "assistant", "content": "Which part of it?"},
+                        {"role": "user", "content": "The history, briefly."},
+                    ],
+                }
+                for i in range(n)
+            ]
+        ),
+    )
+
+
+def import_waiting_prompts(project: Project, n: int) -> list[int]:
+    """n ranking prompts with no candidate yet; returns their ids."""
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind="ranking",
+        stream=jsonl([{"external_id": f"q{i}", "prompt": f"What is {i} plus {i + 1}?"} for i in range(n)]),
+    )
+    return list(project.prompts.order_by("pk").values_list("pk", flat=True))
+
 
 SEARCH_TOOLS = [
     {

@@ -183,8 +183,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Starting a job while the broker is down must answer at once (config.broker.enqueue says so with a 503),
-# not hang the web request: connect within 2 s and retry a send twice, quickly.
+# Starting a job while the broker is down must answer at once (trainer_bridge.jobs.queue.enqueue says so
+# with a 503), not hang the web request: connect within 2 s and retry a send twice, quickly.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -201,7 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},
     "resume-stale-jobs": {"task": "trainer_bridge.tasks.jobs_resume_stale", "schedule": 30.0},
 }
-# A running GPU job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its worker
+# A running job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its worker
 # and is queued again (it resumes from its saved progress).
 JOB_HEARTBEAT_SECONDS = float(os.environ.get("COACH_JOB_HEARTBEAT_SECONDS", "5"))
 JOB_STALE_SECONDS = float(os.environ.get("COACH_JOB_STALE_SECONDS", "60"))

@@ -1,4 +1,5 @@
-"""Every write in curation: one intention, one transaction."""
+"""Freezing a snapshot: the accepted labels, filtered, split by prompt, copied as immutable canonical rows
+and sealed with their hash. The one write of this room; reading a snapshot is curation.selectors."""
 
 import functools
 import hashlib

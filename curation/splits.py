@@ -2,7 +2,7 @@
 
 The split of a group is a pure function of (seed, group key), so it never depends on which other
 prompts a snapshot holds, and re-freezing the same selection gives the same split. A snapshot freeze
-also puts the near copies that dedup clustered under their kept prompt's key (curation.services).
+also puts the near copies that dedup clustered under their kept prompt's key (curation.snapshots).
 """
 
 import hashlib

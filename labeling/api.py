@@ -1,4 +1,4 @@
-"""REST API: parse, check who may do it, call a service, render. Errors map to HTTP in core.errors."""
+"""REST API: parse, check who may do it, call a service, render. Errors map to HTTP in core.api."""
 
 from typing import Any
 
@@ -11,13 +11,13 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed
 from core.types import ApiRequest
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing
-from labeling.access import project_role, require_role
+from labeling.access import project_for, project_role, require_role
 from labeling.models import Assignment, Project, Role
 from labeling.selectors.annotations import annotations_for
 from labeling.selectors.projects import project_progress, projects_for
@@ -45,11 +45,7 @@ from labeling.services.review import review_create
 
 
 def _project(request: ApiRequest, project_id: int, role: str) -> Project:
-    project = Project.objects.select_related("guideline").filter(pk=project_id).first()
-    if project is None:
-        raise NotFound("no such project")
-    require_role(user=request.user, project=project, role=role)
-    return project
+    return project_for(request.user, project_id, role)[0]
 
 
 def _valid(serializer_class: type, data: Any) -> dict[str, Any]:

@@ -2,4 +2,4 @@
 
 It sits below labeling, so candidates and later chats, drafts and evaluation votes hold real foreign
 keys to model versions. What a model was trained on is recorded by trainer_bridge beside the job that
-made it (trainer_bridge.lineage), so this app imports no other app of the project."""
+made it (trainer_bridge's ModelOrigin), so this app imports no other app of the project."""

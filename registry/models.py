@@ -7,7 +7,7 @@ class ModelVersion(models.Model):
     """A model on local disk: a base someone registered, or the output of a training job.
 
     `parent` is the model it was trained from; walking up the parents, with what each was trained on
-    (trainer_bridge.lineage), reaches every label behind the model.
+    (trainer_bridge's ModelOrigin), reaches every label behind the model.
     """
 
     class Kind(models.TextChoices):

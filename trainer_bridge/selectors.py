@@ -38,6 +38,14 @@ def job_get(*, job_id: int, user: User, role: str = VIEW_ROLE, type: str | None 
     return job
 
 
+_RELATED: dict[str, list[str]] = {
+    JobType.EXPORT: ["snapshot"],
+    JobType.TRAINING: ["snapshot"],
+    JobType.PROBE: ["probe_set"],
+    JobType.PRACTICE: ["practice_set"],
+}
+
+
 def jobs_for(*, project: Project, limit: int = 50, types: list[str] | None = None) -> list[Job]:
     """The project's jobs, newest first, each as its own kind."""
     jobs = Job.objects.filter(project=project).order_by("-created_at", "-id")
@@ -50,7 +58,7 @@ def jobs_for(*, project: Project, limit: int = 50, types: list[str] | None = Non
     loaded: dict[int, Job] = {}
     for job_type, ids in by_type.items():
         related = ["created_by", "model_version", "output_model"]
-        related += ["snapshot"] if job_type in (JobType.EXPORT, JobType.TRAINING) else []
+        related += _RELATED.get(job_type, [])
         for job in KINDS[job_type].model.objects.filter(pk__in=ids).select_related(*related):
             loaded[job.pk] = job
     return [loaded[pk] for pk, _ in rows]

@@ -5,7 +5,7 @@ long texts (the GPT-3 rule), 8 for short ones, where a 13-word run would rarely 
 than the short n-gram is contaminated only when its whole normalized text equals an evaluation
 text's; matching a two-word prompt anywhere inside an evaluation passage would flag everything.
 
-Words and n-gram hashes are the ones `curation.minhash` computes, so "the same words" means the
+Words and n-gram hashes are the ones `curation.cleaning.minhash` computes, so "the same words" means the
 same thing in dedup and decontamination; the evaluation n-grams are kept as one sorted numpy array
 per length, which costs 16 bytes per n-gram instead of a dict entry.
 """

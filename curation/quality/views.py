@@ -1,4 +1,4 @@
-"""Quality pages: agreement, labeler scores, refusal probes and practice sets. Reviewers read; admins act."""
+"""Quality pages: agreement and labeler scores. Reviewers read; admins set the gold rate and answers."""
 
 from django import forms
 from django.contrib import messages
@@ -12,7 +12,7 @@ from core.errors import NotAllowed, NotFound
 from core.types import AuthedRequest
 from curation.quality import labelers as labeler_quality
 from curation.quality.agreement import Metric, project_agreement
-from labeling.access import RANK, project_for, project_nav
+from labeling.access import has_role, project_for, project_nav
 from labeling.models import Role
 
 # --- forms -----------------------------------------------------------------------------------------
@@ -31,12 +31,8 @@ class GoldAnswerForm(forms.Form):
     )
 
 
-def _admin(role: str) -> bool:
-    return RANK[role] >= RANK[Role.ADMIN]
-
-
 def _require_admin(role: str) -> None:
-    if not _admin(role):
+    if not has_role(role, Role.ADMIN):
         raise NotAllowed("this needs the admin role in the project")
 
 
@@ -95,7 +91,7 @@ def labelers(request: AuthedRequest, project_id: int) -> HttpResponse:
         "rows": rows,
         "form": form,
         "gold_form": gold_form,
-        "is_admin": _admin(role),
+        "is_admin": has_role(role, Role.ADMIN),
         "weights": labeler_quality.WEIGHTS,
         "gold_tasks": project.tasks.filter(is_gold=True).count(),
         "score_chart": bar_chart([(q.username, q.score) for q in rows], title="Labeler score"),

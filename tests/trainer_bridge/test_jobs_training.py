@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from core.errors import DomainError
 from curation.models import SnapshotRow
@@ -85,6 +86,14 @@ def test_a_model_trained_from_a_trained_model_reaches_the_labels_of_both_snapsho
     rows = model_training_rows(model=rm)
     assert rows.count() == 2 * SnapshotRow.objects.filter(snapshot=snapshot).count()
     assert set(rows.values_list("snapshot_id", flat=True)) == {snapshot.pk, later.pk}
+
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/projects/{snapshot.project_id}/models/{rm.pk}/").content.decode()
+    chain = page[page.index('class="lineage-chain"') :]
+    assert "trained on snapshot <strong>everything v2</strong>" in chain
+    assert "trained on snapshot <strong>everything v1</strong>" in chain
+    assert chain.count("registered base model") == 1  # only the base learned from no snapshot
 
 
 def test_a_reward_model_job_trains_on_rankings_and_registers_an_rm(snapshot, base_model, admin, model_root):

@@ -6,6 +6,7 @@ the web process never loads the model code behind them.
 
 from dataclasses import dataclass
 
+from labeling.models import Role
 from trainer_bridge.models import ExportJob, GenerationJob, Job, JobType, PracticeRun, ProbeRun, TrainingJob
 
 
@@ -15,10 +16,14 @@ class JobKind:
     work: str  # "module.function", called as work(run, job)
     gpu: bool  # runs a model: goes to the `gpu` queue, one worker per GPU
     label: str
+    manage_role: str = Role.ADMIN  # who may start, cancel and retry it
 
 
 KINDS: dict[str, JobKind] = {
-    JobType.EXPORT: JobKind(ExportJob, "trainer_bridge.services.exports.export_work", False, "export"),
+    # reviewers and admins export a project's data (EXPORT_ROLE), so they also cancel and retry exports
+    JobType.EXPORT: JobKind(
+        ExportJob, "trainer_bridge.services.exports.export_work", False, "export", Role.REVIEWER
+    ),
     JobType.GENERATION: JobKind(
         GenerationJob, "trainer_bridge.services.generation.generation_work", True, "generation"
     ),

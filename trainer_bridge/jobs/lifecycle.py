@@ -37,7 +37,7 @@ from trainer_bridge.models import Job, JobStatus
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a job whose worker dies this many times fails instead of being queued again
-JOB_ROLE = Role.ADMIN  # starting, cancelling and retrying jobs
+JOB_ROLE = Role.ADMIN  # starting jobs that run a model (each kind says who manages it: KINDS)
 VIEW_ROLE = Role.REVIEWER  # seeing jobs, models and their logs
 Progress = Callable[[int, int], None]  # (done, total), for a progress bar where the job runs inline
 
@@ -63,7 +63,7 @@ def _who(user: User | None) -> str:
 def job_cancel(*, job: Job, user: User | None) -> Job:
     """A queued job is cancelled at once; a running one stops at its next batch or step."""
     if user is not None:
-        require_role(user=user, project=job.project, role=JOB_ROLE)
+        require_role(user=user, project=job.project, role=KINDS[job.type].manage_role)
     locked = Job.objects.select_for_update().get(pk=job.pk)
     if locked.status == JobStatus.QUEUED:
         locked.status, locked.finished_at = JobStatus.CANCELLED, timezone.now()
@@ -83,7 +83,7 @@ def job_cancel(*, job: Job, user: User | None) -> Job:
 def job_retry(*, job: Job, user: User | None) -> Job:
     """Queue a failed or cancelled job again; it resumes from what it saved (nothing is done twice)."""
     if user is not None:
-        require_role(user=user, project=job.project, role=JOB_ROLE)
+        require_role(user=user, project=job.project, role=KINDS[job.type].manage_role)
     locked = Job.objects.select_for_update().get(pk=job.pk)
     if locked.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise Conflict(f"the job is {locked.status}; only a failed or cancelled job can be retried")

@@ -16,7 +16,7 @@ from core.forms import float_or_error, id_or_error, int_or_error
 from core.pages import flash_errors
 from core.types import AuthedRequest
 from curation.selectors import snapshot_get, snapshots_for
-from labeling.access import project_for
+from labeling.access import has_role, project_for
 from registry.models import ModelVersion
 from registry.selectors import models_for
 from trainer_bridge.jobs.kinds import KINDS
@@ -135,6 +135,7 @@ def job_detail(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
     job = job_get(type=kind, job_id=job_id, user=request.user)
     _, role = project_for(request.user, job.project_id, VIEW_ROLE)
     context = tab_context(job.project, role, "jobs") | _job_context(job)
+    context["can_manage"] = has_role(role, KINDS[job.type].manage_role)
     return render(request, "trainer_bridge/jobs/job_detail.html", context)
 
 
@@ -154,8 +155,8 @@ def job_live(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
 @require_POST
 @flash_errors(lambda request, kind, job_id: reverse("jobs:job", args=[kind, job_id]))
 def job_cancel_view(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
-    job = job_get(type=kind, job_id=job_id, user=request.user, role=JOB_ROLE)
-    job_cancel(job=job, user=request.user)
+    job = job_get(type=kind, job_id=job_id, user=request.user)
+    job_cancel(job=job, user=request.user)  # checks who may manage this kind of job
     messages.info(request, f"Cancel asked for job #{job.pk}.")
     return redirect("jobs:job", kind=kind, job_id=job.pk)
 
@@ -164,7 +165,7 @@ def job_cancel_view(request: AuthedRequest, kind: str, job_id: int) -> HttpRespo
 @require_POST
 @flash_errors(lambda request, kind, job_id: reverse("jobs:job", args=[kind, job_id]))
 def job_retry_view(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
-    job = job_get(type=kind, job_id=job_id, user=request.user, role=JOB_ROLE)
-    job_retry(job=job, user=request.user)
+    job = job_get(type=kind, job_id=job_id, user=request.user)
+    job_retry(job=job, user=request.user)  # checks who may manage this kind of job
     messages.info(request, f"Job #{job.pk} queued again; it resumes from what it saved.")
     return redirect("jobs:job", kind=kind, job_id=job.pk)

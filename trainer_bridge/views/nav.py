@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from labeling.access import RANK, project_nav
+from labeling.access import has_role, project_nav
 from registry.models import ModelVersion
 from trainer_bridge.jobs.lifecycle import JOB_ROLE
 from trainer_bridge.selectors import (
@@ -11,7 +11,7 @@ from trainer_bridge.selectors import (
 
 
 def tab_context(project: Any, role: str, tab: str) -> dict[str, Any]:
-    return project_nav(project, role, "") | {"tab": tab, "is_admin": RANK[role] >= RANK[JOB_ROLE]}
+    return project_nav(project, role, "") | {"tab": tab, "is_admin": has_role(role, JOB_ROLE)}
 
 
 def lineage_text(model: ModelVersion) -> str:

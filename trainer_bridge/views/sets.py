@@ -95,7 +95,7 @@ def _sets_page(request: AuthedRequest, project_id: int, kind: str) -> HttpRespon
     context["sets"] = (
         model.objects.filter(project=project).select_related("uploaded_by").order_by("-created_at")
     )
-    return render(request, "curation/quality/sets.html", context, status=status)
+    return render(request, "trainer_bridge/sets/sets.html", context, status=status)
 
 
 @login_required
@@ -165,7 +165,8 @@ def _set_page(request: AuthedRequest, project_id: int, set_id: int, kind: str) -
             context["difficulty_chart"] = histogram(
                 [r.pass_rate for r in results], title="Problems by pass rate"
             )
-    return render(request, f"curation/quality/{kind}_set.html", context, status=400 if form.errors else 200)
+    status = 400 if form.errors else 200
+    return render(request, f"trainer_bridge/sets/{kind}_set.html", context, status=status)
 
 
 @login_required

@@ -4,9 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from core.commands import DomainCommand
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling.models import Project
 from labeling.services.imports import candidates_import, prompts_import
@@ -37,7 +37,7 @@ Write the answer you would want the best assistant to give: correct, direct, and
 """
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Seed a demo project: guideline, ranking prompts with 9 answers, demonstration prompts, users."
 
     @transaction.atomic

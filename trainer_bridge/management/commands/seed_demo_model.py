@@ -1,15 +1,15 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
+from core.commands import DomainCommand
 from registry.models import ModelVersion
 from registry.services import model_register
 
 NAME = "tiny-demo"
 
 
-class Command(BaseCommand):
+class Command(DomainCommand):
     help = "Build the demo's tiny chat model from scratch and register it, unless it is registered already."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from core.forms import upload_within_limit
+from core.forms import errors_on, upload_within_limit
 from core.pages import flash_errors
 from core.types import AuthedRequest
 from curation.cleaning import services
@@ -137,13 +137,11 @@ def settings_update(request: AuthedRequest, project_id: int) -> HttpResponse:
     form = SettingsForm(request.POST)
     if not form.is_valid():
         return _overview(request, project, nav, form, status=400)
-    try:
+    with errors_on(form):
         cleaning_settings_update(project=project, **form.cleaned_data)
-    except DomainError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
-        return _overview(request, project, nav, form, status=400)
-    messages.success(request, "Thresholds saved; they apply from the next cleaning run.")
-    return redirect("curation:overview", project_id=project.pk)
+        messages.success(request, "Thresholds saved; they apply from the next cleaning run.")
+        return redirect("curation:overview", project_id=project.pk)
+    return _overview(request, project, nav, form, status=400)
 
 
 @login_required

@@ -65,6 +65,16 @@ def form_errors_text(form: forms.BaseForm | None) -> str:
     return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
+def refusal_context(error: DomainError) -> dict[str, Any]:
+    """What an upload page shows of a refused file: the reason and, when it names them, the bad lines."""
+    lines = error.extra.get("lines", [])
+    return {
+        "error": error.detail,
+        "lines": lines,
+        "total_errors": error.extra.get("total_errors", len(lines)),
+    }
+
+
 @contextmanager
 def errors_on(form: forms.BaseForm) -> Iterator[None]:
     """Run a service for a form: a refusal lands on the form, under the field it names."""

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError
-from core.forms import errors_on, upload_within_limit
+from core.forms import errors_on, refusal_context, upload_within_limit
 from core.pages import flash_errors
 from core.types import AuthedRequest
 from curation.cleaning import services
@@ -262,9 +262,7 @@ def eval_sets(request: AuthedRequest, project_id: int) -> HttpResponse:
                     uploaded_by=request.user,
                 )
             except DomainError as exc:
-                context |= {"error": exc.detail} | {
-                    k: exc.extra[k] for k in ("lines", "total_errors") if k in exc.extra
-                }
+                context |= refusal_context(exc)
                 status = 409 if exc.status == 409 else 400
             else:
                 messages.success(

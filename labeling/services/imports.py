@@ -29,7 +29,9 @@ class ImportRejected(DomainError):
         shown = errors[: importing.MAX_REPORTED_ERRORS]
         lines = [{"line": e.line, "reason": e.reason} for e in shown]
         super().__init__(
-            f"{len(errors)} bad line(s); nothing was imported", field="file", extra={"lines": lines}
+            f"{len(errors)} bad line(s); nothing was imported",
+            field="file",
+            extra={"lines": lines, "total_errors": len(errors)},
         )
         self.errors = errors
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
+from core.forms import refusal_context
 from core.types import AuthedRequest
 from labeling import search
 from labeling.access import project_for, project_nav
@@ -16,7 +17,6 @@ from labeling.forms import (
 from labeling.models import Role, SearchCorpus
 from labeling.selectors.projects import corpora_for
 from labeling.services import corpora
-from labeling.services.imports import ImportRejected
 
 
 @login_required
@@ -34,11 +34,8 @@ def corpus(request: AuthedRequest, project_id: int) -> HttpResponse:
                 stream=form.cleaned_data["file"],
                 uploaded_by=request.user,
             )
-        except ImportRejected as exc:
-            context |= {"error": exc.detail, "lines": exc.extra["lines"], "total_errors": len(exc.errors)}
-            status = 400
         except DomainError as exc:
-            context["error"] = exc.detail
+            context |= refusal_context(exc)
             status = 400
         else:
             messages.success(request, f"Corpus {uploaded.name}: {uploaded.document_count} documents stored.")

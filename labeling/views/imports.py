@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
+from core.forms import refusal_context
 from core.types import AuthedRequest
 from labeling import importing
 from labeling.access import project_for, project_nav
@@ -13,7 +14,7 @@ from labeling.forms import (
     ImportForm,
 )
 from labeling.models import Role
-from labeling.services.imports import ImportRejected, candidates_import, prompts_import
+from labeling.services.imports import candidates_import, prompts_import
 
 
 @login_required
@@ -33,11 +34,11 @@ def import_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
                 )
             else:
                 result = candidates_import(project=project, stream=upload, fmt=fmt)
-        except ImportRejected as exc:
-            context |= {"error": exc.detail, "lines": exc.extra["lines"], "total_errors": len(exc.errors)}
+        except DomainError as exc:
+            context |= refusal_context(exc)
             status = 400
-        except (DomainError, ValueError) as exc:
-            context["error"] = getattr(exc, "detail", str(exc))
+        except ValueError as exc:  # a file name with no known format
+            context["error"] = str(exc)
             status = 400
         else:
             context["result"] = result

@@ -20,10 +20,8 @@ from core.types import User
 from curation.jsonl import write_jsonl
 from curation.models import PracticeProblem, PracticeSet
 from curation.practice import problem_messages, verify
-from labeling.access import require_role
 from registry.models import ModelVersion
-from trainer_bridge.jobs.lifecycle import JOB_ROLE, Run, job_log
-from trainer_bridge.jobs.queue import job_dispatch
+from trainer_bridge.jobs.lifecycle import Run
 from trainer_bridge.models import JobStatus, JobType, PracticeResult, PracticeRun, PracticeSolution
 from trainer_bridge.services import sampling
 
@@ -41,26 +39,21 @@ def practice_run_start(
     dispatch: bool = True,
 ) -> PracticeRun:
     """Queue a practice run on the gpu queue (or only record it, with dispatch=False)."""
-    if user is not None:
-        require_role(user=user, project=practice_set.project, role=JOB_ROLE)
-    sampling.check_sampling(model_version=model_version, project_id=practice_set.project_id, samples=samples)
-    run = PracticeRun.objects.create(
-        type=JobType.PRACTICE,
+    return sampling.sampling_run_create(
+        PracticeRun,
+        JobType.PRACTICE,
         project=practice_set.project,
-        practice_set=practice_set,
         model_version=model_version,
-        model_name=model_version.candidate_model_name,
         samples=samples,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
-        created_by=user,
-        progress_total=practice_set.problems.count(),
+        user=user,
+        dispatch=dispatch,
+        items=practice_set.problems.count(),
+        what=f"solutions per problem of {practice_set.name}",
+        practice_set=practice_set,
     )
-    job_log(run, f"queued: {samples} solutions per problem of {practice_set.name} from {model_version.name}")
-    if dispatch:
-        job_dispatch(run)
-    return run
 
 
 def practice_work(run: Run, job: PracticeRun) -> None:

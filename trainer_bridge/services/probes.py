@@ -18,11 +18,9 @@ from curation.probes import (
     probe_question_task,
     question_messages,
 )
-from labeling.access import require_role
 from labeling.models import TaskKind
 from registry.models import ModelVersion
-from trainer_bridge.jobs.lifecycle import JOB_ROLE, Run, job_log
-from trainer_bridge.jobs.queue import job_dispatch
+from trainer_bridge.jobs.lifecycle import Run
 from trainer_bridge.models import JobStatus, JobType, ProbeAnswer, ProbeOutcome, ProbeRun
 from trainer_bridge.services import sampling
 
@@ -41,28 +39,23 @@ def probe_run_start(
     dispatch: bool = True,
 ) -> ProbeRun:
     """Queue a probe run on the gpu queue (or only record it, with dispatch=False)."""
-    if user is not None:
-        require_role(user=user, project=probe_set.project, role=JOB_ROLE)
     judge_named(judge)
-    sampling.check_sampling(model_version=model_version, project_id=probe_set.project_id, samples=samples)
-    run = ProbeRun.objects.create(
-        type=JobType.PROBE,
+    return sampling.sampling_run_create(
+        ProbeRun,
+        JobType.PROBE,
         project=probe_set.project,
-        probe_set=probe_set,
         model_version=model_version,
-        model_name=model_version.candidate_model_name,
         samples=samples,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         seed=seed,
+        user=user,
+        dispatch=dispatch,
+        items=probe_set.questions.count(),
+        what=f"answers per question of {probe_set.name}",
+        probe_set=probe_set,
         judge=judge,
-        created_by=user,
-        progress_total=probe_set.questions.count(),
     )
-    job_log(run, f"queued: {samples} answers per question of {probe_set.name} from {model_version.name}")
-    if dispatch:
-        job_dispatch(run)
-    return run
 
 
 def probe_work(run: Run, job: ProbeRun) -> None:

@@ -8,13 +8,17 @@ first time. The model code (torch) is imported inside the run, so only GPU worke
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import F, QuerySet
 
 from core.errors import DomainError
+from core.types import User
+from labeling.access import require_role
+from labeling.models import Project
 from registry.models import ModelVersion
-from trainer_bridge.jobs.lifecycle import Run
+from trainer_bridge.jobs.lifecycle import JOB_ROLE, Run, job_log
+from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.models import PracticeRun, ProbeRun
 
 Messages = list[dict[str, Any]]
@@ -34,6 +38,48 @@ def check_sampling(*, model_version: ModelVersion, project_id: int, samples: int
         raise DomainError("this model belongs to another project", field="model_version")
     if not 1 <= samples <= MAX_SAMPLES:
         raise DomainError(f"samples must be between 1 and {MAX_SAMPLES}", field="samples")
+
+
+R = TypeVar("R", ProbeRun, PracticeRun)
+
+
+def sampling_run_create(
+    model: type[R],
+    job_type: str,
+    *,
+    project: Project,
+    model_version: ModelVersion,
+    samples: int,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    user: User | None,
+    dispatch: bool,
+    items: int,
+    what: str,
+    **details: Any,
+) -> R:
+    """Check and queue a probe or practice run (or only record it, with dispatch=False)."""
+    if user is not None:
+        require_role(user=user, project=project, role=JOB_ROLE)
+    check_sampling(model_version=model_version, project_id=project.pk, samples=samples)
+    run = model.objects.create(
+        type=job_type,
+        project=project,
+        model_version=model_version,
+        model_name=model_version.candidate_model_name,
+        samples=samples,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        created_by=user,
+        progress_total=items,
+        **details,
+    )
+    job_log(run, f"queued: {samples} {what} from {model_version.name}")
+    if dispatch:
+        job_dispatch(run)
+    return run
 
 
 def item_seed(job: ProbeRun | PracticeRun, item_id: int) -> int:

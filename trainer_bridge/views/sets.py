@@ -13,13 +13,12 @@ from django.views.decorators.http import require_http_methods
 
 from core.charts import histogram
 from core.errors import DomainError, NotAllowed, NotFound
-from core.forms import upload_within_limit
+from core.forms import refusal_context, upload_within_limit
 from core.types import AuthedRequest
 from curation import practice, probes
 from curation.models import PracticeSet, ProbeSet
 from labeling.access import has_role, project_for, project_nav
 from labeling.models import Role
-from labeling.services.imports import ImportRejected
 from registry.selectors import models_for
 from trainer_bridge.models import PracticeRun, ProbeRun
 from trainer_bridge.services.practice import practice_run_start
@@ -83,11 +82,8 @@ def _sets_page(request: AuthedRequest, project_id: int, kind: str) -> HttpRespon
                     stream=form.cleaned_data["file"],
                     uploaded_by=request.user,
                 )
-            except ImportRejected as exc:
-                context |= {"error": exc.detail, "lines": exc.extra["lines"], "total_errors": len(exc.errors)}
-                status = 400
             except DomainError as exc:
-                context["error"] = exc.detail
+                context |= refusal_context(exc)
                 status = 400
             else:
                 messages.success(request, f"{made.name} stored.")

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.errors import NotAllowed, NotFound
 from core.types import AnyUser
-from labeling.models import Membership, Project, Role
+from labeling.models import Assignment, Membership, Project, Role
 
 RANK: dict[str, int] = {Role.LABELER: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
 
@@ -29,6 +29,15 @@ def require_role(*, user: AnyUser, project: Project, role: str) -> str:
     if RANK[held] < RANK[role]:
         raise NotAllowed(f"this needs the {role} role in the project")
     return held
+
+
+def assignment_role(*, user: AnyUser, assignment: Assignment) -> str:
+    """Who may touch an assignment: its labeler while a member of the project, else a reviewer of it.
+
+    Every path (pages, API, services) asks here, so removing a member ends their access at once.
+    """
+    needed = Role.LABELER if assignment.labeler_id == user.pk else Role.REVIEWER
+    return require_role(user=user, project=assignment.task.project, role=needed)
 
 
 def has_role(held: str, role: str) -> bool:

@@ -17,7 +17,7 @@ from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing
-from labeling.access import project_for, project_role, require_role
+from labeling.access import assignment_role, project_for, project_role
 from labeling.models import Assignment, Project, Role
 from labeling.selectors.annotations import annotations_for
 from labeling.selectors.projects import project_progress, projects_for
@@ -190,8 +190,7 @@ def _assignment_visible(request: ApiRequest, assignment_id: int) -> Assignment:
     assignment = get_object_or_404(
         Assignment.objects.select_related("task__project", "task__prompt"), pk=assignment_id
     )
-    if assignment.labeler_id != request.user.pk:
-        require_role(user=request.user, project=assignment.task.project, role=Role.REVIEWER)
+    assignment_role(user=request.user, assignment=assignment)
     return assignment
 
 

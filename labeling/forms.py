@@ -155,6 +155,10 @@ class ProjectForm(forms.Form):
 
 
 class ProjectSettingsForm(ProjectForm):
+    allow_self_review = forms.BooleanField(
+        required=False, help_text="let a reviewer accept or edit their own work (for a one-person team)"
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         del self.fields["name"]

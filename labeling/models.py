@@ -36,6 +36,8 @@ class Project(models.Model):
     # The share of each labeler's tasks that are gold (tasks with a reference answer, curation decides
     # which); the queue hands a labeler a gold task whenever their own share falls below it.
     gold_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    # A reviewer may not accept or edit their own work, unless a one-person team switches this on.
+    allow_self_review = models.BooleanField(default=False)
     guideline = models.OneToOneField(Guideline, on_delete=models.PROTECT, related_name="project")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -16,7 +16,17 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "task_kinds", "k", "overlap", "lease_seconds", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "task_kinds",
+            "k",
+            "overlap",
+            "lease_seconds",
+            "allow_self_review",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
 

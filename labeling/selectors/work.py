@@ -6,13 +6,12 @@ from typing import Any
 from core.errors import NotFound
 from core.types import User
 from guidelines.models import GuidelineVersion
-from labeling.access import require_role
+from labeling.access import assignment_role
 from labeling.models import (
     Assignment,
     Candidate,
     DemonstrationDraft,
     Project,
-    Role,
     Task,
     TaskKind,
 )
@@ -64,7 +63,7 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         raise NotFound("no such assignment")
     task = assignment.task
     project = task.project
-    role = require_role(user=user, project=project, role=Role.LABELER)
+    role = assignment_role(user=user, assignment=assignment)
     candidates: list[Candidate] = []
     if task.candidate_ids:
         by_id = Candidate.objects.in_bulk(task.candidate_ids)

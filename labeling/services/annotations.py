@@ -1,6 +1,7 @@
 """Submitting rankings and demonstrations: validated, stored as revisions that never overwrite each other,
 counted once however often a submit is retried."""
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -33,6 +34,22 @@ class InvalidDemonstration(DomainError):
 
 class WrongKind(DomainError):
     code = "wrong_kind"
+
+
+MAX_SECONDS_ON_TASK = 7 * 24 * 3600
+
+
+def seconds_on_task(value: Any) -> float:
+    """Time on a task as the page counts it (only while visible), bounded to a week; a number or refused."""
+    if isinstance(value, bool):
+        raise DomainError("seconds must be a number", field="seconds")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DomainError("seconds must be a number", field="seconds") from None
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(0.0, seconds), MAX_SECONDS_ON_TASK)
 
 
 def labeler_guideline_version(labeler: User, task: Task) -> GuidelineVersion | None:
@@ -140,7 +157,7 @@ def ranking_store(
         previous=previous,
         tiers=tiers,
         all_bad=all_bad,
-        seconds=max(0.0, float(seconds)),
+        seconds=seconds_on_task(seconds),
     )
     CandidateRating.objects.bulk_create(
         [
@@ -238,7 +255,7 @@ def demonstration_submit(
         guideline_version=labeler_guideline_version(labeler, task),
         messages=list(task.prompt.messages) + reply,
         tools=tools or [],
-        seconds=max(0.0, float(seconds)),
+        seconds=seconds_on_task(seconds),
         pasted_chars=max(0, int(pasted_chars)),
     )
     assignment_complete(assignment)

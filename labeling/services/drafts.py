@@ -19,15 +19,9 @@ from labeling.services.annotations import (
     InvalidDemonstration,
     WrongKind,
     demonstration_submit,
+    seconds_on_task,
 )
 from labeling.services.queue import locked_assignment, require_live
-
-_MAX_SECONDS_ON_TASK = 7 * 24 * 3600
-
-
-def _seconds_on_task(seconds: float) -> float:
-    """The page counts seconds only while it is visible; a draft carries the count across reloads."""
-    return min(max(0.0, float(seconds)), _MAX_SECONDS_ON_TASK)
 
 
 def _clean_picks(searches: list[dict[str, Any]], picks: Any) -> list[list[int]]:
@@ -58,7 +52,7 @@ def demonstration_draft_save(
     require_live(assignment)
     draft, _ = DemonstrationDraft.objects.get_or_create(assignment=assignment)
     draft.content = content
-    draft.seconds = _seconds_on_task(seconds)
+    draft.seconds = seconds_on_task(seconds)
     draft.pasted_chars = max(0, int(pasted_chars))
     if picks is not None:
         draft.picks = _clean_picks(draft.searches, picks)
@@ -127,7 +121,7 @@ def demonstration_draft_submit(
         labeler=labeler,
         messages=reply,
         tools=tools,
-        seconds=_seconds_on_task(seconds),
+        seconds=seconds_on_task(seconds),
         pasted_chars=pasted_chars,
     )
     DemonstrationDraft.objects.filter(assignment=assignment).delete()

@@ -3,14 +3,17 @@
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from core.errors import Conflict, DomainError
 from core.types import User
 from guidelines.services import guideline_create
 from labeling.models import (
+    Assignment,
     Membership,
     Project,
     Role,
+    Task,
     TaskKind,
 )
 
@@ -57,7 +60,7 @@ def _check_project_settings(*, task_kinds: list[str], k: int, overlap: int, leas
 
 @transaction.atomic
 def project_update(*, project: Project, **changes: Any) -> Project:
-    allowed = {"description", "task_kinds", "k", "overlap", "lease_seconds"}
+    allowed = {"description", "task_kinds", "k", "overlap", "lease_seconds", "allow_self_review"}
     if unknown := set(changes) - allowed:
         raise DomainError(f"cannot change {sorted(unknown)}", field=sorted(unknown)[0])
     merged = {f: changes.get(f, getattr(project, f)) for f in ("task_kinds", "k", "overlap", "lease_seconds")}
@@ -75,5 +78,16 @@ def membership_set(*, project: Project, user: User, role: str) -> Membership:
     return membership
 
 
-def membership_remove(*, project: Project, user: User) -> None:
+@transaction.atomic
+def membership_remove(*, project: Project, user: User) -> int:
+    """Remove a member; their live leases go back to the pool at once. Returns how many were released."""
     Membership.objects.filter(project=project, user=user).delete()
+    live = list(
+        Assignment.objects.select_for_update()
+        .filter(labeler=user, task__project=project, state=Assignment.State.ACTIVE)
+        .values_list("pk", "task_id")
+    )
+    Assignment.objects.filter(pk__in=[pk for pk, _ in live]).update(state=Assignment.State.RELEASED)
+    for task_id in sorted(task for _, task in live):
+        Task.objects.filter(pk=task_id).update(claimed_count=F("claimed_count") - 1)
+    return len(live)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from core.errors import Conflict, DomainError, NotAllowed, NotFound
 from core.types import User
 from guidelines.selectors import guideline_version_pending_for
+from labeling.access import assignment_role
 from labeling.models import (
     Assignment,
     Project,
@@ -138,12 +139,16 @@ def claim_next_task(*, project: Project, labeler: User) -> Assignment | None:
 
 def locked_assignment(assignment_id: int, labeler: User) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update().select_related("task").filter(pk=assignment_id).first()
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("task__project")
+        .filter(pk=assignment_id)
+        .first()
     )
     if assignment is None:
         raise NotFound("no such assignment")
     if assignment.labeler_id != labeler.pk:
         raise NotAllowed("this assignment belongs to another labeler")
+    assignment_role(user=labeler, assignment=assignment)  # a labeler removed from the project may not
     return assignment
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from core.errors import Conflict, DomainError, NotFound
+from core.errors import Conflict, DomainError, NotAllowed, NotFound
 from core.types import User
 from guidelines.selectors import guideline_current_version
 from labeling.access import require_role
@@ -22,6 +22,7 @@ from labeling.models import (
 from labeling.services.annotations import (
     count_completion,
     ranking_store,
+    seconds_on_task,
     validate_tiers,
     validated_ratings,
     validated_reply,
@@ -46,7 +47,10 @@ def review_create(
     )
     if assignment is None:
         raise NotFound("no such assignment")
-    require_role(user=reviewer, project=assignment.task.project, role=Role.REVIEWER)
+    project = assignment.task.project
+    require_role(user=reviewer, project=project, role=Role.REVIEWER)
+    if assignment.labeler_id == reviewer.pk and not project.allow_self_review:
+        raise NotAllowed("a reviewer does not review their own work; another reviewer must")
     if assignment.state != Assignment.State.SUBMITTED:
         raise Conflict("only submitted work can be reviewed", field="assignment")
     if verdict not in Review.Verdict.values:
@@ -54,11 +58,19 @@ def review_create(
     if verdict == Review.Verdict.REJECT and not reason.strip():
         raise DomainError("say why the work is rejected", field="reason")
     if verdict == Review.Verdict.EDIT:
-        if not edit:
-            raise DomainError("an edit needs the edited annotation", field="edit")
+        if not edit or not isinstance(edit, dict):
+            raise DomainError("an edit needs the edited annotation, as an object", field="edit")
         _store_edit(assignment, reviewer, edit)
     previous = assignment.reviews.order_by("-created_at", "-id").values_list("verdict", flat=True).first()
     was_rejected, now_rejected = previous == Review.Verdict.REJECT, verdict == Review.Verdict.REJECT
+    if was_rejected and not now_rejected:
+        task = Task.objects.select_for_update().get(pk=assignment.task_id)
+        if task.claimed_count >= task.required_count:
+            # Another labeler filled the slot this work gave up when it was rejected.
+            raise Conflict(
+                "the task has all its labels again since this work was rejected; it stays rejected",
+                field="verdict",
+            )
     if now_rejected != was_rejected:
         count_completion(assignment.task_id, -1 if now_rejected else +1)
         if not now_rejected:
@@ -90,7 +102,7 @@ def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) ->
             tiers=tiers,
             ratings=ratings,
             all_bad=bool(edit.get("all_bad", current.all_bad)),
-            seconds=float(edit.get("seconds", 0)),
+            seconds=seconds_on_task(edit.get("seconds", 0)),
             version=version,
             previous=current,
         )
@@ -106,6 +118,6 @@ def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) ->
         revision=written.revision + 1,
         previous=written,
         messages=list(task.prompt.messages) + reply,
-        tools=edit.get("tools", written.tools),
-        seconds=float(edit.get("seconds", 0)),
+        tools=written.tools,  # a reviewer edits the text; the tools stay those the labeler used
+        seconds=seconds_on_task(edit.get("seconds", 0)),
     )

@@ -39,7 +39,8 @@ def project_new(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_settings(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
-    initial = {f: getattr(project, f) for f in ("description", "task_kinds", "k", "overlap", "lease_seconds")}
+    fields = ("description", "task_kinds", "k", "overlap", "lease_seconds", "allow_self_review")
+    initial = {f: getattr(project, f) for f in fields}
     form = ProjectSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         with errors_on(form):
@@ -77,6 +78,7 @@ def member_remove(request: AuthedRequest, project_id: int, user_id: int) -> Http
     project, _ = project_for(request.user, project_id, Role.ADMIN)
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        membership_remove(project=project, user=user)
-        messages.success(request, f"{user.username} left the project.")
+        released = membership_remove(project=project, user=user)
+        freed = f"; {released} leased task(s) went back to the pool" if released else ""
+        messages.success(request, f"{user.username} left the project{freed}.")
     return redirect("labeling:project-settings", project_id=project.pk)

@@ -65,6 +65,9 @@ def task_review(request: AuthedRequest, task_id: int) -> HttpResponse:
         context |= _ranking_review(task, submissions)
     else:
         context["columns"] = [_demonstration_column(task, s) for s in submissions]
+    for column in context["columns"]:  # a reviewer's own work is for another reviewer to judge
+        mine = column["submission"].assignment.labeler_id == request.user.pk
+        column["own"] = mine and not task.project.allow_self_review
     return render(request, "labeling/task_review.html", context)
 
 

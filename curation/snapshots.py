@@ -31,6 +31,7 @@ from curation.models import (
     DatasetSnapshot,
     DuplicateCluster,
 )
+from curation.quality.consensus import DEFAULT_RULE, RULES, ConsensusRule, rule_described
 from curation.quality.labelers import labelers_below
 from curation.splits import SPLITS, prompt_group_key, split_for
 from labeling.models import (
@@ -154,12 +155,14 @@ def snapshot_freeze(
     seed: int = 0,
     validation_fraction: float = 0.1,
     cleaning: list[str] | None = None,
+    consensus_rule: ConsensusRule = DEFAULT_RULE,
     on_progress: OnProgress | None = None,
 ) -> DatasetSnapshot:
     """Freeze the current revision of every selected annotation into immutable rows and a manifest.
 
     `cleaning` names the cleaning filters whose flags apply (all by default): rows of flagged prompts
     and flagged demonstrations are left out, except that PII flags scrub the text instead.
+    `consensus_rule` is the rule the snapshot's consensus exports use, recorded in the manifest.
     """
     name = name.strip()
     if not name:
@@ -179,6 +182,8 @@ def snapshot_freeze(
         raise DomainError(f"verdict must be one of {list(Verdict.CHOICES)}", field="verdict")
     if not 0 <= validation_fraction < 1:
         raise DomainError("validation_fraction must be at least 0 and below 1", field="validation_fraction")
+    if consensus_rule not in RULES:
+        raise DomainError(f"consensus_rule must be one of {list(RULES)}", field="consensus_rule")
     if DatasetSnapshot.objects.filter(project=project, name=name).exists():
         raise Conflict(f"project {project.name!r} already has a snapshot named {name!r}", field="name")
 
@@ -233,6 +238,7 @@ def snapshot_freeze(
             "labelers": len(tally.labelers),
         },
         "cleaning": _cleaning_manifest(project, applied, removed, scrubbing),
+        "consensus": rule_described(consensus_rule),
         "labelers_left_out": sorted(low_scorers.values()),
         "guideline_versions": dict(sorted(tally.guideline_versions.items())),
         "source_annotation_ids": {table: sorted(ids) for table, ids in tally.source_ids.items()},
@@ -244,6 +250,22 @@ def snapshot_freeze(
     # The one UPDATE a snapshot ever gets: sealing it (the trigger refuses any once sha256 is set).
     snapshot.save(update_fields=["manifest", "row_count", "sha256"])
     return snapshot
+
+
+def snapshot_consensus_rule(snapshot: DatasetSnapshot) -> ConsensusRule | None:
+    """The rule of the snapshot's consensus exports, as its manifest names it.
+
+    None for a snapshot frozen before manifests named one: its consensus is the mean rank, and its
+    exports stay byte for byte as they were.
+    """
+    if "consensus" not in snapshot.manifest:
+        return None
+    rule = snapshot.manifest["consensus"].get("rule")
+    if rule not in RULES:
+        raise DomainError(
+            f"snapshot {snapshot.pk} names an unknown consensus rule {rule!r}", field="snapshot"
+        )
+    return rule
 
 
 def _checked_cleaning(cleaning: list[str] | None) -> list[str]:

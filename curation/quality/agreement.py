@@ -3,6 +3,9 @@
 Pairwise agreement is InstructGPT's figure (about 73% between labelers): over the candidate pairs two
 labelers both order strictly, the share they order the same way. A pair either labeler left tied is
 not compared (InstructGPT dropped ties) but counted, so a report can say how many were left out.
+
+Agreement with consensus compares each labeler with the consensus of the others on the same task, by
+the project's current default rule (`curation.quality.consensus.DEFAULT_RULE`, Kemeny-Young).
 """
 
 from collections import defaultdict
@@ -15,7 +18,7 @@ from typing import Literal
 
 from django.contrib.auth import get_user_model
 
-from curation.quality.consensus import consensus_ranking, tier_ranks
+from curation.quality.consensus import DEFAULT_RULE, ConsensusRule, consensus_ranking, tier_ranks
 from labeling.models import CandidateRating, Project, Ranking, TaskKind
 
 Metric = Literal["nominal", "ordinal", "interval"]
@@ -159,6 +162,7 @@ class AgreementReport:
     labelers: list[LabelerAgreement]
     labeler_pairs: dict[tuple[str, str], PairCounts]
     task_shares: list[float]  # per task: the share of compared pairs that agree
+    consensus_rule: ConsensusRule = DEFAULT_RULE  # the rule of each labeler's `consensus_pairs`
 
 
 def current_rankings(*, project: Project) -> dict[int, dict[int, list[list[int]]]]:
@@ -184,7 +188,9 @@ def current_ratings(*, project: Project) -> dict[int, dict[int, int]]:
     return by_candidate
 
 
-def project_agreement(*, project: Project, metric: Metric = "ordinal") -> AgreementReport:
+def project_agreement(
+    *, project: Project, metric: Metric = "ordinal", consensus_rule: ConsensusRule = DEFAULT_RULE
+) -> AgreementReport:
     """Agreement between the labelers of a project, overall and per labeler."""
     rankings = current_rankings(project=project)
     ratings = current_ratings(project=project)
@@ -219,7 +225,8 @@ def project_agreement(*, project: Project, metric: Metric = "ordinal") -> Agreem
             task_shares.append(task_pairs.share)
         for author, tiers in per_task.items():
             others = [t for other, t in per_task.items() if other != author]
-            labelers[author].consensus_pairs += pair_agreement(tiers, consensus_ranking(others).tiers)
+            consensus = consensus_ranking(others, rule=consensus_rule)
+            labelers[author].consensus_pairs += pair_agreement(tiers, consensus.tiers)
     rated = [list(v.values()) for v in ratings.values() if len(v) >= 2]
     for labeler in labelers.values():
         labeler.alpha_without = krippendorff_alpha(
@@ -235,4 +242,5 @@ def project_agreement(*, project: Project, metric: Metric = "ordinal") -> Agreem
         labelers=sorted(labelers.values(), key=lambda x: x.username),
         labeler_pairs=dict(between),
         task_shares=task_shares,
+        consensus_rule=consensus_rule,
     )

@@ -104,3 +104,26 @@ def test_project_agreement_per_project_and_per_labeler(make_project, add_member)
     assert report.rated_candidates == 8
     assert report.alpha is not None and report.alpha < 0
     assert by_name["cy"].alpha_without == 1.0  # without cy, ann and bob rate identically
+
+
+def test_agreement_with_consensus_uses_kemeny_young(make_project, add_member):
+    # Four labelers rank 1 > 2 > 3 > 4 and two rank 2 > 3 > 4 > 1. Leave one of the four out: the
+    # others are three to two, and 1 beats every answer three to two, so their consensus is 1 > 2 > 3 > 4
+    # (the mean rank would put 2 first and count one of the six pairs as a disagreement).
+    project = make_project(overlap=6, k=4)
+    seed_rankings(project, 1)
+    for name in ("ann", "bob", "cy", "dan"):
+        _rank(project, add_member(project, name), lambda ids: [[c] for c in ids])
+    for name in ("eve", "fay"):
+        _rank(project, add_member(project, name), lambda ids: [[c] for c in [*ids[1:], ids[0]]])
+
+    report = project_agreement(project=project)
+
+    assert report.consensus_rule == "kemeny_young"
+    by_name = {row.username: row for row in report.labelers}
+    assert by_name["ann"].consensus_pairs == PairCounts(agree=6, disagree=0, tied=0)
+    assert by_name["eve"].consensus_pairs == PairCounts(agree=3, disagree=3, tied=0)
+    by_mean = {
+        row.username: row for row in project_agreement(project=project, consensus_rule="mean_rank").labelers
+    }
+    assert by_mean["ann"].consensus_pairs == PairCounts(agree=5, disagree=1, tied=0)

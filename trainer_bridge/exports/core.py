@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from core.errors import DomainError
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshot_row_count, snapshot_rows
+from curation.snapshots import snapshot_consensus_rule
 from curation.splits import SPLITS
 from trainer_bridge.exports import records
 from trainer_bridge.exports.files import (
@@ -127,6 +128,7 @@ def run_export(
             f"snapshot {snapshot.pk} ({snapshot.name}) has no {' or '.join(row_kinds)} rows{where}",
             field="snapshot",
         )
+    consensus = snapshot_consensus_rule(snapshot)  # None: frozen before manifests named it (mean rank)
     passes = 2 if options["format"] == "parquet" else 1
     read = [0]
     if on_progress:
@@ -145,8 +147,8 @@ def run_export(
         if kind == "prompts":
             return records.prompt_records(rows())
         if options["mode"] == "kwise":
-            return records.kwise_records(rows(), by=options["by"])
-        return records.pair_records(rows(), by=options["by"], margin=options["margin"])
+            return records.kwise_records(rows(), by=options["by"], consensus=consensus)
+        return records.pair_records(rows(), by=options["by"], margin=options["margin"], consensus=consensus)
 
     try:
         with transaction.atomic():  # server-side cursors stream rows only inside a transaction
@@ -154,9 +156,10 @@ def run_export(
             if options["format"] == "parquet":
                 written = write_parquet(path, make_records)
             elif kind == "rm" and options["mode"] == "pairwise":
-                written = write_jsonl(
-                    path, records.pair_lines(rows(), by=options["by"], margin=options["margin"])
+                lines = records.pair_lines(
+                    rows(), by=options["by"], margin=options["margin"], consensus=consensus
                 )
+                written = write_jsonl(path, lines)
             else:
                 written = write_jsonl(path, map(json_line, make_records()))
     except EmptyOutput:

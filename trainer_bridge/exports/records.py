@@ -5,6 +5,10 @@
   one row per pair of candidates in different tiers (a tie gives no pair), grouped by prompt.
 - RM K-wise: `{"prompt", "candidates": [texts best first], "tiers": [tier of each, 0 = best], ...}`,
   the shape `trainer_bridge.ml.reward` trains on (one ranking = one batch element).
+- By consensus, one ranking per task by the rule the snapshot's manifest names
+  (`curation.quality.consensus`), and each record says which in `consensus_rule`. A snapshot frozen
+  before manifests named a rule takes the mean rank, and its records stay as they were: no
+  `consensus_rule`, so an export of it is byte for byte what it always was.
 - Prompts: `{"prompt": [...]}` once per prompt, for the RL stage.
 """
 
@@ -14,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from curation.quality.consensus import consensus_ranking
+from curation.quality.consensus import MEAN_RANK, ConsensusRule, consensus_ranking
 
 Row = dict[str, Any]
 
@@ -36,21 +40,28 @@ def sft_records(rows: Iterable[Row]) -> Iterator[Row]:
 # --- reward model: rankings ----------------------------------------------------------------------
 
 
-def _rankings(rows: Iterable[Row], by: str) -> Iterator[Row]:
-    """Per labeler: each row as it is. By consensus: one mean-rank ranking per task over its labelers."""
+def _rankings(rows: Iterable[Row], by: str, consensus: ConsensusRule | None) -> Iterator[Row]:
+    """Per labeler: each row as it is. By consensus: one ranking per task over its labelers.
+
+    `consensus` is the snapshot's rule; None for a snapshot whose manifest names none (mean rank).
+    """
     if by == "labeler":
         yield from rows
         return
     for _, group in groupby(rows, key=lambda row: row["task_id"]):
         members = list(group)
-        consensus = consensus_ranking([row["tiers"] for row in members])
-        first = members[0]
-        yield first | {
-            "tiers": consensus.tiers,
+        found = consensus_ranking([row["tiers"] for row in members], rule=consensus or MEAN_RANK)
+        yield members[0] | {
+            "tiers": found.tiers,
             "labelers": sorted(row["labeler"] for row in members),
-            "mean_ranks": {cid: float(rank) for cid, rank in consensus.mean_ranks.items()},
+            "mean_ranks": {cid: float(rank) for cid, rank in found.mean_ranks.items()},
             "all_bad": all(row["all_bad"] for row in members),
         }
+
+
+def _named_rule(consensus: ConsensusRule | None) -> Row:
+    """The fields that name the consensus rule in a record: none for a snapshot that names no rule."""
+    return {} if consensus is None else {"consensus_rule": consensus}
 
 
 def ranked_pairs(tiers: list[list[int]]) -> Iterator[tuple[int, int, int]]:
@@ -62,26 +73,32 @@ def ranked_pairs(tiers: list[list[int]]) -> Iterator[tuple[int, int, int]]:
                     yield chosen, rejected, worse - better
 
 
-def pair_lines(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[bytes]:
+def pair_lines(
+    rows: Iterable[Row], *, by: str, margin: bool, consensus: ConsensusRule | None = None
+) -> Iterator[bytes]:
     """Pairwise JSONL lines, built from pieces encoded once per ranking (a K=9 ranking gives 36 lines)."""
-    for ranking in _rankings(rows, by):
+    for ranking in _rankings(rows, by, consensus):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         turn = {cid: _dumps([{"role": "assistant", "content": text}]) for cid, text in texts.items()}
         head = b'{"prompt":' + _dumps(ranking["prompt"]) + b',"chosen":'
-        tail = _pair_tail(ranking, by)
+        tail = _pair_tail(ranking, by, consensus)
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
             extra = b',"margin":%s' % _dumps(float(distance)) if margin else b""
             yield b"".join((head, turn[chosen], b',"rejected":', turn[rejected], extra, tail))
 
 
-def _pair_tail(ranking: Row, by: str) -> bytes:
-    who = _dumps(ranking["labeler"] if by == "labeler" else "consensus")
-    return b',"prompt_id":%d,"labeler":%s}\n' % (int(ranking["prompt_id"]), who)
+def _pair_tail(ranking: Row, by: str, consensus: ConsensusRule | None) -> bytes:
+    if by == "labeler":
+        return b',"prompt_id":%d,"labeler":%s}\n' % (int(ranking["prompt_id"]), _dumps(ranking["labeler"]))
+    rule = b',"consensus_rule":%s' % _dumps(consensus) if consensus else b""
+    return b',"prompt_id":%d,"labeler":"consensus"%s}\n' % (int(ranking["prompt_id"]), rule)
 
 
-def pair_records(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[Row]:
+def pair_records(
+    rows: Iterable[Row], *, by: str, margin: bool, consensus: ConsensusRule | None = None
+) -> Iterator[Row]:
     """The same pairs as `pair_lines`, as records (for Parquet)."""
-    for ranking in _rankings(rows, by):
+    for ranking in _rankings(rows, by, consensus):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
             record: Row = {
@@ -92,12 +109,16 @@ def pair_records(rows: Iterable[Row], *, by: str, margin: bool) -> Iterator[Row]
             if margin:
                 record["margin"] = float(distance)
             record["prompt_id"] = ranking["prompt_id"]
-            record["labeler"] = ranking["labeler"] if by == "labeler" else "consensus"
+            if by == "labeler":
+                record["labeler"] = ranking["labeler"]
+            else:
+                record["labeler"] = "consensus"
+                record.update(_named_rule(consensus))
             yield record
 
 
-def kwise_records(rows: Iterable[Row], *, by: str) -> Iterator[Row]:
-    for ranking in _rankings(rows, by):
+def kwise_records(rows: Iterable[Row], *, by: str, consensus: ConsensusRule | None = None) -> Iterator[Row]:
+    for ranking in _rankings(rows, by, consensus):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         order = [(cid, tier) for tier, members in enumerate(ranking["tiers"]) for cid in members]
         record: Row = {
@@ -116,6 +137,7 @@ def kwise_records(rows: Iterable[Row], *, by: str) -> Iterator[Row]:
         else:
             record["labelers"] = ranking["labelers"]
             record["mean_ranks"] = [ranking["mean_ranks"][cid] for cid, _ in order]
+            record.update(_named_rule(consensus))
         yield record
 
 

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.auth import LoginForm, TokenIssue
+from config.auth import LoginForm
 from curation.urls import quality_patterns
 from labeling.urls import guideline_patterns
 from trainer_bridge.urls import job_patterns
@@ -14,7 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/auth/token/", TokenIssue.as_view(), name="api-token"),
+    path("api/", include("accounts.api_urls")),
     path("api/", include("labeling.api_urls")),
     path("api/", include("trainer_bridge.api_urls")),
     path("", include("trainer_bridge.urls")),
@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include(quality_patterns)),
     path("", include("labeling.urls")),
     path("", include(guideline_patterns)),
+    path("", include("accounts.urls")),
 ]

@@ -13,14 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 RANK = {
     "config": 0,
     "core": 0,
+    "accounts": 0,
     "registry": 0,
     "guidelines": 1,
     "labeling": 2,
     "curation": 3,
     "trainer_bridge": 4,
 }
-# Inside the bottom layer: the shared layer stands alone, the registry and the settings may use it.
-BOTTOM = {"core": set(), "registry": {"core"}, "config": {"core"}}
+# Inside the bottom layer: the shared layer stands alone; the registry, accounts and the settings may use it.
+BOTTOM = {"core": set(), "registry": {"core"}, "config": {"core"}, "accounts": {"core"}}
 # Where the whole project is put together: these may import any app.
 COMPOSITION_ROOTS = {"config.urls", "config.celery", "config.wsgi", "config.asgi"}
 

@@ -48,6 +48,12 @@ EXPECTED: dict[str, Rule] = {
     "api-schema": Rule("public", 200, "public", 405),  # the schema describes endpoints, holds no data
     "api-docs": Rule("public", 200, "public", 405),
     "api-token": Rule("public", 405, "public", 400),
+    "api-tokens": Rule("user", 200, "user", 405),  # the caller's own tokens
+    # DELETE only; who may revoke which token is tested in tests/test_api_tokens.py
+    "api-token-revoke": Rule("user", 405, "user", 405),
+    "accounts:tokens": Rule("user", 200, "user", 400),  # each user's own page; an empty form has no name
+    # the world holds no token, so the id names none whoever asks (owners and staff: test_api_tokens.py)
+    "accounts:token-revoke": Rule("user", 405, "user", 404),
     "api-projects": Rule("user", 200, "staff", 400),
     "api-project": Rule("labeler", 200, "user", 405),
     "api-members": Rule("admin", 200, "user", 405),
@@ -201,6 +207,8 @@ def concrete_urls(endpoint: Endpoint, world: World) -> dict[str, str]:
                 kwargs[key] = world.job_ids[job]
             elif key == "set_id":
                 kwargs[key] = world.set_ids["probe" if "probe" in endpoint.name else "practice"]
+            elif key == "token_id":
+                kwargs[key] = 0  # names no token
             else:
                 kwargs[key] = world.ids[key]
         urls[kind or ""] = reverse(endpoint.name, kwargs=kwargs)

@@ -20,6 +20,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         code = getattr(response.data["detail"], "code", "error")
         response.data = {"error": code, "detail": str(response.data["detail"])}
     elif response is not None:
-        # Serializer validation errors: keep DRF's per-field messages under one key.
-        response.data = {"error": "invalid", "detail": "invalid input", "fields": response.data}
+        # Serializer validation errors: the first field and its message, then DRF's per-field messages.
+        fields = response.data
+        first = next(iter(fields), None) if isinstance(fields, dict) else None
+        message = fields[first] if first else fields
+        while isinstance(message, list | dict) and message:
+            message = message[0] if isinstance(message, list) else next(iter(message.values()))
+        response.data = {
+            "error": "invalid",
+            "detail": f"{first}: {message}"[:500] if first else "invalid input",
+        }
+        if first:
+            response.data |= {"field": first, "fields": fields}
     return response

@@ -1,5 +1,6 @@
 """Parsing what a browser or a client sends: bounded numbers, upload size, a refused form's message."""
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, overload
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 
+from core import jsonsafe
 from core.errors import DomainError, NotAllowed, NotFound
 
 # Every whole number parsed here lands in a Postgres integer column (or sizes one); larger ones are refused.
@@ -24,6 +26,24 @@ def upload_within_limit(upload: File) -> None:
         )
 
 
+class JSONField(forms.JSONField):
+    """A form's JSON text through core.jsonsafe: deep nesting, NaN, NUL or lone surrogates are refused."""
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or value in self.empty_values:
+            return super().to_python(value)
+        if not isinstance(value, str):
+            return value
+        try:
+            return jsonsafe.loads(value)
+        except jsonsafe.JSONRefused as exc:
+            raise ValidationError(exc.detail, code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown again as the person typed it; Django would parse it with json (which recurses).
+        return initial if self.disabled else forms.fields.InvalidJSONInput(data or "")
+
+
 @overload
 def int_or_error(value: Any, field: str, *, default: int) -> int: ...
 @overload
@@ -34,7 +54,7 @@ def int_or_error(value: Any, field: str, *, default: int | None = None) -> int |
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise DomainError(f"{field} must be a whole number", field=field) from None
     if abs(number) > INT_MAX:
         raise DomainError(f"{field} must be below {INT_MAX + 1}", field=field)
@@ -53,9 +73,12 @@ def float_or_error(value: Any, field: str, *, default: float) -> float:
     if value in (None, ""):
         return default
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise DomainError(f"{field} must be a number", field=field) from None
+    if not math.isfinite(number):
+        raise DomainError(f"{field} must be a finite number", field=field)
+    return number
 
 
 def form_errors_text(form: forms.BaseForm | None) -> str:

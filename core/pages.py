@@ -18,6 +18,7 @@ from core.errors import DomainError, NotAllowed, NotFound
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 BackUrl = Callable[..., str]  # (request, **view kwargs) -> the page to go back to
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _MODE = "domain_errors"  # the view attribute the marks set; functools.wraps carries it to the wrappers
 
 
@@ -64,8 +65,26 @@ class DomainErrorMiddleware:
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: dict[str, Any]
-    ) -> None:
-        request.domain_errors = (getattr(view, _MODE, "page"), kwargs)  # type: ignore[attr-defined]
+    ) -> HttpResponse | None:
+        mode = getattr(view, _MODE, "page")
+        request.domain_errors = (mode, kwargs)  # type: ignore[attr-defined]
+        if (
+            request.method == "POST"
+            and request.content_type in _FORM_TYPES
+            and not request.path.startswith("/api/")
+        ):
+            # Postgres text cannot hold U+0000: a form field with one is refused before any view reads it.
+            for name, values in request.POST.lists():
+                if any("\x00" in value for value in values):
+                    error = DomainError(
+                        f"{name[:40]} holds a NUL character, which cannot be stored", field=name[:40]
+                    )
+                    return (
+                        JsonResponse(error.as_dict(), status=400)
+                        if mode == "json"
+                        else error_page(request, error)
+                    )
+        return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DomainError):

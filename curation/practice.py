@@ -5,11 +5,13 @@ job, trainer_bridge.services.practice) samples many solutions per problem and ve
 problem's pass rate is its difficulty for that model.
 """
 
+import logging
 import math
 import re
 from fractions import Fraction
 from typing import IO, Any
 
+import regex
 from django.db import transaction
 
 from core.errors import DomainError
@@ -20,6 +22,12 @@ from curation.probes import normalize_answer
 from labeling.importing import LineError, read_jsonl
 from labeling.models import Project
 from labeling.services.imports import ImportRejected
+
+logger = logging.getLogger(__name__)
+
+# An admin's pattern runs on model output thousands of times a run: a backtracking blow-up is cut off
+# (the `regex` engine checks the limit as it goes) and counts as a wrong answer.
+REGEX_SECONDS = 0.05
 
 ANSWER_INSTRUCTION = "Finish with a last line of the form 'Answer: <final answer>'."
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -82,10 +90,24 @@ def verify(problem: PracticeProblem, solution: str) -> tuple[str, bool]:
             tolerance *= abs(want)
         return answer, math.isclose(got, want, rel_tol=0.0, abs_tol=tolerance)
     if problem.verifier == Verifier.REGEX:
-        return answer, re.fullmatch(problem.answer, answer) is not None
+        return answer, regex_verified(problem.answer, answer)
     if problem.verifier == Verifier.CHOICE:
         return answer, choice_letter(answer, options["choices"]) == problem.answer
     raise ValueError(f"unknown verifier {problem.verifier!r}")
+
+
+def regex_verified(pattern: str, answer: str) -> bool:
+    """Whether the whole answer matches; a match that runs past REGEX_SECONDS is logged and wrong."""
+    try:
+        return regex.fullmatch(pattern, answer, timeout=REGEX_SECONDS) is not None
+    except TimeoutError:
+        logger.warning(
+            "regex verifier stopped after %.2f s on a %d-character answer: %.80r",
+            REGEX_SECONDS,
+            len(answer),
+            pattern,
+        )
+        return False
 
 
 def problem_messages(problem: PracticeProblem) -> list[dict[str, Any]]:
@@ -120,8 +142,8 @@ def _problem(number: int, record: dict[str, Any]) -> PracticeProblem:
         options = {"tolerance": tolerance, "relative": bool(record.get("relative", False))}
     elif kind == Verifier.REGEX:
         try:
-            re.compile(answer)
-        except re.error as exc:
+            regex.compile(answer)
+        except regex.error as exc:
             raise ValueError(f"the answer is not a valid regular expression: {exc}") from None
     elif kind == Verifier.CHOICE:
         choices = record.get("choices")

@@ -16,12 +16,12 @@ from core.types import ApiRequest
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_current_version, guideline_version_pending_for
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling import importing
+from labeling import importing, search
 from labeling.access import assignment_role, project_for, project_role
 from labeling.models import Assignment, Project, Role
 from labeling.selectors.annotations import annotations_for
 from labeling.selectors.projects import project_progress, projects_for
-from labeling.selectors.work import assignment_payload
+from labeling.selectors.work import assignment_payload, searches_for
 from labeling.serializers import (
     AcknowledgeSerializer,
     AssignmentSerializer,
@@ -34,9 +34,11 @@ from labeling.serializers import (
     ProjectUpdateSerializer,
     ReviewOutSerializer,
     ReviewSerializer,
+    SearchSerializer,
     SkipSerializer,
     SubmitSerializer,
 )
+from labeling.services import drafts
 from labeling.services.annotations import demonstration_submit, ranking_submit
 from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_set, project_create, project_update
@@ -221,6 +223,22 @@ class Submit(APIView):
                 "all_bad": ranking.all_bad,
                 "revision": ranking.revision,
             }
+        elif "answer" in data or "citations" in data:
+            demonstration, created = drafts.search_demonstration_submit(
+                assignment_id=assignment_id,
+                labeler=request.user,
+                answer=data.get("answer", ""),
+                citations=data.get("citations"),
+                seconds=data["seconds"],
+                pasted_chars=data["pasted_chars"],
+            )
+            body = {
+                "kind": "demonstration",
+                "id": demonstration.pk,
+                "messages": demonstration.messages,
+                "tools": demonstration.tools,
+                "revision": demonstration.revision,
+            }
         elif "messages" in data:
             demonstration, created = demonstration_submit(
                 assignment_id=assignment_id,
@@ -237,9 +255,46 @@ class Submit(APIView):
                 "revision": demonstration.revision,
             }
         else:
-            raise DomainError("give tiers (a ranking) or messages (a demonstration)", field="tiers")
+            raise DomainError(
+                "give tiers (a ranking), messages (a demonstration) or answer and citations (a search task)",
+                field="tiers",
+            )
         body["assignment"] = assignment_id
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class Search(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, assignment_id: int) -> Response:
+        """The searches run for this assignment so far, each with the results it returned."""
+        assignment = _assignment_visible(request, assignment_id)
+        steps = searches_for(assignment=assignment)
+        return Response({"searches": [_search_step(i, step) for i, step in enumerate(steps)]})
+
+    @extend_schema(request=SearchSerializer, responses={201: None})
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
+        """Run a search of the project's corpora and record it; a submission cites its results by
+        [search, document id]."""
+        query = _valid(SearchSerializer, request.data)["query"]
+        index, step = drafts.search_run(assignment_id=assignment_id, labeler=request.user, query=query)
+        return Response(_search_step(index, step), status=status.HTTP_201_CREATED)
+
+
+def _search_step(index: int, step: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "search": index,
+        "query": step["query"],
+        "results": [
+            {
+                "document": r["id"],
+                "cite_as": [index, r["id"]],
+                "title": r["title"],
+                "url": r["url"],
+                "passage": search.headline_text(r["headline"]),
+            }
+            for r in step["results"]
+        ],
+    }
 
 
 class Skip(APIView):

@@ -3,11 +3,12 @@
 import codecs
 import csv
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from core import jsonsafe
+from core.forms import INT_MAX
 from labeling.conversation import InvalidConversation, content_hash, validate_messages
 from labeling.models import TaskKind
 
@@ -70,7 +71,7 @@ def _records(stream: IO[bytes], fmt: str, errors: list[LineError]) -> Iterator[t
             if None in record:
                 errors.append(LineError(reader.line_num, "more fields than the header names"))
                 continue
-            if holds_nul(record):
+            if any("\x00" in cell for cell in [*record, *record.values()] if isinstance(cell, str)):
                 errors.append(LineError(reader.line_num, NUL_REFUSED))
                 continue
             yield reader.line_num, {k.strip(): v for k, v in record.items() if k is not None}
@@ -84,12 +85,10 @@ def read_jsonl(
     stream: IO[bytes], errors: list[LineError], *, max_line_bytes: int | None = None, keep_nul: bool = False
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of an uploaded JSONL file; a bad line becomes a
-    LineError instead (too long, not UTF-8, not JSON, not an object, or holding a NUL).
+    LineError instead (too long, not UTF-8, not JSON, not an object, or what core.jsonsafe refuses).
 
     Postgres text and jsonb cannot store U+0000, and an upload stores what the file says or nothing, so
-    such a line is refused, unless `keep_nul` (a caller that strips control characters itself). A JSON
-    line can hold U+0000 only through the escape \\u0000 (json.loads refuses raw control characters),
-    so only such lines are searched.
+    such a line is refused, unless `keep_nul` (a caller that strips control characters itself).
     """
     limit = max_line_bytes or MAX_LINE_BYTES
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -106,40 +105,23 @@ def read_jsonl(
         if not line:
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+            record = jsonsafe.loads(line, keep_nul=keep_nul)
+        except jsonsafe.JSONRefused as exc:
+            errors.append(LineError(number, exc.detail))
             continue
         if not isinstance(record, dict):
             errors.append(LineError(number, "each line must be a JSON object"))
             continue
-        if not keep_nul and b"\\u0000" in raw and holds_nul(record):
-            errors.append(LineError(number, NUL_REFUSED))
-            continue
         yield number, record
-
-
-def holds_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds U+0000 anywhere: Postgres text and jsonb cannot store it."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(holds_nul(v) for v in value)
-    return False
 
 
 def _json_field(value: Any, name: str) -> Any:
     """CSV cells carry JSON as text; JSONL already has it parsed."""
     if isinstance(value, str) and value.strip():
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{name} is not valid JSON ({exc.msg})") from None
-        if holds_nul(parsed):  # written as \\u0000 inside the cell's JSON
-            raise ValueError(NUL_REFUSED)
-        return parsed
+            return jsonsafe.loads(value)
+        except jsonsafe.JSONRefused as exc:
+            raise ValueError(f"{name}: {exc.detail}") from None
     return value
 
 
@@ -228,12 +210,14 @@ def _candidate_row(number: int, record: dict[str, Any]) -> CandidateRow:
     if index is None or index == "":
         index = None
     else:
-        try:
-            index = int(index)
-        except (TypeError, ValueError):
-            raise ValueError("sample_index must be a whole number") from None
-        if index < 0:
-            raise ValueError("sample_index must not be negative")
+        # A CSV cell is text; JSON gives a number. 1.7 or true is not an index (int() would truncate it).
+        digits = index.strip() if isinstance(index, str) else None
+        if digits is not None and digits.isascii() and digits.isdigit() and len(digits) <= 10:
+            index = int(digits)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError("sample_index must be a whole number")
+        if not 0 <= index <= INT_MAX:
+            raise ValueError(f"sample_index must be between 0 and {INT_MAX}")
     params = _json_field(record.get("sampling_params") or {}, "sampling_params")
     if not isinstance(params, dict):
         raise ValueError("sampling_params must be an object")

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from core.errors import DomainError
 from labeling.importing import LineError, read_jsonl
 from labeling.models import SearchDocument
 
@@ -90,6 +91,18 @@ def _corpus_row(number: int, record: dict[str, Any]) -> CorpusRow:
     return CorpusRow(line=number, **values)
 
 
+def clean_query(query: str) -> str:
+    """A query with its whitespace collapsed; empty, too long or holding a control character is refused."""
+    query = " ".join(query.split())
+    if not query:
+        raise DomainError("write what to search for", field="query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise DomainError(f"a query holds at most {MAX_QUERY_CHARS} characters", field="query")
+    if _CONTROL.search(query):
+        raise DomainError("a query cannot hold control characters such as NUL", field="query")
+    return query
+
+
 def search_documents(*, project_id: int, query: str, limit: int = RESULTS_PER_SEARCH) -> list[dict[str, Any]]:
     """The best-ranked documents of the project's corpora, each with a highlighted passage."""
     tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
@@ -122,6 +135,11 @@ def search_documents(*, project_id: int, query: str, limit: int = RESULTS_PER_SE
     ]
 
 
+def headline_text(headline: str) -> str:
+    """A ts_headline passage as plain text, for the API."""
+    return headline.replace(_MARK_START, "").replace(_MARK_STOP, "")
+
+
 def headline_html(headline: str) -> SafeString:
     """Escape a ts_headline passage, then turn only our own marks into <mark>."""
     escaped = str(escape(headline))
@@ -133,7 +151,11 @@ def citations(text: str) -> set[int]:
 
 
 class InvalidSearchReply(ValueError):
-    pass
+    """`field` is what is at fault: the picks, or the answer's citations."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def ordered_picks(searches: list[dict[str, Any]], picks: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -156,12 +178,14 @@ def search_reply(
     """A search conversation's assistant turns: per search a tool call and its result, then the answer."""
     chosen = [p for p in ordered_picks(searches, picks) if p[1] in documents]
     if not chosen:
-        raise InvalidSearchReply("pick at least one search result the assistant saw")
+        raise InvalidSearchReply("pick at least one search result the assistant saw", field="picks")
     cited = citations(answer)
     if not cited:
-        raise InvalidSearchReply(f"cite the results you used, as [1] to [{len(chosen)}]")
+        raise InvalidSearchReply(f"cite the results you used, as [1] to [{len(chosen)}]", field="content")
     if unknown := sorted(n for n in cited if not 1 <= n <= len(chosen)):
-        raise InvalidSearchReply(f"citations {unknown} match no picked result; cite [1] to [{len(chosen)}]")
+        raise InvalidSearchReply(
+            f"citations {unknown[:10]} match no picked result; cite [1] to [{len(chosen)}]", field="content"
+        )
     reply: list[dict[str, Any]] = []
     ref = 0
     for index in sorted({i for i, _ in chosen}):

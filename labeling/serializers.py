@@ -4,8 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core import jsonsafe
 from labeling.forms import upload_within_limit
-from labeling.importing import holds_nul
 from labeling.models import Project, Role, TaskKind
 
 
@@ -109,12 +109,13 @@ class AssignmentSerializer(serializers.Serializer):
 
 
 class StorableJSONField(serializers.JSONField):
-    """Any JSON but U+0000, which Postgres jsonb cannot store."""
+    """JSON that Postgres can keep: core.jsonsafe refuses deep nesting, NUL, NaN and lone surrogates."""
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
-        if holds_nul(value):
-            raise serializers.ValidationError("holds a NUL character (\\u0000), which cannot be stored")
+        found = jsonsafe.problem(value)
+        if found:
+            raise serializers.ValidationError(f"{found[0] or 'the value'} {found[1]}")
         return value
 
 
@@ -127,9 +128,23 @@ class SubmitSerializer(serializers.Serializer):
     ratings = StorableJSONField(required=False)
     all_bad = serializers.BooleanField(required=False, default=False)
     messages = StorableJSONField(required=False, help_text="the reply: assistant (and tool) turns")
-    tools = StorableJSONField(required=False)
+    tools = StorableJSONField(required=False, allow_null=True)
+    answer = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200_000,
+        help_text="a search task's answer, citing results as [1], [2], …",
+    )
+    citations = StorableJSONField(
+        required=False,
+        help_text="a search task's cited results in order: [search index, document id] from its searches",
+    )
     seconds = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=7 * 24 * 3600)
     pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+
+
+class SearchSerializer(serializers.Serializer):
+    query = serializers.CharField(max_length=2000, help_text='websearch syntax: words, "a phrase", -not, or')
 
 
 class SkipSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from core.errors import Conflict, DomainError
@@ -18,11 +19,26 @@ class ModelPathInvalid(DomainError):
     code = "model_path_invalid"
 
 
+def model_roots() -> list[Path]:
+    """The directories a model may be registered from: COACH_MODEL_ROOTS and the platform's own MODEL_ROOT."""
+    return list(dict.fromkeys(Path(root).resolve() for root in [*settings.MODEL_ROOTS, settings.MODEL_ROOT]))
+
+
 def check_model_dir(path: str | Path) -> Path:
-    """A local transformers model directory (config, weights, tokenizer), resolved; read without torch."""
+    """A local transformers model directory (config, weights, tokenizer) inside a model root; no torch.
+
+    The real path counts (`..` and symlinks resolved), and a refusal says the same for a path that does not
+    exist as for one outside the roots, so the error tells nothing about the rest of the disk.
+    """
     resolved = Path(path).expanduser().resolve()
-    if not resolved.is_dir():
-        raise ModelPathInvalid(f"{resolved} is not a directory", field="path")
+    roots = model_roots()
+    if not any(resolved.is_relative_to(root) for root in roots) or not resolved.is_dir():
+        raise ModelPathInvalid(
+            "not a model directory inside the model roots (COACH_MODEL_ROOTS: "
+            + ", ".join(str(root) for root in roots)
+            + ")",
+            field="path",
+        )
     missing = []
     if not (resolved / "config.json").is_file():
         missing.append("config.json")

@@ -32,6 +32,12 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def model_roots_include_test_dirs(settings, tmp_path_factory) -> None:
+    """Tiny models live under pytest's temporary directory; registering them needs it among the roots."""
+    settings.MODEL_ROOTS = [*settings.MODEL_ROOTS, tmp_path_factory.getbasetemp()]
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., Any]:
     def make(username: str, *, staff: bool = False) -> Any:

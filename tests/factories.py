@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
+
 from labeling.models import Assignment, Project, Task
-from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.annotations import demonstration_store, demonstration_submit, ranking_submit
 from labeling.services.imports import candidates_import, prompts_import
-from labeling.services.queue import claim_next_task
+from labeling.services.queue import claim_next_task, locked_assignment
 from labeling.services.review import review_create
 
 
@@ -136,6 +138,15 @@ def rank_all(
         task = Task.objects.select_related("prompt").get(pk=assignment.task_id)
         if task.kind == "ranking":
             ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=tiers(task))
+        elif task.kind == "search":  # written as a trusted import would, without running the searches
+            with transaction.atomic():
+                demonstration_store(
+                    assignment=locked_assignment(assignment.pk, labeler),
+                    messages=reply_for(task),
+                    tools=tools_for(task),
+                    seconds=0.0,
+                    pasted_chars=0,
+                )
         else:
             demonstration_submit(
                 assignment_id=assignment.pk, labeler=labeler, messages=reply_for(task), tools=tools_for(task)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from labeling.access import project_role
 from labeling.models import Assignment, Candidate, Demonstration, Project, Ranking, Task, TaskKind
-from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.annotations import demonstration_store, ranking_submit
 
 if TYPE_CHECKING:
     from label_studio_sdk.client import LabelStudio
@@ -315,8 +315,8 @@ def _record(task: Task, labeler: Any, content: dict[str, Any], seconds: float) -
     if task.kind == TaskKind.RANKING:
         ranking_submit(assignment_id=assignment.pk, labeler=labeler, tiers=content["tiers"], seconds=seconds)
     else:
-        demonstration_submit(
-            assignment_id=assignment.pk, labeler=labeler, messages=content["messages"], seconds=seconds
+        demonstration_store(
+            assignment=assignment, messages=content["messages"], tools=None, seconds=seconds, pasted_chars=0
         )
     return True
 

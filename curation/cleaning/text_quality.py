@@ -9,6 +9,7 @@ set to None turns its check off.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,15 @@ _TERMINAL = (".", "!", "?", '"', "'", "”", "’")
 _EDGE_PUNCTUATION = "\"'“”‘’«»()[]{}<>.,;:!?…*_-–—"
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def _share(name: str, value: Any, upper: float | None = 1.0) -> float:
+    """A finite non-negative number (at most `upper` when given) from a JSON setting."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number")
+    if value < 0 or (upper is not None and value > upper):
+        raise ValueError(f"{name} must be from 0 to {upper}" if upper is not None else f"{name} must be >= 0")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -57,15 +67,34 @@ class QualityThresholds:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QualityThresholds:
-        """Inverse of `asdict`; JSON turns the n-gram keys into strings, so they are read back as ints."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
+        """Inverse of `asdict`; JSON turns the n-gram keys into strings, so they are read back as ints.
+
+        Each value is checked against its field's type (a count, a non-negative number, a switch, or a
+        table of n to share), so a mistyped setting is refused when saved, not by the next cleaning run.
+        """
+        kinds = {f.name: str(f.type) for f in fields(cls)}
+        unknown = set(data) - set(kinds)
         if unknown:
-            raise ValueError(f"unknown quality thresholds: {sorted(unknown)}")
+            raise ValueError(f"unknown quality thresholds: {sorted(unknown)[:5]}")
         values = dict(data)
-        for name in ("max_top_ngram_char_fraction", "max_duplicate_ngram_char_fraction"):
-            if values.get(name) is not None:
-                values[name] = {int(n): float(limit) for n, limit in values[name].items()}
+        for name, value in values.items():
+            kind = kinds[name]
+            if value is None and "None" in kind:
+                continue
+            if kind == "bool":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+            elif kind.startswith("Mapping"):
+                if not isinstance(value, Mapping) or not all(
+                    str(n).isascii() and str(n).isdigit() and 0 < int(n) <= 100 for n in value
+                ):
+                    raise ValueError(f"{name} must map n-gram sizes (1 to 100) to shares")
+                values[name] = {int(n): _share(f"{name}[{n}]", limit) for n, limit in value.items()}
+            elif kind.startswith("int"):
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
+                    raise ValueError(f"{name} must be a whole number from 0 to {2**31 - 1}")
+            else:
+                _share(name, value, upper=None)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import jsonsafe
 from core.errors import DomainError
 from core.forms import errors_on, refusal_context, upload_within_limit
 from core.pages import flash_errors
@@ -79,9 +80,9 @@ class SettingsForm(forms.Form):
         if not raw:
             return {}
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
+            value = jsonsafe.loads(raw)
+        except jsonsafe.JSONRefused as exc:
+            raise forms.ValidationError(exc.detail) from None
         if not isinstance(value, dict):
             raise forms.ValidationError("give a JSON object of threshold names and values")
         return value

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.charts import bar_chart, histogram
 from core.errors import NotAllowed, NotFound
+from core.forms import JSONField
 from core.types import AuthedRequest
 from curation.quality import labelers as labeler_quality
 from curation.quality.agreement import Metric, project_agreement
@@ -26,7 +27,7 @@ class GoldRateForm(forms.Form):
 
 class GoldAnswerForm(forms.Form):
     task = forms.IntegerField(min_value=1, help_text="a ranking task id")
-    tiers = forms.JSONField(
+    tiers = JSONField(
         help_text="the reference ranking: tiers of candidate ids, best first, e.g. [[3], [1, 2]]"
     )
 

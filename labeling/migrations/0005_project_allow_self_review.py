@@ -12,15 +12,14 @@ UPDATE labeling_demonstrationdraft SET seconds = 604800 WHERE seconds > 604800;
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labeling', '0004_candidate_model_version'),
+        ("labeling", "0004_candidate_model_version"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='allow_self_review',
+            model_name="project",
+            name="allow_self_review",
             field=models.BooleanField(default=False),
         ),
         migrations.RunSQL(BOUND_SECONDS, migrations.RunSQL.noop),

@@ -17,6 +17,12 @@ from labeling.models import (
 )
 
 
+def searches_for(*, assignment: Assignment) -> list[dict[str, Any]]:
+    """The searches run for an assignment so far, in order, each with its query and results."""
+    draft = DemonstrationDraft.objects.filter(assignment=assignment).only("searches").first()
+    return draft.searches if draft else []
+
+
 def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
     """What a labeler needs to work on an assignment: the conversation and, for rankings, the candidates."""
     task = assignment.task  # callers load it with its prompt (select_related("task__prompt"))

@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from core.types import User
 from guidelines.models import Acknowledgement, GuidelineVersion
-from labeling.conversation import InvalidConversation, validate_messages
+from labeling.conversation import InvalidConversation, tool_names, validate_messages
 from labeling.models import (
     RATING_FLAGS,
     Assignment,
@@ -81,27 +81,41 @@ def count_completion(task_id: int, delta: int) -> None:
         )
 
 
+def _few(ids: list[int]) -> str:
+    """Ids for an error message: the first ten, so a huge bad ranking gets a short answer."""
+    return str(ids[:10])[:-1] + (f", … ({len(ids)} in all)]" if len(ids) > 10 else "]")
+
+
 def validate_tiers(tiers: Any, candidate_ids: list[int]) -> list[list[int]]:
-    """Check that `tiers` orders every candidate of the task exactly once, best tier first."""
+    """Check that `tiers` orders every candidate of the task exactly once, best tier first.
+
+    Nothing longer than the task's K candidates is read, so a request with a million ids costs as little
+    as one with K.
+    """
     if not isinstance(tiers, list) or not tiers:
         raise InvalidRanking("the ranking is empty: order every candidate of the task", field="tiers")
+    k = len(candidate_ids)
+    if len(tiers) > k:
+        raise InvalidRanking(f"a ranking of {k} candidates has at most {k} tiers", field="tiers")
     flat: list[int] = []
     for position, tier in enumerate(tiers):
         if not isinstance(tier, list) or not tier:
             raise InvalidRanking(f"tier {position} must be a non-empty list of candidate ids", field="tiers")
+        if len(flat) + len(tier) > k:
+            raise InvalidRanking(f"the ranking holds more than the task's {k} candidate ids", field="tiers")
         for cid in tier:
             if isinstance(cid, bool) or not isinstance(cid, int):
                 raise InvalidRanking(
-                    f"tier {position} holds {cid!r}, which is not a candidate id", field="tiers"
+                    f"tier {position} holds {str(cid)[:40]!r}, which is not a candidate id", field="tiers"
                 )
             flat.append(cid)
     expected = set(candidate_ids)
-    if duplicates := sorted(c for c, n in Counter(flat).items() if n > 1):  # linear: flat may be huge
-        raise InvalidRanking(f"candidate ids {duplicates} appear more than once", field="tiers")
+    if duplicates := sorted(c for c, n in Counter(flat).items() if n > 1):
+        raise InvalidRanking(f"candidate ids {_few(duplicates)} appear more than once", field="tiers")
     if foreign := sorted(set(flat) - expected):
-        raise InvalidRanking(f"candidate ids {foreign} are not candidates of this task", field="tiers")
+        raise InvalidRanking(f"candidate ids {_few(foreign)} are not candidates of this task", field="tiers")
     if missing := sorted(expected - set(flat)):
-        raise InvalidRanking(f"candidate ids {missing} are missing from the ranking", field="tiers")
+        raise InvalidRanking(f"candidate ids {_few(missing)} are missing from the ranking", field="tiers")
     return tiers
 
 
@@ -110,6 +124,10 @@ def validated_ratings(ratings: Any, candidate_ids: list[int]) -> list[dict[str, 
         return []
     if not isinstance(ratings, list):
         raise InvalidRanking("ratings must be a list", field="ratings")
+    if len(ratings) > len(candidate_ids):
+        raise InvalidRanking(
+            f"at most one rating for each of the {len(candidate_ids)} candidates", field="ratings"
+        )
     seen: set[int] = set()
     for i, rating in enumerate(ratings):
         where = f"ratings[{i}]"
@@ -118,7 +136,7 @@ def validated_ratings(ratings: Any, candidate_ids: list[int]) -> list[dict[str, 
         cid = rating.get("candidate")
         if cid not in candidate_ids or isinstance(cid, bool):
             raise InvalidRanking(
-                f"{where}.candidate {cid!r} is not a candidate of this task", field="ratings"
+                f"{where}.candidate {str(cid)[:40]!r} is not a candidate of this task", field="ratings"
             )
         if cid in seen:
             raise InvalidRanking(f"candidate {cid} is rated twice", field="ratings")
@@ -127,7 +145,7 @@ def validated_ratings(ratings: Any, candidate_ids: list[int]) -> list[dict[str, 
         if overall is not None and (isinstance(overall, bool) or overall not in range(1, 8)):
             raise InvalidRanking(f"{where}.overall must be a whole number from 1 to 7", field="ratings")
         if unknown := set(rating) - {"candidate", "overall", *RATING_FLAGS}:
-            raise InvalidRanking(f"{where} has unknown keys {sorted(unknown)}", field="ratings")
+            raise InvalidRanking(f"{where} has unknown keys {sorted(unknown)[:5]}", field="ratings")
         for flag in RATING_FLAGS:
             value = rating.get(flag)
             if value is not None and not isinstance(value, bool):
@@ -211,7 +229,12 @@ def ranking_submit(
 DEMONSTRATION_KINDS = {TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH}
 
 
+MAX_REPLY_TURNS = 64  # a reply's assistant and tool turns after the prompt
+
+
 def validated_reply(task: Task, reply: Any) -> list[dict[str, Any]]:
+    if isinstance(reply, list) and len(reply) > MAX_REPLY_TURNS:
+        raise InvalidDemonstration(f"a reply holds at most {MAX_REPLY_TURNS} turns", field="messages")
     try:
         validate_messages(reply, ends_with={"assistant"})
     except InvalidConversation as exc:
@@ -229,18 +252,50 @@ def validated_reply(task: Task, reply: Any) -> list[dict[str, Any]]:
     return reply
 
 
+def validated_tools(tools: Any, reply: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools schema of a reply: function tools that declare every tool the reply calls."""
+    if tools in (None, []):
+        tools = []
+    try:
+        declared = tool_names(tools)
+    except InvalidConversation as exc:
+        raise InvalidDemonstration(str(exc), field="tools") from None
+    called = {c["function"]["name"] for m in reply for c in m.get("tool_calls") or []}
+    if undeclared := sorted(called - declared):
+        raise InvalidDemonstration(f"the reply calls tools the schema lacks: {undeclared[:5]}", field="tools")
+    return tools
+
+
 @transaction.atomic
 def demonstration_submit(
     *,
     assignment_id: int,
     labeler: User,
     messages: Any,
-    tools: list[dict[str, Any]] | None = None,
+    tools: Any = None,
     seconds: float = 0.0,
     pasted_chars: int = 0,
 ) -> tuple[Demonstration, bool]:
-    """Record the reply a labeler wrote; `messages` are the new turns after the prompt's conversation."""
+    """Record the reply a labeler wrote; `messages` are the new turns after the prompt's conversation.
+
+    A search task's reply is not written freely: it is built from the searches Coach ran and recorded
+    (labeling.services.drafts), so its tool results are real.
+    """
     assignment = locked_assignment(assignment_id, labeler)
+    if assignment.task.kind == TaskKind.SEARCH and assignment.state != Assignment.State.SUBMITTED:
+        raise InvalidDemonstration(
+            "a search task is answered with an answer citing recorded search results, not messages",
+            field="messages",
+        )
+    return demonstration_store(
+        assignment=assignment, messages=messages, tools=tools, seconds=seconds, pasted_chars=pasted_chars
+    )
+
+
+def demonstration_store(
+    *, assignment: Assignment, messages: Any, tools: Any, seconds: float, pasted_chars: int
+) -> tuple[Demonstration, bool]:
+    """Check and keep the reply of a locked assignment (the submit services and trusted imports)."""
     task = assignment.task
     if task.kind not in DEMONSTRATION_KINDS:
         raise WrongKind(f"this is a {task.kind} task; it takes a ranking", field="kind")
@@ -251,10 +306,10 @@ def demonstration_submit(
     demonstration = Demonstration.objects.create(
         assignment=assignment,
         task=task,
-        author=labeler,
-        guideline_version=labeler_guideline_version(labeler, task),
+        author=assignment.labeler,
+        guideline_version=labeler_guideline_version(assignment.labeler, task),
         messages=list(task.prompt.messages) + reply,
-        tools=tools or [],
+        tools=validated_tools(tools, reply),
         seconds=seconds_on_task(seconds),
         pasted_chars=max(0, int(pasted_chars)),
     )

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.db import transaction
 
-from core.errors import DomainError
 from core.types import User
 from labeling import search
 from labeling.models import (
@@ -18,7 +17,7 @@ from labeling.services.annotations import (
     DEMONSTRATION_KINDS,
     InvalidDemonstration,
     WrongKind,
-    demonstration_submit,
+    demonstration_store,
     seconds_on_task,
 )
 from labeling.services.queue import locked_assignment, require_live
@@ -67,11 +66,7 @@ def search_run(*, assignment_id: int, labeler: User, query: str) -> tuple[int, d
     if assignment.task.kind != TaskKind.SEARCH:
         raise WrongKind(f"this is a {assignment.task.kind} task, not a search task", field="kind")
     require_live(assignment)
-    query = " ".join(query.split())
-    if not query:
-        raise DomainError("write what to search for", field="query")
-    if len(query) > search.MAX_QUERY_CHARS:
-        raise DomainError(f"a query holds at most {search.MAX_QUERY_CHARS} characters", field="query")
+    query = search.clean_query(query)
     results = search.search_documents(project_id=assignment.task.project_id, query=query)
     step = {"query": query, "results": results}
     draft, _ = DemonstrationDraft.objects.get_or_create(assignment=assignment)
@@ -114,15 +109,55 @@ def demonstration_draft_submit(
                     searches=searches, picks=chosen, documents=documents, answer=content
                 )
             except search.InvalidSearchReply as exc:
-                raise InvalidDemonstration(str(exc), field="picks") from None
+                raise InvalidDemonstration(str(exc), field=exc.field) from None
             tools = [search.SEARCH_TOOL]
-    demonstration, created = demonstration_submit(
-        assignment_id=assignment_id,
-        labeler=labeler,
-        messages=reply,
-        tools=tools,
-        seconds=seconds_on_task(seconds),
-        pasted_chars=pasted_chars,
+    demonstration, created = demonstration_store(
+        assignment=assignment, messages=reply, tools=tools, seconds=seconds, pasted_chars=pasted_chars
     )
     DemonstrationDraft.objects.filter(assignment=assignment).delete()
     return demonstration, created
+
+
+def search_demonstration_submit(
+    *,
+    assignment_id: int,
+    labeler: User,
+    answer: str,
+    citations: Any,
+    seconds: float = 0.0,
+    pasted_chars: int = 0,
+) -> tuple[Demonstration, bool]:
+    """A search task through the API: the answer cites [1]..[n], the results listed in `citations` as
+    [search index, document id] pairs from the searches recorded for this assignment, nothing else."""
+    if not isinstance(citations, list) or not citations or len(citations) > search.RESULTS_PER_SEARCH * 20:
+        raise InvalidDemonstration("citations is a list of [search, document id] pairs", field="citations")
+    pairs = []
+    for i, pair in enumerate(citations):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(x) is int for x in pair)):
+            raise InvalidDemonstration(
+                f"citations[{i}] must be [search index, document id]", field="citations"
+            )
+        pairs.append((pair[0], pair[1]))
+    with transaction.atomic():
+        assignment = locked_assignment(assignment_id, labeler)
+        if assignment.task.kind != TaskKind.SEARCH:
+            raise WrongKind(f"this is a {assignment.task.kind} task; answer it with messages", field="kind")
+        draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
+        recorded = search.ordered_picks(draft.searches if draft else [], pairs)
+        if assignment.state != Assignment.State.SUBMITTED and len(recorded) != len(set(pairs)):
+            unknown = [list(p) for p in pairs if p not in set(recorded)][:5]
+            raise InvalidDemonstration(
+                f"citations {unknown} are not results of a search recorded for this task", field="citations"
+            )
+        try:
+            return demonstration_draft_submit(
+                assignment_id=assignment_id,
+                labeler=labeler,
+                content=answer,
+                seconds=seconds,
+                pasted_chars=pasted_chars,
+                picks=[list(p) for p in pairs],
+            )
+        except InvalidDemonstration as exc:  # named as the API names them
+            field = {"content": "answer", "picks": "citations"}.get(exc.field or "", exc.field)
+            raise InvalidDemonstration(exc.detail, field=field) from None

@@ -28,6 +28,7 @@ def project_create(
     overlap: int = 1,
     lease_seconds: int = 1800,
     description: str = "",
+    allow_self_review: bool = False,
 ) -> Project:
     _check_project_settings(task_kinds=task_kinds, k=k, overlap=overlap, lease_seconds=lease_seconds)
     if Project.objects.filter(name=name).exists():
@@ -39,6 +40,7 @@ def project_create(
         k=k,
         overlap=overlap,
         lease_seconds=lease_seconds,
+        allow_self_review=allow_self_review,
         guideline=guideline_create(title=f"{name} guidelines"),
     )
     Membership.objects.create(project=project, user=created_by, role=Role.ADMIN)

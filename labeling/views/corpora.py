@@ -42,8 +42,13 @@ def corpus(request: AuthedRequest, project_id: int) -> HttpResponse:
             return redirect("labeling:corpus", project_id=project.pk)
     elif form.errors:
         status = 400
-    query = request.GET.get("q", "").strip()[: search.MAX_QUERY_CHARS]
-    results = search.search_documents(project_id=project.pk, query=query) if query else []
+    query, results = request.GET.get("q", "").strip(), []
+    if query:
+        try:
+            results = search.search_documents(project_id=project.pk, query=search.clean_query(query))
+        except DomainError as exc:
+            context |= {"search_error": exc.detail}
+            status = 400
     context |= {
         "corpora": corpora_for(project=project),
         "query": query,

@@ -17,7 +17,7 @@ from labeling.views.display import query_int
 @login_required
 def dashboard(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
-    days = min(90, max(7, query_int(request.GET.get("days"), 14)))
+    days = query_int(request.GET.get("days"), 14, low=7, high=90)
     board = project_dashboard(project=project, days=days)
     totals = {k: sum(row[k] or 0 for row in board.by_kind) for k in ("total", "done", "left", "closed")}
     context = project_nav(project, role, "dashboard") | {

@@ -38,8 +38,10 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
-def query_int(value: str | None, default: int) -> int:
+def query_int(value: str | None, default: int, *, low: int = 1, high: int = 10**6) -> int:
+    """A number from the query string, clamped to [low, high]; anything else is the default."""
     try:
-        return int(value or default)
+        number = int(value or default)
     except ValueError:
         return default
+    return min(high, max(low, number))

@@ -3,12 +3,13 @@
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
+from core.forms import int_or_error
 from core.markdown import render_markdown
 from core.types import AuthedRequest
 from guidelines.models import GuidelineVersion
@@ -126,10 +127,9 @@ def guideline_preview(request: AuthedRequest, project_id: int) -> HttpResponse:
 @require_POST
 def guideline_acknowledge_view(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, _ = project_for(request.user, project_id, Role.LABELER)
-    try:
-        number = int(request.POST.get("version", ""))
-    except ValueError:
-        raise DomainError("say which guideline version you read", field="version") from None
+    number = int_or_error(request.POST.get("version"), "version")
+    if number is None:
+        raise DomainError("say which guideline version you read", field="version")
     version = GuidelineVersion.objects.filter(guideline_id=project.guideline_id, number=number).first()
     if version is None:
         raise NotFound("no such guideline version")
@@ -138,6 +138,6 @@ def guideline_acknowledge_view(request: AuthedRequest, project_id: int) -> HttpR
         request, f"Thanks: you acknowledged version {version.number} of the {project.name} guideline."
     )
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = ""
-    return redirect(target or "labeling:home")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return HttpResponseRedirect(target)
+    return redirect("labeling:home")

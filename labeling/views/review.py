@@ -33,7 +33,7 @@ from labeling.views.display import conversation, query_int
 def review_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.REVIEWER)
     pending_only = request.GET.get("show") != "all"
-    page = max(1, query_int(request.GET.get("page"), 1))
+    page = query_int(request.GET.get("page"), 1)
     per_page = 50
     rows, more = submissions_to_review(
         project=project, pending_only=pending_only, offset=(page - 1) * per_page, limit=per_page

@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 
@@ -45,6 +46,18 @@ def test_numbers_are_read_with_commas_exponents_and_fractions():
 )
 def test_verifiers(problem, solution, right):
     assert verify(problem, solution)[1] is right
+
+
+def test_a_catastrophic_regex_is_cut_off_counted_wrong_and_logged(caplog):
+    """(a|aa)+b on 40 a's backtracks for minutes; the verifier gives up at its time limit."""
+    problem = _problem("(a|aa)+b", "regex")
+    started = time.monotonic()
+    answer, right = verify(problem, "Answer: " + "a" * 40)
+    assert (answer, right) == ("a" * 40, False)
+    assert time.monotonic() - started < 2
+    assert any("regex verifier stopped" in r.getMessage() for r in caplog.records)
+    assert all(r.exc_info is None for r in caplog.records)  # one line, not a traceback
+    assert verify(problem, "Answer: aaab") == ("aaab", True)  # the same pattern still works where it can
 
 
 def test_upload_rejects_bad_lines_with_their_numbers(project, admin):

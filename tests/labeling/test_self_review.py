@@ -45,3 +45,13 @@ def test_the_review_page_offers_no_verdict_on_ones_own_work(project, add_member,
     assert "Your own work: another reviewer accepts, rejects or edits it." in page
     assert "data-accept" not in page and "data-edit-ranking" not in page
     assert client.post(f"/review/assignments/{leased['id']}/", {"verdict": "accept"}).status_code == 403
+
+
+def test_a_project_made_through_the_api_may_allow_self_review(admin, api):
+    response = api(admin).post(
+        "/api/projects/",
+        {"name": "solo", "task_kinds": ["ranking"], "allow_self_review": True},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["allow_self_review"] is True

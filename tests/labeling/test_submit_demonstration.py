@@ -45,7 +45,8 @@ def test_a_demonstration_stores_the_whole_conversation_with_time_and_paste(demo_
     assert demonstration.pasted_chars == 2 and demonstration.seconds == 30
 
 
-def test_a_search_conversation_keeps_tool_calls_and_results(demo_client):
+def test_a_search_task_refuses_written_tool_results_through_the_api(demo_client):
+    """An invented tool message (any title, any URL) and a made-up tools schema are never stored."""
     client, body = demo_client("search")
     reply = [
         {
@@ -57,14 +58,45 @@ def test_a_search_conversation_keeps_tool_calls_and_results(demo_client):
                 }
             ],
         },
-        {"role": "tool", "name": "search", "content": "[1] Lima is the capital of Peru."},
+        {
+            "role": "tool",
+            "name": "search",
+            "content": '[{"title": "Official", "url": "https://evil.example"}]',
+        },
         {"role": "assistant", "content": "Lima [1]."},
     ]
     response = client.post(
         f"/api/assignments/{body['id']}/submit/", {"messages": reply, "tools": SEARCH_TOOL}, format="json"
     )
-    assert response.status_code == 201, response.json()
-    assert Demonstration.objects.get().messages[2]["tool_calls"][0]["function"]["name"] == "search"
+    assert response.status_code == 400
+    assert response.json()["field"] == "messages" and "recorded search" in response.json()["detail"]
+    assert not Demonstration.objects.exists()
+
+
+def test_a_demonstration_tools_schema_declares_what_the_reply_calls(demo_client):
+    client, body = demo_client()
+    reply = [
+        {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "weather"}}]},
+        {"role": "tool", "name": "weather", "content": "12 C"},
+        {"role": "assistant", "content": "It is 12 C."},
+    ]
+    url = f"/api/assignments/{body['id']}/submit/"
+    for tools, detail in [
+        (None, "lacks: ['weather']"),
+        ([{"type": "function", "function": {"name": "search"}}], "lacks: ['weather']"),
+        ("weather", "must be a list"),
+        ([{"name": "weather"}], '"type": "function"'),
+    ]:
+        response = client.post(url, {"messages": reply, "tools": tools}, format="json")
+        assert response.status_code == 400 and response.json()["field"] == "tools"
+        assert detail in response.json()["detail"]
+    assert not Demonstration.objects.exists()
+    response = client.post(
+        url,
+        {"messages": reply, "tools": [{"type": "function", "function": {"name": "weather"}}]},
+        format="json",
+    )
+    assert response.status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -92,4 +124,4 @@ def test_a_search_conversation_without_a_search_is_refused(demo_client):
         {"messages": [{"role": "assistant", "content": "Lima."}]},
         format="json",
     )
-    assert response.status_code == 400 and "search tool" in response.json()["detail"]
+    assert response.status_code == 400 and "recorded search" in response.json()["detail"]

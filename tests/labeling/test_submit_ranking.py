@@ -68,14 +68,27 @@ def test_all_bad_without_tiers_stores_one_shared_tier(claimed):
     [
         (lambda ids, other: [], "empty"),
         (lambda ids, other: [[i] for i in ids[:-1]], "missing"),
-        (lambda ids, other: [[i] for i in ids] + [[ids[0]]], "more than once"),
+        (lambda ids, other: [[ids[0]], [ids[0]]] + [[i] for i in ids[2:]], "more than once"),
         (lambda ids, other: [[i] for i in ids[:-1]] + [[other[0]]], "not candidates of this task"),
-        (lambda ids, other: [[i] for i in ids] + [[999999]], "not candidates of this task"),
-        (lambda ids, other: [[i] for i in ids] + [[]], "non-empty"),
+        (lambda ids, other: [[i] for i in ids[:-1]] + [[999999]], "not candidates of this task"),
+        (lambda ids, other: [[i] for i in ids[:-1]] + [[]], "non-empty"),
+        (lambda ids, other: [[i] for i in ids] + [[999999]], "at most 4 tiers"),
+        (lambda ids, other: [ids + [999999]], "more than the task's 4 candidate ids"),
         (lambda ids, other: [[str(i)] for i in ids], "not a candidate id"),
         (lambda ids, other: [ids[0], ids[1:]], "non-empty list"),
     ],
-    ids=["empty", "missing", "duplicate", "foreign", "unknown", "empty-tier", "wrong-type", "not-a-tier"],
+    ids=[
+        "empty",
+        "missing",
+        "duplicate",
+        "foreign",
+        "unknown",
+        "empty-tier",
+        "tiers",
+        "ids",
+        "wrong-type",
+        "not-a-tier",
+    ],
 )
 def test_a_bad_ranking_is_refused_with_the_reason_and_stores_nothing(claimed, project, make_tiers, message):
     client, body = claimed

@@ -221,5 +221,6 @@ def test_a_submitted_reply_with_a_nul_character_is_refused_naming_the_field(
     membership_set(project=project, user=lea, role=Role.LABELER)
     assignment = claim_next_task(project=project, labeler=lea)
     response = api(lea).post(f"/api/assignments/{assignment.pk}/submit/", body, format="json")
-    assert response.status_code == 400 and "NUL" in json.dumps(response.json()["fields"])
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
+    assert response.json()["field"] == next(k for k in body if "\\u0000" in json.dumps(body[k]))
     assert not Demonstration.objects.exists()

@@ -243,10 +243,31 @@ def test_a_nul_character_is_a_line_error_not_a_database_error(
     assert "NUL" in refused.value.errors[0].reason and _counts() == before
 
 
-def test_a_ranking_with_a_million_ids_is_refused() -> None:
-    """The body limit lets a labeler send about a million ids; checking them must stay linear."""
-    with pytest.raises(InvalidRanking, match="appear more than once"):
-        validate_tiers([list(range(500_000)) * 2], CANDIDATE_IDS)
+@pytest.mark.parametrize(
+    ("tiers", "refusal"),
+    [
+        ([list(range(500_000)) * 2], "more than the task's 5 candidate ids"),
+        ([[i] for i in range(900_000)], "at most 5 tiers"),
+        ([[1], [2], [3], [4], list(range(900_000))], "more than the task's 5 candidate ids"),
+    ],
+    ids=["one-huge-tier", "many-tiers", "huge-last-tier"],
+)
+def test_a_ranking_with_a_million_ids_is_refused_before_reading_them(tiers, refusal) -> None:
+    """The body limit lets a labeler send about a million ids; no more than the task's K are read, and the
+    answer is one short sentence."""
+    with pytest.raises(InvalidRanking, match=refusal) as refused:
+        validate_tiers(tiers, CANDIDATE_IDS)
+    assert len(str(refused.value)) < 200
+
+
+def test_an_error_lists_at_most_ten_ids() -> None:
+    many = list(range(1000, 1400))
+    with pytest.raises(InvalidRanking) as refused:
+        validate_tiers([many], many[:-1] + [5])
+    assert "(400 in all)" not in str(refused.value)  # K = 400 here: one foreign id, one missing
+    with pytest.raises(InvalidRanking) as refused:
+        validate_tiers([many[:200] + list(range(10**6, 10**6 + 200))], many)
+    assert str(refused.value).count(",") < 15 and "(200 in all)" in str(refused.value)
 
 
 @pytest.mark.parametrize(

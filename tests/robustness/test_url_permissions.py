@@ -69,6 +69,8 @@ EXPECTED: dict[str, Rule] = {
     # the body is checked before the assignment: an empty one is refused whoever sends it
     "api-submit": Rule("user", 405, "user", 400),
     "api-skip": Rule("user", 405, "user", 400),
+    # listing the searches is the assignment's owner's (or a reviewer's); running one needs a query first
+    "api-search": Rule("owner_or_reviewer", 200, "user", 400),
     "api-review": Rule("user", 405, "user", 400),
     # the service answers 403 "this assignment belongs to another labeler"
     "api-release": Rule("user", 405, "owner", 204, ANYONE_ELSES_ASSIGNMENT_API),

@@ -44,7 +44,7 @@ def model_detail(request: AuthedRequest, project_id: int, model_id: int) -> Http
         "lineage": model_lineage(model=model),
         "label_counts": counts,
         "labels_total": sum(sum(c["by_kind"].values()) for c in counts),
-        "children": model.children.order_by("-created_at"),
+        "children": models_for(project_id=project.pk).filter(parent=model),  # not other projects' models
         "training_job": TrainingJob.objects.filter(output_model=model).first(),
     }
     return render(request, "trainer_bridge/jobs/model_detail.html", context)

@@ -17,7 +17,7 @@ from core.markdown import render_markdown
 from core.pages import hx_redirect, is_htmx, json_errors
 from core.types import AuthedRequest
 from labeling import search
-from labeling.access import project_for, project_nav
+from labeling.access import assignment_role, project_for, project_nav
 from labeling.conversation import prompt_text
 from labeling.forms import (
     BOOLEAN_FLAGS,
@@ -293,8 +293,10 @@ def search_run(request: AuthedRequest, assignment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def preview(request: AuthedRequest, assignment_id: int) -> HttpResponse:
-    if not Assignment.objects.filter(pk=assignment_id, labeler_id=request.user.pk).exists():
+    assignment = Assignment.objects.select_related("task__project").filter(pk=assignment_id).first()
+    if assignment is None or assignment.labeler_id != request.user.pk:
         raise NotFound("no such assignment")
+    assignment_role(user=request.user, assignment=assignment)  # a removed member previews nothing
     return HttpResponse(render_markdown(request.POST.get("content", "")[:100_000]))
 
 

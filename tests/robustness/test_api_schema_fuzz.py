@@ -67,9 +67,13 @@ def fuzz_target(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[
 # collection so that every operation becomes its own test.
 # Generated fuzzing only: the coverage phase would send every boundary case of every field, which is
 # more than this suite's time allows.
+# Both generation modes: bodies that fit the schema, and bodies that break it (wrong types, missing
+# fields, out-of-range numbers), each answered with a 4xx at worst.
 schema = schemathesis.openapi.from_dict(
     json.loads(Client().get("/api/schema/?format=json", HTTP_HOST="localhost").content),
-    config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
+    config=SchemathesisConfig.from_dict(
+        {"phases": {"coverage": {"enabled": False}}, "generation": {"mode": "all", "allow-x00": True}}
+    ),
 )
 
 
@@ -87,7 +91,11 @@ def _steer_to_real_objects(case: Any, world: World) -> None:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# derandomize: the examples come from a fixed seed, so a run that passes passes again, and a failure
+# found once is found on every run until it is fixed.
+@settings(
+    max_examples=20, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_no_operation_answers_a_server_error(case: Any, fuzz_target: dict[str, Any]) -> None:
     _steer_to_real_objects(case, fuzz_target["world"])
     response = case.call(base_url=fuzz_target["base_url"], headers=fuzz_target["headers"])

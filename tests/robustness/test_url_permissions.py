@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.factories import seed_rankings
 from tests.robustness.world import ROLES, World, client_as
 
 EXEMPT_ROUTES = {"admin/": "Django's admin site: staff only, guarded and tested by Django itself"}
@@ -282,3 +283,84 @@ def test_every_role_gets_the_reviewed_status(world, endpoint):
             if got[role, method] != want[role, method]
         }
         assert not wrong, f"{url}: (got, expected) {wrong}"
+
+
+# --- removed members and self-review, over the same URL list ------------------------------------------
+
+SCOPED_KWARGS = {
+    "project_id", "assignment_id", "task_id", "snapshot_id", "job_id", "set_id", "policy_id", "cluster_id",
+    "eval_set_id", "corpus_id", "model_id", "user_id", "number", "old", "new",
+}  # fmt: skip
+SCOPED = [e for e in ENDPOINTS if SCOPED_KWARGS & e.kwargs.keys()]
+
+
+def test_a_removed_member_reaches_nothing_of_the_project_on_any_url(world):
+    """Remy labeled, held a lease and had a token; once removed, every project URL, their own former
+    assignment's included, answers as to a stranger, by session and by token."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_token_issue
+    from guidelines.services import guideline_acknowledge
+    from labeling.models import Assignment, Role
+    from labeling.services.projects import membership_remove, membership_set
+    from labeling.services.queue import claim_next_task
+
+    remy = world.people["non_member"].__class__.objects.create_user(username="remy", password="pw-remy")
+    membership_set(project=world.project, user=remy, role=Role.LABELER)
+    guideline_acknowledge(user=remy, version=world.project.guideline.versions.get(number=2))
+    held = claim_next_task(project=world.project, labeler=remy)
+    _, key = api_token_issue(user=remy, name="script")
+    assert membership_remove(project=world.project, user=remy) == 1
+    assert Assignment.objects.get(pk=held.pk).state != Assignment.State.ACTIVE  # the slot is back in the pool
+
+    web, api = client_as(remy), APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    leaks = {}
+    for endpoint in SCOPED:
+        for url in concrete_urls(endpoint, world).values():
+            own = (
+                url.replace(f"/{world.ids['assignment_id']}/", f"/{held.pk}/")
+                if "assignment_id" in (endpoint.kwargs)
+                else url
+            )
+            client = api if endpoint.is_api else web
+            for method in ("get", "post"):
+                status = getattr(client, method)(own).status_code
+                # 400: an empty body is refused before anything is looked up, whoever sends it
+                allowed = {403, 404, 405} | ({400} if method == "post" else set())
+                if status not in allowed:
+                    leaks[f"{method.upper()} {own}"] = status
+    assert not leaks, leaks
+
+
+REVIEW_ENDPOINTS = [
+    e for e in ENDPOINTS if {"review", "reviews"} & set(e.route.split("/")) and "assignment_id" in e.kwargs
+]
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["default", "one-person-team"])
+def test_a_reviewer_reviews_their_own_work_on_no_url_unless_the_project_allows_it(world, allowed):
+    from rest_framework.test import APIClient
+
+    from labeling.models import Review
+    from labeling.services.annotations import ranking_submit
+    from labeling.services.queue import claim_next_task
+
+    assert {e.name for e in REVIEW_ENDPOINTS} == {"labeling:review", "api-review"}
+    rhea, project = world.people["reviewer"], world.project
+    seed_rankings(project, 3 + len(REVIEW_ENDPOINTS))  # the world has p0..p2; these are p3, p4
+    project.allow_self_review = allowed
+    project.save(update_fields=["allow_self_review"])
+    own = []
+    for _ in REVIEW_ENDPOINTS:
+        assignment = claim_next_task(project=project, labeler=rhea)
+        ranking_submit(assignment_id=assignment.pk, labeler=rhea, tiers=[assignment.task.candidate_ids])
+        own.append(assignment.pk)
+    api = APIClient()
+    api.force_authenticate(rhea)
+    for endpoint, assignment_id in zip(REVIEW_ENDPOINTS, own, strict=True):
+        url = reverse(endpoint.name, kwargs={"assignment_id": assignment_id})
+        client = api if endpoint.is_api else client_as(rhea)
+        response = client.post(url, {"verdict": "accept"})
+        assert response.status_code == ((201 if endpoint.is_api else 302) if allowed else 403), url
+    assert Review.objects.filter(assignment_id__in=own).count() == (len(own) if allowed else 0)

@@ -96,7 +96,13 @@ AXES_FAILURE_LIMIT = int(os.environ.get("COACH_LOGIN_FAILURE_LIMIT", "8"))
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# A locked-out login gets 429: the page registration/locked_out.html, or on the API {"error": "locked_out"}.
+AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
+# The address is the client's, not a reverse proxy's: behind proxies that each append the address they were
+# connected from to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for), set COACH_TRUSTED_PROXY_COUNT to how
+# many there are. At 0 the header is ignored: set it only when every request comes through those proxies.
+TRUSTED_PROXY_COUNT = int(os.environ.get("COACH_TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

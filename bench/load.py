@@ -65,8 +65,8 @@ def seed(*, tasks: int, labelers: int, archive: int) -> Seeded:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import api_token_issue
     from curation.snapshots import snapshot_freeze
     from guidelines.models import GuidelineVersion
     from labeling.models import Project
@@ -115,7 +115,7 @@ def seed(*, tasks: int, labelers: int, archive: int) -> Seeded:
         kinds=["ranking"],
         labelers=[archivist.username],
     )
-    admin_token = Token.objects.create(user=admin).key
+    admin_token = api_token_issue(user=admin, name="bench")[1]
     connection.close()
     return Seeded(project, tokens, sessions, admin_token, snapshot.pk)
 

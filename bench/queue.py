@@ -38,8 +38,8 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import api_token_issue
     from guidelines.services import guideline_acknowledge, guideline_publish
     from labeling.services.projects import membership_set, project_create
 
@@ -85,7 +85,7 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
         user = User.objects.create_user(f"labeler{n}")
         membership_set(project=project, user=user, role="labeler")
         guideline_acknowledge(user=user, version=version)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(api_token_issue(user=user, name="bench")[1])
     connection.close()
     return project.pk, tokens
 

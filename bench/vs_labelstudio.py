@@ -334,8 +334,8 @@ def coach_setup(annotators: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import api_token_issue
     from guidelines.services import guideline_acknowledge, guideline_publish
     from labeling.services.projects import membership_set, project_create
 
@@ -351,8 +351,8 @@ def coach_setup(annotators: int) -> dict[str, Any]:
         user = User.objects.create_user(f"annotator{n}")
         membership_set(project=project, user=user, role="labeler")
         guideline_acknowledge(user=user, version=version)
-        tokens.append(Token.objects.create(user=user).key)
-    admin_token = Token.objects.create(user=admin).key
+        tokens.append(api_token_issue(user=user, name="bench")[1])
+    admin_token = api_token_issue(user=admin, name="bench")[1]
     connection.close()
     return {"project": project.pk, "admin_token": admin_token, "tokens": tokens, "version": version.pk}
 

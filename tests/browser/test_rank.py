@@ -39,7 +39,7 @@ def test_ranking_nine_candidates_with_the_keyboard_only(page, make_project, add_
     shot(page, "03-ranking-keyboard")
     page.keyboard.press("Enter")
 
-    page.wait_for_function(f"document.querySelector('#task').dataset.assignment !== '{first}'")
+    page.wait_for_function(f"() => document.querySelector('#task').dataset.assignment !== '{first}'")
     assert re.search(r"/assignments/\d+/$", page.url) and not page.url.endswith(f"/{first}/")
     assert "Ranking saved." in page.locator("[data-notice]").inner_text()
     ranking = Ranking.objects.get(assignment_id=first)
@@ -68,7 +68,7 @@ def test_ranking_with_drag_and_drop(page, make_project, add_member):
     shot(page, "04-ranking-drag-and-drop")
     page.get_by_role("button", name="Submit and next").click()
 
-    page.wait_for_function(f"document.querySelector('#task').dataset.assignment !== '{first}'")
+    page.wait_for_function(f"() => document.querySelector('#task').dataset.assignment !== '{first}'")
     a, b, c, d = candidates
     assert Ranking.objects.get(assignment_id=first).tiers == [[d], [a, c], [b]]
 

@@ -31,7 +31,9 @@ def test_write_a_demonstration_reload_mid_way_and_find_the_draft(page, make_proj
     reply.press_sequentially("The history in brief: ", delay=5)
     page.evaluate(PASTE, "it began in 1850")  # counted as pasted; the text itself is typed below
     reply.press_sequentially("it began in 1850.")
-    page.wait_for_function("document.querySelector('[data-save-status]').textContent.includes('saved at')")
+    page.wait_for_function(
+        "() => document.querySelector('[data-save-status]').textContent.includes('saved at')"
+    )
     assert "began in 1850" in page.locator("#reply-preview").inner_text()
     shot(page, "05-demonstration-draft")
 
@@ -42,9 +44,9 @@ def test_write_a_demonstration_reload_mid_way_and_find_the_draft(page, make_proj
     page.locator("[data-reply]").press("End")
     page.keyboard.type(" It grew after 1900.")
     # the page counts the seconds it is on screen; let at least one pass before submitting
-    page.wait_for_function("parseFloat(document.querySelector('[data-seconds]').value) >= 1")
+    page.wait_for_function("() => parseFloat(document.querySelector('[data-seconds]').value) >= 1")
     page.keyboard.press("Control+Enter")
-    page.wait_for_function(f"document.querySelector('#task').dataset.assignment !== '{assignment_id}'")
+    page.wait_for_function(f"() => document.querySelector('#task').dataset.assignment !== '{assignment_id}'")
 
     demonstration = Demonstration.objects.get(assignment_id=assignment_id)
     assert (

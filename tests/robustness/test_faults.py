@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from rest_framework.authtoken.models import Token
 
+from accounts.selectors import api_token_for_key
+from accounts.services import api_token_issue
 from bench._stack import free_port, gunicorn
 from bench.faults import RedisServer
 from bench.load import seed as seed_archive
@@ -41,8 +42,8 @@ def test_with_the_broker_down_labeling_goes_on_and_starting_a_job_says_the_queue
     snapshot = snapshot_freeze(project=project, name="v1", created_by=admin, validation_fraction=0)
     model = ModelVersion.objects.create(name="base", kind="base", path=str(tmp_path / "base"))
     prompt = project.prompts.order_by("pk").first().pk
-    as_admin = {"Authorization": f"Token {Token.objects.create(user=admin).key}"}
-    as_lea = {"Authorization": f"Token {Token.objects.create(user=lea).key}"}
+    as_admin = {"Authorization": f"Token {api_token_issue(user=admin, name='faults')[1]}"}
+    as_lea = {"Authorization": f"Token {api_token_issue(user=lea, name='faults')[1]}"}
     broker = RedisServer(free_port(), tmp_path / "redis")
     broker.start()
     env = dict(
@@ -121,7 +122,7 @@ def test_an_export_whose_worker_is_killed_midway_finishes_after_a_restart_with_n
 ):
     settings.EXPORT_ROOT = tmp_path / "exports"
     seeded = seed_archive(tasks=0, labelers=1, archive=ARCHIVE)
-    snapshot_id, admin = seeded.snapshot, Token.objects.get(key=seeded.admin_token).user
+    snapshot_id, admin = seeded.snapshot, api_token_for_key(key=seeded.admin_token).user
     worker = celery_worker()
     job, created = export_job_start(
         snapshot=DatasetSnapshot.objects.get(pk=snapshot_id), kind="rm", options=None, user=admin

@@ -22,9 +22,9 @@ DATA_ROOT = Path(os.environ.get("COACH_DATA_ROOT", BASE_DIR / ".data")).resolve(
 MODEL_ROOT = Path(os.environ.get("COACH_MODEL_ROOT", DATA_ROOT / "models")).resolve()
 # Where a model directory may be registered from (colon-separated); training output under MODEL_ROOT is
 # always allowed. A path is resolved (symlinks, "..") before it is checked.
-MODEL_ROOTS = [
-    Path(p).resolve() for p in os.environ.get("COACH_MODEL_ROOTS", "").split(":") if p.strip()
-] + [MODEL_ROOT]
+MODEL_ROOTS = [Path(p).resolve() for p in os.environ.get("COACH_MODEL_ROOTS", "").split(":") if p.strip()] + [
+    MODEL_ROOT
+]
 EXPORT_ROOT = DATA_ROOT / "exports"
 
 PRODUCTION = env_bool("COACH_PRODUCTION")

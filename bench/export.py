@@ -7,7 +7,11 @@ select by labeler: one labeler's work is N (10,000 rankings + 20,000 demonstrati
 as `manage.py export_*` in its own process (peak RSS from wait4), repeated; then the same 20k export
 is started over the REST API (gunicorn) and run by a Celery worker. Prints one JSON line last.
 
-    python bench/export.py [--n 10000] [--repeats 3]
+    python bench/export.py [--n 10000] [--repeats 3] [--freeze-only]
+
+Each snapshot is frozen `--repeats` times (under fresh names): `seconds` is the median wall time of
+`manage.py snapshot_freeze`, `in_process_s` the median of `snapshot_freeze` called in this process.
+`--freeze-only` stops after the freezes.
 """
 
 import argparse
@@ -166,30 +170,50 @@ def spread(values: list[float], digits: int = 2) -> dict:
     }
 
 
-def freeze(env: dict[str, str], name: str, labelers: list[str], kinds: str) -> dict:
-    wall, rss, out = run_measured(
-        manage(
-            "snapshot_freeze",
-            "--project",
-            PROJECT,
-            "--name",
-            name,
-            "--kinds",
-            kinds,
-            "--labelers",
-            ",".join(labelers),
-            "--no-progress",
-        ),
-        env,
-    )
-    manifest = json.loads(out.strip().splitlines()[-1])
+def freeze(env: dict[str, str], name: str, labelers: list[str], kinds: str, repeats: int) -> dict:
+    """Freeze the same selection `repeats` times as a command and `repeats` times in this process."""
+    from curation.snapshots import snapshot_freeze
+    from labeling.models import Project
+
+    walls, peaks, manifest = [], [], {}
+    for repeat in range(repeats):
+        wall, rss, out = run_measured(
+            manage(
+                "snapshot_freeze",
+                "--project",
+                PROJECT,
+                "--name",
+                name if repeat == 0 else f"{name}-{repeat}",
+                "--kinds",
+                kinds,
+                "--labelers",
+                ",".join(labelers),
+                "--no-progress",
+            ),
+            env,
+        )
+        manifest = manifest or json.loads(out.strip().splitlines()[-1])
+        walls.append(wall)
+        peaks.append(rss)
+    project = Project.objects.get(name=PROJECT)
+    in_process = []
+    for repeat in range(repeats):
+        started = time.monotonic()
+        snapshot_freeze(
+            project=project, name=f"{name}-in-process-{repeat}", kinds=kinds.split(","), labelers=labelers
+        )
+        in_process.append(time.monotonic() - started)
     rows = manifest["counts"]["rows"]
+    wall = statistics.median(walls)
     return {
         "id": manifest["id"],
         "rows": rows,
         "seconds": round(wall, 2),
+        "wall_s": spread(walls),
+        "in_process_s": spread(in_process),
         "rows_per_s": round(rows / wall),
-        "peak_rss_mb": round(rss, 1),
+        "peak_rss_mb": round(max(peaks), 1),
+        "split": manifest["split"],
     }
 
 
@@ -267,6 +291,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="ranking tasks at N (10xN are seeded)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--freeze-only", action="store_true", help="stop after the snapshot freezes")
     args = parser.parse_args()
     if args.n % 1000:
         parser.error("--n is a multiple of 1000")
@@ -283,11 +308,19 @@ def main() -> None:
 
         everyone = [f"bench-l{i}" for i in range(LABELERS)]
         snapshots = {
-            "N": freeze(env, "N", everyone[:1], "ranking,demonstration"),
-            "10N": freeze(env, "10N", everyone, "ranking,demonstration"),
-            "ls20k": freeze(env, "ls20k", everyone[:2], "ranking"),
+            "N": freeze(env, "N", everyone[:1], "ranking,demonstration", args.repeats),
+            "10N": freeze(env, "10N", everyone, "ranking,demonstration", args.repeats),
+            "ls20k": freeze(env, "ls20k", everyone[:2], "ranking", args.repeats),
         }
         print(f"snapshots: {snapshots}", file=sys.stderr)
+        if args.freeze_only:
+            shutil.rmtree(out_dir, ignore_errors=True)
+            print(
+                json.dumps(
+                    {"n_ranking_tasks": args.n, "seed_s": round(seed_s, 1), "snapshot_freeze": snapshots}
+                )
+            )
+            return
         exports: dict = {}
         for which in EXPORTS:
             exports[which] = {}

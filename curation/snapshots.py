@@ -23,17 +23,16 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from core.errors import Conflict, DomainError
 from core.types import User
 from curation.cleaning.pii import scrub_pii
+from curation.cleaning.selectors import cleaning_settings_get
 from curation.models import (
     CleaningFilter,
     CleaningFlag,
     CleaningRun,
-    CleaningTarget,
     DatasetSnapshot,
-    DuplicateCluster,
 )
 from curation.quality.consensus import DEFAULT_RULE, RULES, ConsensusRule, rule_described
 from curation.quality.labelers import labelers_below
-from curation.splits import SPLITS, prompt_group_key, split_for
+from curation.splits import SPLITS, PromptGroups, group_prompts, split_for
 from labeling.models import (
     RATING_FLAGS,
     Assignment,
@@ -198,7 +197,7 @@ def snapshot_freeze(
             "the guideline versions and the labelers",
             extra={"filters": filters.as_json()},
         )
-    splitting = _Splitting.for_project(project, seed, validation_fraction)
+    splitting = _Splitting.for_selection(project, rankings, demonstrations, seed, validation_fraction)
     snapshot = DatasetSnapshot.objects.create(
         project=project, name=name, manifest={}, row_count=0, sha256="", created_by=created_by
     )
@@ -222,13 +221,7 @@ def snapshot_freeze(
         "snapshot": name,
         "project": {"id": project.pk, "name": project.name},
         "filters": filters.as_json(),
-        "split": {
-            "by": "prompt group (normalized prompt text: casefolded, punctuation and whitespace collapsed; "
-            "the prompts of one duplicate cluster together)",
-            "prompts_in_duplicate_clusters": len(splitting.cluster_of),
-            "seed": seed,
-            "validation_fraction": validation_fraction,
-        },
+        "split": splitting.manifest(),
         "counts": {
             "rows": tally.rows,
             "by_kind": dict(sorted(tally.by_kind.items())),
@@ -432,35 +425,54 @@ class _Splitting:
 
     seed: int
     validation_fraction: float
-    cluster_of: dict[int, str]  # prompt id → the group key of its duplicate cluster's kept prompt
+    groups: PromptGroups
 
     @classmethod
-    def for_project(cls, project: Project, seed: int, validation_fraction: float) -> "_Splitting":
-        """The near copies the last dedup run found share a group even when the snapshot keeps them all."""
-        clusters = list(
-            DuplicateCluster.objects.filter(project=project, target=CleaningTarget.PROMPT).values_list(
-                "kept_id", "member_ids"
-            )
+    def for_selection(
+        cls,
+        project: Project,
+        rankings: QuerySet,
+        demonstrations: QuerySet,
+        seed: int,
+        validation_fraction: float,
+    ) -> "_Splitting":
+        """Group the selected prompts, near copies included, whether or not a cleaning run clustered them."""
+        threshold = cleaning_settings_get(project=project).near_duplicate_threshold
+        selected = Q(pk__in=rankings.values("task__prompt_id")) | Q(
+            pk__in=demonstrations.values("task__prompt_id")
         )
-        kept = dict(Prompt.objects.filter(pk__in=[k for k, _ in clusters]).values_list("pk", "messages"))
-        cluster_of = {
-            member: prompt_group_key(kept[kept_id])
-            for kept_id, members in clusters
-            if kept_id in kept
-            for member in members
-        }
-        return cls(seed, validation_fraction, cluster_of)
+        prompts = Prompt.objects.filter(selected).order_by("pk").values_list("pk", "messages")
+        groups = group_prompts(prompts.iterator(chunk_size=2000), threshold=threshold)
+        return cls(seed, validation_fraction, groups)
 
-    def group(self, prompt_id: int, messages: list[dict[str, Any]]) -> str:
-        return self.cluster_of.get(prompt_id) or prompt_group_key(messages)
+    def group(self, prompt_id: int) -> str:
+        return self.groups.group_of[prompt_id]
 
     def split(self, group: str) -> str:
         return split_for(group, seed=self.seed, validation_fraction=self.validation_fraction)
 
+    def manifest(self) -> dict[str, Any]:
+        groups = self.groups
+        return {
+            "by": "prompt group: the normalized prompt text (casefolded, punctuation and whitespace "
+            "collapsed), with the near copies among the selected prompts together",
+            "near_copies": {
+                "found_by": "exact copies, then MinHash LSH over word n-grams of the prompt text, "
+                "each pair confirmed on its true Jaccard similarity",
+                "threshold": groups.threshold,
+                "ngram": groups.ngram,
+                "clusters": groups.clusters,
+                "largest_cluster": groups.largest_cluster,
+            },
+            "prompts_in_duplicate_clusters": groups.prompts_in_clusters,
+            "seed": self.seed,
+            "validation_fraction": self.validation_fraction,
+        }
+
 
 def _common_row(record: dict[str, Any], splitting: _Splitting) -> dict[str, Any]:
     prompt = record["task__prompt__messages"]
-    group = splitting.group(record["task__prompt_id"], prompt)
+    group = splitting.group(record["task__prompt_id"])
     labeler = record["assignment__labeler__username"]
     submitted = record["assignment__submitted_at"]
     return {

@@ -92,6 +92,8 @@ def test_the_manifest_says_how_the_snapshot_was_made(project, admin, reviewed):
         "ranking",
     ]
     assert manifest["split"]["seed"] == 7 and manifest["split"]["validation_fraction"] == 0.25
+    near_copies = manifest["split"]["near_copies"]
+    assert near_copies["threshold"] == 0.8 and near_copies["ngram"] == 5 and near_copies["clusters"] == 0
     assert manifest["counts"]["rows"] == snapshot.row_count == 4
     assert manifest["counts"]["by_kind"] == {"ranking": 4}
     assert sum(manifest["counts"]["by_split"].values()) == 4

@@ -269,3 +269,23 @@ def test_a_snapshot_refuses_to_be_frozen_with_an_unknown_consensus_rule(project,
 def reviewed_once(project, add_member):
     seed_rankings(project, 1)
     review_all(rank_all(project, add_member(project, "lea")), add_member(project, "rita", "reviewer"))
+
+
+def test_a_reward_model_trained_by_consensus_reads_the_snapshots_rule(make_project, add_member):
+    """The training job's data is the export's: the same consensus rule the snapshot names."""
+    from trainer_bridge.models import TrainingJob
+    from trainer_bridge.services.training import TRAIN, _rows
+
+    project = make_project(name="majority", kinds=["ranking"], overlap=5)
+    seed_rankings(project, 2)
+    rita = add_member(project, "rita", "reviewer")
+    for name in ("a", "b", "c"):
+        review_all(rank_all(project, add_member(project, name)), rita)
+    for name in ("d", "e"):
+        review_all(rank_all(project, add_member(project, name), zero_last), rita)
+    firsts = {}
+    for rule in ("kemeny_young", "mean_rank"):
+        snapshot = snapshot_freeze(project=project, name=rule, consensus_rule=rule, validation_fraction=0.0)
+        job = TrainingJob(kind="rm", project=project, snapshot=snapshot, data_options={"by": "consensus"})
+        firsts[rule] = {answer_number(row["candidates"][0]) for row in _rows(job, TRAIN)}
+    assert firsts == {"kemeny_young": {0}, "mean_rank": {1}}

@@ -17,6 +17,7 @@ from core.errors import Conflict, DomainError
 from core.types import User
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshot_row_count, snapshot_rows
+from curation.snapshots import snapshot_consensus_rule
 from curation.splits import TRAIN, VALIDATION
 from labeling.access import require_role
 from labeling.models import TaskKind
@@ -152,7 +153,9 @@ def _rows(job: TrainingJob, split: str) -> list[dict[str, Any]]:
         rows = snapshot_rows(snapshot=job.snapshot, kinds=[TaskKind.RANKING], split=split)
         return [
             {"prompt": r["prompt"], "candidates": r["candidates"], "tiers": r["tiers"]}
-            for r in kwise_records(rows, by=job.data_options["by"])
+            for r in kwise_records(
+                rows, by=job.data_options["by"], consensus=snapshot_consensus_rule(job.snapshot)
+            )
         ]
 
 

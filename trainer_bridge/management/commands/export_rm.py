@@ -21,7 +21,7 @@ class Command(DomainCommand):
             "--by",
             choices=["labeler", "consensus"],
             default="labeler",
-            help="labeler: every labeler's ranking; consensus: one mean-rank ranking per task",
+            help="labeler: every labeler's ranking; consensus: one ranking per task, by the snapshot's rule",
         )
         parser.add_argument("--margin", action="store_true", help="pairwise rows carry the tier distance")
 

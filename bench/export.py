@@ -61,8 +61,8 @@ def seed(rankings: int, demonstrations: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import api_token_issue
     from guidelines.services import guideline_publish
     from labeling.services.projects import project_create
 
@@ -138,7 +138,7 @@ def seed(rankings: int, demonstrations: int) -> dict:
                ANALYZE;""",
             {"p": project.pk, "labelers": labelers, "n": LABELERS, "v": version.pk, "admin": admin.pk},
         )
-    token = Token.objects.create(user=admin).key
+    token = api_token_issue(user=admin, name="bench")[1]
     connection.close()
     return {"project": project.pk, "token": token}
 

@@ -15,6 +15,21 @@ def login(page: Any, username: str) -> None:
     page.wait_for_url(re.compile(r"/$"))
 
 
+SIZES = {"wide": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+def shots(page: Any, name: str) -> list[Path]:
+    """Keep the page as it looks on a laptop (1440x900) and on a phone (390x844), then restore the size."""
+    before = page.viewport_size
+    paths = []
+    for label, size in SIZES.items():
+        page.set_viewport_size(size)
+        paths.append(shot(page, f"{name}-{label}"))
+    if before:
+        page.set_viewport_size(before)
+    return paths
+
+
 def shot(page: Any, name: str) -> Path:
     """Keep a full-page screenshot as a test artifact."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

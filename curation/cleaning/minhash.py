@@ -11,6 +11,7 @@ Python's `hash`, which PYTHONHASHSEED salts) and the permutations come from a se
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sys
 import unicodedata
@@ -46,7 +47,9 @@ class MinHashConfig:
     min_candidate_probability: float = 0.98
     seed: int = 1
     batch_size: int = 4096  # documents sketched per numpy pass
-    max_bucket_all_pairs: int = 32  # larger buckets pair every member with the first (no C(n,2) blow-up)
+    # Buckets up to this size compare every pair; in a larger one each member is compared with at most
+    # this many representatives (see `representative_pairs`), so the work stays linear in the bucket.
+    max_bucket_all_pairs: int = 32
 
     def __post_init__(self) -> None:
         if self.ngram < 1 or self.num_perm < 1 or self.batch_size < 1:
@@ -78,7 +81,7 @@ class DuplicateCluster:
 class DedupResult:
     clusters: list[DuplicateCluster]
     pairs: list[DuplicatePair]  # confirmed pairs (exact ones included when the caller asked for them)
-    candidate_pairs: int  # pairs LSH proposed, before confirmation
+    candidate_pairs: int  # pairs whose exact Jaccard was computed: the work LSH left to confirmation
     bands: int
     rows: int
 
@@ -324,13 +327,9 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, *, block: int = 819
     return keys
 
 
-def bucket_pairs(keys: np.ndarray, max_bucket_all_pairs: int) -> np.ndarray:
-    """Index pairs (i < j) of documents with equal keys, shape (m, 2).
-
-    Buckets up to `max_bucket_all_pairs` members yield every pair; a larger bucket (boilerplate
-    repeated thousands of times) pairs each member with its first one, which keeps the work linear
-    and still connects the cluster.
-    """
+def bucket_pairs(keys: np.ndarray, max_bucket_all_pairs: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every index pair (i < j) of each bucket of up to `max_bucket_all_pairs` equal keys, shape (m, 2),
+    and the members of each larger bucket, left to `representative_pairs`."""
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     same_as_next = sorted_keys[1:] == sorted_keys[:-1]
@@ -338,30 +337,143 @@ def bucket_pairs(keys: np.ndarray, max_bucket_all_pairs: int) -> np.ndarray:
     in_bucket[:-1] |= same_as_next
     in_bucket[1:] |= same_as_next
     if not in_bucket.any():
-        return np.empty((0, 2), dtype=np.int64)
+        return np.empty((0, 2), dtype=np.int64), []
     members = order[in_bucket]
     group = np.cumsum(np.concatenate(([True], sorted_keys[in_bucket][1:] != sorted_keys[in_bucket][:-1])))
     sizes = np.bincount(group)[group]
-    first = np.searchsorted(group, group)  # index of each member's bucket head within `members`
 
-    pieces = []
+    pieces = [np.empty((0, 2), dtype=np.int64)]
     small = sizes <= max_bucket_all_pairs
     for k in range(1, int(sizes[small].max(initial=1))):
         same = (group[:-k] == group[k:]) & small[:-k]
         pieces.append(np.stack([members[:-k][same], members[k:][same]], axis=1))
-    big = ~small & (np.arange(len(members)) != first)
-    pieces.append(np.stack([members[first[big]], members[big]], axis=1))
-    pairs = np.concatenate(pieces)
-    return np.sort(pairs, axis=1)
+    big = members[~small]
+    oversized = np.split(big, np.flatnonzero(np.diff(group[~small])) + 1) if len(big) else []
+    return np.sort(np.concatenate(pieces), axis=1), oversized
+
+
+# The chance that `representative_pairs` skips, on its signatures, a pair at exactly the threshold.
+_SIGNATURE_MISS = 1e-4
+# An oversized bucket takes no more representatives after this many in a row confirmed nobody.
+_FRUITLESS_REPRESENTATIVES = 3
+# How many already confirmed members each later representative is also tried against.
+_CONFIRMED_TRIED = 8
+
+
+def representative_pairs(
+    signatures: np.ndarray,
+    members: np.ndarray,
+    *,
+    band_rows: int,
+    threshold: float,
+    confirm: Callable[[int, np.ndarray], np.ndarray],
+    max_representatives: int,
+) -> np.ndarray:
+    """Near-duplicate pairs (i < j) in one oversized bucket, each confirmed by `confirm`, shape (m, 2).
+
+    Pairing every member of a big bucket with one arbitrary member loses the family whenever that
+    member is itself a copy: copies of a template are near the template but often not near each
+    other. So the bucket keeps a few representatives instead. Members are taken most typical first
+    (the most signature values shared with the rest of the bucket, which puts the template, or the
+    most central copy, in front). Each representative is compared on the signatures with every
+    member that no representative has confirmed yet; those whose estimated Jaccard (outside the
+    band they share) could reach the threshold are checked with `confirm` (the exact Jaccard), and
+    the first member still unconfirmed becomes the next representative. A later representative may
+    still belong to a cluster confirmed before it, so it is also tried against the
+    `_CONFIRMED_TRIED` confirmed members its signature agrees with most.
+
+    A bucket keeps at most `max_representatives`: a bucket of n members costs at most
+    (n + _CONFIRMED_TRIED) * max_representatives exact comparisons, and a member is compared with
+    representatives until one confirms it, then only as one of those few. It stops earlier once
+    `_FRUITLESS_REPRESENTATIVES` in a row confirmed nobody: when its most typical members are near
+    nothing, it holds look-alikes (shared boilerplate) rather than copies, and comparing the rest
+    would mostly be wasted. Members left unconfirmed get no pair from this bucket; near duplicates
+    among them still meet in their other bands.
+    """
+    sig = signatures[members]
+    n, num_perm = sig.shape
+    order = np.argsort(-_typicality(sig), kind="stable")
+    sig, members = sig[order], members[order]
+    min_agreements = band_rows + _fewest_agreements(threshold, num_perm - band_rows, _SIGNATURE_MISS)
+    unconfirmed = np.ones(n, dtype=bool)  # neither a representative nor confirmed by one
+    confirmed = np.zeros(n, dtype=bool)  # confirmed by a representative
+    pieces = [np.empty((0, 2), dtype=np.int64)]
+    fruitless = 0
+    for _ in range(max_representatives):
+        waiting = np.flatnonzero(unconfirmed)
+        if not len(waiting) or fruitless == _FRUITLESS_REPRESENTATIVES:
+            break
+        rep = int(waiting[0])
+        unconfirmed[rep] = False
+        agreements = np.count_nonzero(sig == sig[rep], axis=1)
+        possible = agreements >= min_agreements
+        known = np.flatnonzero(possible & confirmed)
+        known = known[np.argsort(-agreements[known], kind="stable")[:_CONFIRMED_TRIED]]
+        tried = np.concatenate([np.flatnonzero(possible & unconfirmed), known])
+        near = tried[confirm(int(members[rep]), members[tried])] if len(tried) else tried
+        unconfirmed[near], confirmed[near] = False, True
+        pieces.append(np.stack([np.full(len(near), members[rep]), members[near]], axis=1))
+        fruitless = 0 if len(near) else fruitless + 1
+    return np.sort(np.concatenate(pieces), axis=1)
+
+
+@cache
+def _fewest_agreements(similarity: float, permutations: int, miss: float) -> int:
+    """The largest k such that a pair with this Jaccard agrees on fewer than k of `permutations`
+    independent minima with probability at most `miss` (the binomial lower tail)."""
+    k = np.arange(permutations + 1)
+    pmf = np.array([math.comb(permutations, int(i)) for i in k], dtype=float)
+    pmf *= similarity**k * (1.0 - similarity) ** (permutations - k)
+    return int(np.searchsorted(np.cumsum(pmf), miss, side="right"))
+
+
+def _typicality(signatures: np.ndarray) -> np.ndarray:
+    """For each row, summed over the permutations, how many other rows hold the same minimum: its
+    signature agreement with the rest of the bucket, without comparing every pair of rows."""
+    typicality = np.zeros(len(signatures), dtype=np.int64)
+    for column in signatures.T:
+        ordered = np.sort(column)
+        typicality += np.searchsorted(ordered, column, "right") - np.searchsorted(ordered, column, "left")
+    return typicality - signatures.shape[1]
 
 
 def lsh_candidate_pairs(
-    signatures: np.ndarray, bands: int, rows: int, *, max_bucket_all_pairs: int = 32
+    signatures: np.ndarray,
+    bands: int,
+    rows: int,
+    *,
+    threshold: float,
+    confirm: Callable[[int, np.ndarray], np.ndarray],
+    max_bucket_all_pairs: int = 32,
 ) -> np.ndarray:
-    """Distinct index pairs (i < j) that share a bucket in at least one band; empty documents never do."""
+    """Distinct index pairs (i < j) that share a bucket in at least one band; empty documents never do.
+
+    Small buckets give every pair, still to be confirmed; an oversized one gives the pairs that
+    `representative_pairs` confirmed with `confirm(i, others)`, which tells which of `others` are
+    near duplicates of document i (true Jaccard >= `threshold`).
+    """
     nonempty = np.flatnonzero(~(signatures == _EMPTY).all(axis=1))
-    keys = band_keys(signatures[nonempty], bands, rows)
-    found = [bucket_pairs(keys[:, band], max_bucket_all_pairs) for band in range(bands)]
+    kept = signatures[nonempty]
+    keys = band_keys(kept, bands, rows)
+
+    def confirm_local(i: int, others: np.ndarray) -> np.ndarray:
+        return confirm(int(nonempty[i]), nonempty[others])
+
+    found = []
+    for band in range(bands):
+        pairs, oversized = bucket_pairs(keys[:, band], max_bucket_all_pairs)
+        found.append(pairs)
+        for members in oversized:
+            found.append(
+                representative_pairs(
+                    kept,
+                    members,
+                    band_rows=rows,
+                    threshold=threshold,
+                    confirm=confirm_local,
+                    max_representatives=max_bucket_all_pairs,
+                )
+            )
     pairs = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
     if not len(pairs):
         return pairs
@@ -387,15 +499,21 @@ def near_duplicate_clusters(
     hasher = MinHasher(config)
     bands, rows = lsh_bands(config.threshold, config.num_perm, config.min_candidate_probability)
     signatures = hasher.sketch(texts)
+    exact = ExactJaccard(texts, hasher, config.threshold)
     candidates = lsh_candidate_pairs(
-        signatures, bands, rows, max_bucket_all_pairs=config.max_bucket_all_pairs
+        signatures,
+        bands,
+        rows,
+        threshold=config.threshold,
+        confirm=exact,
+        max_bucket_all_pairs=config.max_bucket_all_pairs,
     )
-    confirmed = confirm_pairs(texts, candidates, hasher, config.threshold)
+    confirmed = exact.confirm_pairs(candidates)
     pairs = [DuplicatePair(ids[i], ids[j], sim) for i, j, sim in confirmed]
     components = connected_components(len(texts), ((i, j) for i, j, _ in confirmed))
     clusters = [_cluster(members, texts, ids, keep) for members in components]
     return DedupResult(
-        clusters=clusters, pairs=pairs, candidate_pairs=len(candidates), bands=bands, rows=rows
+        clusters=clusters, pairs=pairs, candidate_pairs=exact.comparisons, bands=bands, rows=rows
     )
 
 
@@ -425,20 +543,65 @@ def deduplicate(
     )
 
 
-def confirm_pairs(
-    texts: Sequence[str], candidates: np.ndarray, hasher: MinHasher, threshold: float
-) -> list[tuple[int, int, float]]:
-    """Candidate pairs whose true shingle Jaccard reaches the threshold, as (i, j, jaccard)."""
-    if not len(candidates):
-        return []
-    involved = np.unique(candidates)
-    sets = dict(zip(involved.tolist(), hasher.shingle_sets([texts[i] for i in involved]), strict=True))
-    confirmed = []
-    for i, j in candidates.tolist():
-        similarity = jaccard(sets[i], sets[j])
-        if similarity >= threshold:
-            confirmed.append((i, j, similarity))
-    return confirmed
+class ExactJaccard:
+    """The true test of a pair: the Jaccard of the two shingle sets reaches `threshold`.
+
+    Each document's shingle set is built once, on first use, and a pair confirmed inside an
+    oversized bucket is remembered, so that `confirm_pairs` does not compute it again.
+    `comparisons` counts the Jaccards computed.
+    """
+
+    def __init__(self, texts: Sequence[str], hasher: MinHasher, threshold: float) -> None:
+        self.threshold = threshold
+        self.comparisons = 0
+        self._texts = texts
+        self._hasher = hasher
+        self._sets: dict[int, set[int]] = {}
+        self._near: dict[tuple[int, int], float] = {}
+
+    def __call__(self, i: int, others: np.ndarray) -> np.ndarray:
+        """Which of `others` are near duplicates of document i, as a boolean mask."""
+        others_list = others.tolist()
+        self._load([i, *others_list])
+        sets, known, threshold = self._sets, self._near, self.threshold
+        mine = sets[i]
+        near = np.zeros(len(others_list), dtype=bool)
+        computed = 0
+        for k, j in enumerate(others_list):
+            pair = (i, j) if i < j else (j, i)
+            if pair not in known:
+                computed += 1
+                similarity = jaccard(mine, sets[j])
+                if similarity < threshold:
+                    continue
+                known[pair] = similarity
+            near[k] = True
+        self.comparisons += computed
+        return near
+
+    def confirm_pairs(self, candidates: np.ndarray) -> list[tuple[int, int, float]]:
+        """Candidate pairs (i < j) whose true shingle Jaccard reaches the threshold, as (i, j, jaccard)."""
+        if not len(candidates):
+            return []
+        self._load(np.unique(candidates).tolist())
+        sets, known, threshold = self._sets, self._near, self.threshold
+        confirmed = []
+        computed = 0
+        for i, j in candidates.tolist():
+            similarity = known.get((i, j))
+            if similarity is None:
+                computed += 1
+                similarity = jaccard(sets[i], sets[j])
+            if similarity >= threshold:
+                confirmed.append((i, j, similarity))
+        self.comparisons += computed
+        return confirmed
+
+    def _load(self, indices: Iterable[int]) -> None:
+        missing = [i for i in dict.fromkeys(indices) if i not in self._sets]
+        if missing:
+            built = self._hasher.shingle_sets([self._texts[i] for i in missing])
+            self._sets.update(zip(missing, built, strict=True))
 
 
 def connected_components(n: int, edges: Iterable[tuple[int, int]]) -> list[list[int]]:

@@ -8,6 +8,8 @@ from markdown_it import MarkdownIt
 
 # Raw HTML in the source stays text (html=False); nh3 then drops anything a renderer bug could let through.
 _md = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
+# Chat text (prompts, answers, demonstrations) keeps every line break as written, as a chat UI shows it.
+_chat_md = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table").enable("strikethrough")
 _TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s", "code", "pre",
     "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
@@ -17,8 +19,18 @@ _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {
 
 @lru_cache(maxsize=4096)
 def render_markdown(text: str) -> SafeString:
-    """Render markdown to sanitized HTML: no raw HTML, no scripts, links that open nothing on their own."""
-    html = _md.render(text or "")
+    """A document (a guideline): markdown to sanitized HTML, where a single line break joins lines."""
+    return _clean(_md.render(text or ""))
+
+
+@lru_cache(maxsize=4096)
+def render_chat_text(text: str) -> SafeString:
+    """Conversation text (a prompt, an answer, a reply): markdown with every line break kept, sanitized."""
+    return _clean(_chat_md.render(text or ""))
+
+
+def _clean(html: str) -> SafeString:
+    """No raw HTML, no scripts, links that open nothing on their own."""
     return mark_safe(
         nh3.clean(
             html,

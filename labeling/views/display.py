@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from core.markdown import render_markdown
+from core.markdown import render_chat_text
 
 
 def conversation(messages_: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -21,7 +21,7 @@ def conversation(messages_: list[dict[str, Any]]) -> list[dict[str, Any]]:
         shown.append(
             {
                 "role": m.get("role", ""),
-                "html": render_markdown(content) if m.get("role") != "tool" and content else "",
+                "html": render_chat_text(content) if m.get("role") != "tool" and content else "",
                 "text": _pretty(content) if m.get("role") == "tool" else "",
                 "tool_calls": calls,
             }

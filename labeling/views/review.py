@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
 from core.forms import form_errors_text
-from core.markdown import render_markdown
+from core.markdown import render_chat_text
 from core.pages import flash_errors
 from core.types import AuthedRequest
 from labeling.access import project_for, project_nav, require_role
@@ -108,7 +108,7 @@ def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]
     rows = [
         {
             "letter": letter(i),
-            "html": render_markdown(c.text),
+            "html": render_chat_text(c.text),
             "cells": [col["cells"][i] for col in columns],
         }
         for i, c in enumerate(ordered)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed, NotFound
 from core.forms import form_errors_text
-from core.markdown import render_markdown
+from core.markdown import render_chat_text, render_markdown
 from core.pages import hx_redirect, is_htmx, json_errors
 from core.types import AuthedRequest
 from labeling import search
@@ -138,7 +138,7 @@ def _ranking_context(ctx: WorkContext, form: RankingForm | None) -> dict[str, An
             {
                 "id": c.pk,
                 "letter": letter(i),
-                "html": render_markdown(c.text),
+                "html": render_chat_text(c.text),
                 "preview": " ".join(c.text.split())[:90],
                 "tier": data.get(f"tier-{c.pk}", ""),
                 "overall": data.get(f"overall-{c.pk}", ""),
@@ -297,7 +297,7 @@ def preview(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     if assignment is None or assignment.labeler_id != request.user.pk:
         raise NotFound("no such assignment")
     assignment_role(user=request.user, assignment=assignment)  # a removed member previews nothing
-    return HttpResponse(render_markdown(request.POST.get("content", "")[:100_000]))
+    return HttpResponse(render_chat_text(request.POST.get("content", "")[:100_000]))
 
 
 @login_required

@@ -21,7 +21,7 @@ from labeling.access import assignment_role, project_for, project_role
 from labeling.models import Assignment, Project, Role
 from labeling.selectors.annotations import annotations_for
 from labeling.selectors.projects import project_progress, projects_for
-from labeling.selectors.work import assignment_payload, searches_for
+from labeling.selectors.work import assignment_payload, search_document_reading, searches_for
 from labeling.serializers import (
     AcknowledgeSerializer,
     AssignmentSerializer,
@@ -278,6 +278,26 @@ class Search(APIView):
         query = _valid(SearchSerializer, request.data)["query"]
         index, step = drafts.search_run(assignment_id=assignment_id, labeler=request.user, query=query)
         return Response(_search_step(index, step), status=status.HTTP_201_CREATED)
+
+
+class SearchDocumentDetail(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, assignment_id: int, document_id: int) -> Response:
+        """A whole document of the project's corpora, to read before citing it; `?search=N` names a recorded
+        search, and `cite_as` is set when the document is one of its results."""
+        assignment = _assignment_visible(request, assignment_id)
+        index = request.query_params.get("search", "")
+        reading = search_document_reading(
+            assignment=assignment,
+            document_id=document_id,
+            search_index=int(index) if index.isascii() and index.isdigit() and len(index) < 7 else None,
+        )
+        document = reading.document
+        cite_as = [int(n) for n in reading.pick.split(":")] if reading.pick else None
+        return Response(
+            {"document": document.pk, "title": document.title, "url": document.url, "text": document.text}
+            | {"cite_as": cite_as}
+        )
 
 
 def _search_step(index: int, step: dict[str, Any]) -> dict[str, Any]:

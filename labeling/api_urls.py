@@ -28,6 +28,11 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/", api.AssignmentDetail.as_view(), name="api-assignment"),
     path("assignments/<int:assignment_id>/submit/", api.Submit.as_view(), name="api-submit"),
     path("assignments/<int:assignment_id>/search/", api.Search.as_view(), name="api-search"),
+    path(
+        "assignments/<int:assignment_id>/documents/<int:document_id>/",
+        api.SearchDocumentDetail.as_view(),
+        name="api-search-document",
+    ),
     path("assignments/<int:assignment_id>/skip/", api.Skip.as_view(), name="api-skip"),
     path("assignments/<int:assignment_id>/release/", api.Release.as_view(), name="api-release"),
     path("assignments/<int:assignment_id>/renew/", api.Renew.as_view(), name="api-renew"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -103,45 +103,178 @@ def clean_query(query: str) -> str:
     return query
 
 
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A labeler's query: quoted phrases must appear, `-word` and `-"phrase"` must not, and any of the
+    other words may (documents holding more of them rank first)."""
+
+    phrases: tuple[str, ...]
+    words: tuple[str, ...]
+    excluded: tuple[tuple[str, bool], ...]  # (text, is a phrase)
+
+    def terms(self) -> list[SearchQuery]:
+        """Each phrase and word on its own: a document's coverage is how many of them it holds."""
+        return [_term(p, phrase=True) for p in self.phrases] + [_term(w) for w in self.words]
+
+    def tsquery(self) -> SearchQuery:
+        """(every phrase) AND (any word) AND NOT (each exclusion)."""
+        query: Any = None
+        for phrase in self.phrases:
+            query = _term(phrase, phrase=True) if query is None else query & _term(phrase, phrase=True)
+        if self.words:
+            any_word = _term(self.words[0])
+            for word in self.words[1:]:
+                any_word = any_word | _term(word)
+            query = any_word if query is None else query & any_word
+        for text, is_phrase in self.excluded:
+            query = query & ~_term(text, phrase=is_phrase)
+        return query
+
+    def highlighted(self) -> SearchQuery:
+        """Every phrase and word joined by OR, so that each one found is marked."""
+        terms = self.terms()
+        query = terms[0]
+        for term in terms[1:]:
+            query = query | term
+        return query
+
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+MAX_TERMS = 32  # phrases and words that count towards coverage; a longer query reads only its first ones
+
+
+def _term(text: str, *, phrase: bool = False) -> SearchQuery:
+    return SearchQuery(text, search_type="phrase" if phrase else "plain", config=SEARCH_CONFIG)
+
+
+def parse_query(query: str) -> ParsedQuery:
+    """Split a cleaned query into phrases, words and exclusions; a query of exclusions alone is refused."""
+    phrases: list[str] = []
+    words: list[str] = []
+    excluded: list[tuple[str, bool]] = []
+    for match in _TOKEN.finditer(query):
+        negated, quoted, bare = match.group(1), match.group(2), match.group(3)
+        if quoted is not None:
+            if quoted.strip() and negated:
+                excluded.append((quoted, True))
+            elif quoted.strip():
+                phrases.append(quoted)
+        elif bare.startswith("-") and len(bare) > 1:
+            excluded.append((bare[1:], False))
+        elif bare.strip("-"):
+            words.append(bare)
+    phrases, words = _unique(phrases)[:MAX_TERMS], _unique(words)[: max(0, MAX_TERMS - len(phrases))]
+    if not phrases and not words:
+        raise DomainError(
+            "add a word or a quoted phrase to search for: exclusions alone match nothing", field="query"
+        )
+    return ParsedQuery(tuple(phrases), tuple(words), tuple(excluded[:MAX_TERMS]))
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
 def search_documents(*, project_id: int, query: str, limit: int = RESULTS_PER_SEARCH) -> list[dict[str, Any]]:
-    """The best-ranked documents of the project's corpora, each with a highlighted passage."""
-    tsquery = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    """The project's documents that hold any of the query's words (and every phrase, and no exclusion),
+    those holding more of the words first, then by cover density; each with a passage around its best
+    match."""
+    parsed = parse_query(query)
+    coverage = sum(
+        (Case(When(Q(search=term), then=Value(1)), default=Value(0)) for term in parsed.terms()),
+        start=Value(0),
+    )
+    tsquery = parsed.tsquery()
     top = list(
         SearchDocument.objects.filter(corpus__project_id=project_id, search=tsquery)
-        .annotate(rank=SearchRank(F("search"), tsquery))
-        .order_by("-rank", "id")
+        .annotate(coverage=coverage, rank=SearchRank(F("search"), tsquery, cover_density=True))
+        .order_by("-coverage", "-rank", "id")
         .values_list("id", flat=True)[:limit]
     )
     if not top:
         return []
-    # Headlines only for the page of results: ts_headline re-parses each document.
-    found = SearchDocument.objects.filter(pk__in=top).annotate(
-        headline=SearchHeadline(
-            "text",
-            tsquery,
-            config=SEARCH_CONFIG,
-            start_sel=_MARK_START,
-            stop_sel=_MARK_STOP,
-            max_words=40,
-            min_words=15,
-            max_fragments=2,
-            fragment_delimiter=" … ",
-        )
-    )
-    by_id = {d.pk: d for d in found}
+    marked = _marked_texts(top, parsed)
+    by_id = {d.pk: d for d in SearchDocument.objects.filter(pk__in=top).only("id", "title", "url")}
     return [
-        {"id": d.pk, "title": d.title, "url": d.url, "headline": d.headline}
-        for d in (by_id[i] for i in top if i in by_id)
+        {"id": i, "title": by_id[i].title, "url": by_id[i].url, "headline": passage(marked[i])}
+        for i in top
+        if i in by_id
     ]
 
 
+def _marked_texts(ids: list[int], parsed: ParsedQuery) -> dict[int, str]:
+    """Each document's whole text with every word the query found between our private marks."""
+    headline = SearchHeadline(
+        "text",
+        parsed.highlighted(),
+        config=SEARCH_CONFIG,
+        start_sel=_MARK_START,
+        stop_sel=_MARK_STOP,
+        highlight_all=True,
+    )
+    return dict(
+        SearchDocument.objects.filter(pk__in=ids).annotate(marked=headline).values_list("id", "marked")
+    )
+
+
+def document_marked(*, document: SearchDocument, query: str) -> str:
+    """The whole text of a document with the words of `query` marked (for reading it before citing)."""
+    try:
+        parsed = parse_query(query)
+    except DomainError:
+        return document.text
+    return _marked_texts([document.pk], parsed).get(document.pk, document.text)
+
+
+PASSAGE_CHARS = 360
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n\s*")
+_MARKED_WORD = re.compile(f"{_MARK_START}([^{_MARK_STOP}]*){_MARK_STOP}")
+
+
+def passage(marked: str, *, size: int = PASSAGE_CHARS) -> str:
+    """The stretch of a marked text that holds the most distinct found words, starting where a sentence
+    starts (so no leading words are lost), about `size` characters long and cut between words."""
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(marked)]
+
+    def score(start: int) -> tuple[int, int]:
+        window = marked[start : start + size]
+        found = {w.lower() for w in _MARKED_WORD.findall(window)}
+        lead = window.find(_MARK_START)
+        return len(found), -(lead if lead != -1 else size)  # more words, then the first one sooner
+
+    best = max(range(len(starts)), key=lambda i: (score(starts[i]), -i))
+    start = starts[best]
+    # Near the end of the text, earlier sentences fill the passage instead of leaving it short.
+    while best > 0 and len(marked) - starts[best - 1] <= size:
+        best -= 1
+        start = starts[best]
+    first_mark = marked.find(_MARK_START, start)
+    if first_mark - start > size * 3 // 4:
+        # A sentence longer than the passage, its match far in: start a few words before the match.
+        start = marked.rfind(" ", start, first_mark - size // 4) + 1 or start
+    text = marked[start:]
+    if len(text) > size:
+        cut = text.rfind(" ", 0, size)
+        text = text[: cut if cut > size // 2 else size]
+        if text.count(_MARK_START) > text.count(_MARK_STOP):
+            text += _MARK_STOP
+        text = text.rstrip() + " …"
+    text = " ".join(text.split())
+    return ("… " if not _starts_sentence(marked, start) else "") + text
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip()
+    return not before or before[-1] in ".!?…" or "\n" in text[len(before) : at]
+
+
 def headline_text(headline: str) -> str:
-    """A ts_headline passage as plain text, for the API."""
+    """A passage as plain text, for the API."""
     return headline.replace(_MARK_START, "").replace(_MARK_STOP, "")
 
 
 def headline_html(headline: str) -> SafeString:
-    """Escape a ts_headline passage, then turn only our own marks into <mark>."""
+    """Escape a marked passage, then turn only our own marks into <mark>."""
     escaped = str(escape(headline))
     return mark_safe(escaped.replace(_MARK_START, "<mark>").replace(_MARK_STOP, "</mark>"))
 

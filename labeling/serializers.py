@@ -144,7 +144,11 @@ class SubmitSerializer(serializers.Serializer):
 
 
 class SearchSerializer(serializers.Serializer):
-    query = serializers.CharField(max_length=2000, help_text='websearch syntax: words, "a phrase", -not, or')
+    query = serializers.CharField(
+        max_length=2000,
+        help_text='any of the words (documents holding more of them first); "a phrase" must appear; '
+        '-word and -"a phrase" must not',
+    )
 
 
 class SkipSerializer(serializers.Serializer):

@@ -33,6 +33,11 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/write/", work.write_submit, name="write"),
     path("assignments/<int:assignment_id>/draft/", work.draft_save, name="draft"),
     path("assignments/<int:assignment_id>/search/", work.search_run, name="search"),
+    path(
+        "assignments/<int:assignment_id>/documents/<int:document_id>/",
+        work.search_document,
+        name="search-document",
+    ),
     path("assignments/<int:assignment_id>/preview/", work.preview, name="preview"),
     path("assignments/<int:assignment_id>/skip/", work.skip, name="skip"),
     path("assignments/<int:assignment_id>/release/", work.release, name="release"),

@@ -6,12 +6,14 @@ from typing import Any
 from core.errors import NotFound
 from core.types import User
 from guidelines.models import GuidelineVersion
+from labeling import search
 from labeling.access import assignment_role
 from labeling.models import (
     Assignment,
     Candidate,
     DemonstrationDraft,
     Project,
+    SearchDocument,
     Task,
     TaskKind,
 )
@@ -21,6 +23,38 @@ def searches_for(*, assignment: Assignment) -> list[dict[str, Any]]:
     """The searches run for an assignment so far, in order, each with its query and results."""
     draft = DemonstrationDraft.objects.filter(assignment=assignment).only("searches").first()
     return draft.searches if draft else []
+
+
+@dataclass(frozen=True)
+class DocumentReading:
+    """A whole document as a labeler reads it before citing it, with the words of one search marked."""
+
+    document: SearchDocument
+    query: str
+    marked: str
+    pick: str  # "search:document" when the document is a result of that search, else ""
+
+
+def search_document_reading(
+    *, assignment: Assignment, document_id: int, search_index: int | None
+) -> DocumentReading:
+    """A document of the assignment's project; `search_index` names the search whose words are marked."""
+    document = SearchDocument.objects.filter(
+        pk=document_id, corpus__project_id=assignment.task.project_id
+    ).first()
+    if document is None or assignment.task.kind != TaskKind.SEARCH:
+        raise NotFound("no such document in this project's corpora", field="document")
+    steps = searches_for(assignment=assignment)
+    step = steps[search_index] if search_index is not None and 0 <= search_index < len(steps) else None
+    if step is None:
+        return DocumentReading(document=document, query="", marked=document.text, pick="")
+    found = any(r["id"] == document.pk for r in step["results"])
+    return DocumentReading(
+        document=document,
+        query=step["query"],
+        marked=search.document_marked(document=document, query=step["query"]),
+        pick=f"{search_index}:{document.pk}" if found else "",
+    )
 
 
 def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:

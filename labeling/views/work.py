@@ -9,7 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotAllowed, NotFound
 from core.forms import form_errors_text
@@ -31,7 +31,7 @@ from labeling.forms import (
 )
 from labeling.models import Assignment, Project, Role, TaskKind
 from labeling.selectors.projects import home_overview
-from labeling.selectors.work import WorkContext, work_context
+from labeling.selectors.work import WorkContext, search_document_reading, work_context
 from labeling.services import drafts
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import (
@@ -41,7 +41,7 @@ from labeling.services.queue import (
     assignment_skip,
     claim_next_task,
 )
-from labeling.views.display import conversation
+from labeling.views.display import conversation, query_int
 
 
 @login_required
@@ -172,7 +172,10 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
         picks = {(p[0], p[1]) for p in draft.picks} if draft else set()
         seconds = str(draft.seconds) if draft else "0"
         pasted = str(draft.pasted_chars) if draft else "0"
-    searches = [_search_step(i, step, picks) for i, step in enumerate(draft.searches if draft else [])]
+    searches = [
+        _search_step(ctx.assignment.pk, i, step, picks)
+        for i, step in enumerate(draft.searches if draft else [])
+    ]
     version = ctx.guideline_version
     return {
         "content": content,
@@ -186,7 +189,9 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
     }
 
 
-def _search_step(index: int, step: dict[str, Any], picks: set[tuple[int, int]]) -> dict[str, Any]:
+def _search_step(
+    assignment_id: int, index: int, step: dict[str, Any], picks: set[tuple[int, int]]
+) -> dict[str, Any]:
     return {
         "index": index,
         "query": step["query"],
@@ -197,6 +202,8 @@ def _search_step(index: int, step: dict[str, Any], picks: set[tuple[int, int]]) 
                 "url": r["url"],
                 "headline": search.headline_html(r["headline"]),
                 "picked": (index, r["id"]) in picks,
+                "read_url": reverse("labeling:search-document", args=[assignment_id, r["id"]])
+                + f"?search={index}",
             }
             for r in step["results"]
         ],
@@ -287,7 +294,27 @@ def search_run(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         response["HX-Retarget"] = "#search-status"
         response["HX-Reswap"] = "innerHTML"
         return response
-    return render(request, "labeling/_search_step.html", {"step": _search_step(index, step, set())})
+    return render(
+        request, "labeling/_search_step.html", {"step": _search_step(assignment_id, index, step, set())}
+    )
+
+
+@login_required
+@require_GET
+def search_document(request: AuthedRequest, assignment_id: int, document_id: int) -> HttpResponse:
+    """A whole document, read before citing it: in the page's reading panel, or as a page of its own."""
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    search_index = query_int(request.GET.get("search"), -1, low=-1) if "search" in request.GET else None
+    reading = search_document_reading(
+        assignment=ctx.assignment, document_id=document_id, search_index=search_index
+    )
+    context = project_nav(ctx.project, ctx.role, "work") | {
+        "assignment": ctx.assignment,
+        "reading": reading,
+        "text_html": search.headline_html(reading.marked),
+    }
+    template = "labeling/_document.html" if is_htmx(request) else "labeling/document.html"
+    return render(request, template, context)
 
 
 @login_required

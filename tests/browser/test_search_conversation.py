@@ -6,7 +6,7 @@ import pytest
 
 from labeling.models import Demonstration
 from labeling.services.corpora import corpus_upload
-from tests.browser.ui import login, shot
+from tests.browser.ui import login, shot, shots
 from tests.factories import seed_demonstrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,3 +66,45 @@ def test_a_search_tool_conversation(page, make_project, add_member, admin):
         "query": "when was the eiffel tower finished"
     }
     assert json.loads(reply[3]["content"])[0]["title"] == "Gustave Eiffel"
+
+
+def test_a_natural_query_finds_the_document_and_it_is_read_in_full_before_citing(
+    page, make_project, add_member, admin
+):
+    project = make_project(kinds=["search"])
+    opened = {
+        "title": "Eiffel Tower facts",
+        "url": "",
+        "text": "Opened: 31 March 1889.\nHeight: 330 metres.\nDesigned by the company of Gustave Eiffel.",
+    }
+    corpus_upload(
+        project=project,
+        name="wiki",
+        uploaded_by=admin,
+        stream=io.BytesIO("\n".join(json.dumps(d) for d in [*DOCS, opened]).encode()),
+    )
+    seed_demonstrations(project, 1, kind="search")
+    add_member(project, "lea")
+    login(page, "lea")
+    page.get_by_role("button", name="Start labeling").click()
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+
+    page.locator("[data-search-input]").fill("Eiffel Tower opened height")
+    page.locator("[data-search-input]").press("Enter")
+    step = page.locator(".search-step").first
+    step.wait_for()
+    assert step.locator(".result-title").first.inner_text() == "Eiffel Tower facts"
+    assert "Sourdough" not in step.inner_text()
+    step.get_by_role("link", name="Read in full").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    # The whole document, on the lines it was written on, with the words of the search marked.
+    text = dialog.locator("[data-document-text]")
+    assert text.inner_text().splitlines() == opened["text"].splitlines()
+    assert sorted(m.lower() for m in text.locator("mark").all_inner_texts()) == ["eiffel", "height", "opened"]
+    shots(page, "06-search-document")
+    dialog.get_by_role("button", name="The assistant read this: pick it").click()
+    dialog.wait_for(state="hidden")
+
+    assert step.locator("[data-pick]").first.is_checked()
+    assert step.locator("[data-ref]").first.inner_text() == "[1]"

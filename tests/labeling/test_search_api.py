@@ -113,3 +113,30 @@ def test_another_labeler_cannot_search_or_read_the_searches(searching, make_user
     assert stranger.get(f"{url}/search/").status_code in (403, 404)
     assert stranger.post(f"{url}/search/", {"query": "capital"}, format="json").status_code in (403, 404)
     assert len(client.get(f"{url}/search/").json()["searches"]) == 1
+
+
+def test_the_api_search_matches_any_of_the_words_as_the_page_does(searching):
+    client, url = searching
+
+    step = client.post(f"{url}/search/", {"query": "Peru capital coast Andes"}, format="json").json()
+
+    assert [r["title"] for r in step["results"]] == ["Lima", "Cusco"]  # three of the words, then one
+    assert step["results"][0]["passage"].startswith("Lima is the capital of Peru")
+
+
+def test_the_api_reads_a_whole_document_and_says_how_to_cite_it(searching):
+    client, url = searching
+    step = client.post(f"{url}/search/", {"query": "capital"}, format="json").json()
+    lima = next(r for r in step["results"] if r["title"] == "Lima")
+
+    read = client.get(f"{url}/documents/{lima['document']}/?search=0").json()
+    unsearched = client.get(f"{url}/documents/{lima['document']}/").json()
+
+    assert read == {
+        "document": lima["document"],
+        "title": "Lima",
+        "url": "https://example.org/lima",
+        "text": DOCS[0]["text"],
+        "cite_as": [0, lima["document"]],
+    }
+    assert unsearched["cite_as"] is None and unsearched["text"] == DOCS[0]["text"]

@@ -72,6 +72,9 @@ EXPECTED: dict[str, Rule] = {
     "api-skip": Rule("user", 405, "user", 400),
     # listing the searches is the assignment's owner's (or a reviewer's); running one needs a query first
     "api-search": Rule("owner_or_reviewer", 200, "user", 400),
+    # the world's assignment is a ranking task, which reads no documents: 404 to its owner too (a search
+    # task's owner reads them: tests/labeling/test_search_api.py)
+    "api-search-document": Rule("owner_or_reviewer", 404, "user", 405),
     "api-review": Rule("user", 405, "user", 400),
     # the service answers 403 "this assignment belongs to another labeler"
     "api-release": Rule("user", 405, "owner", 204, ANYONE_ELSES_ASSIGNMENT_API),
@@ -139,6 +142,8 @@ EXPECTED: dict[str, Rule] = {
     # the form is checked before the assignment: an empty query is refused whoever sends it
     "labeling:search": Rule("user", 405, "user", 400),
     "labeling:preview": Rule("user", 405, "owner", 200),
+    # a ranking task reads no documents (a search task's owner does: tests/web/test_search_conversation.py)
+    "labeling:search-document": Rule("owner", 404, "user", 405),
     "labeling:skip": Rule("user", 405, "owner", 400),
     "labeling:release": Rule("user", 405, "owner", 302),
     "labeling:renew": Rule("user", 405, "owner", 200),

@@ -9,7 +9,7 @@ from django.test import Client
 from curation.models import CleaningRun, DuplicateCluster, EvalSet, PracticeSet, ProbeSet
 from curation.snapshots import snapshot_freeze
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling.models import Assignment, Project, Role, SearchCorpus
+from labeling.models import Assignment, Project, Role, SearchCorpus, SearchDocument
 from labeling.services.annotations import ranking_submit
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import claim_next_task
@@ -96,6 +96,7 @@ def build_world() -> World:
     )
     eval_set = EvalSet.objects.create(project=project, name="held out", uploaded_by=admin)
     corpus = SearchCorpus.objects.create(project=project, name="otters", uploaded_by=admin)
+    document = SearchDocument.objects.create(corpus=corpus, title="Otters", text="Otters hold hands.")
     probe = ProbeSet.objects.create(project=project, name="facts", uploaded_by=admin)
     practice = PracticeSet.objects.create(project=project, name="arith", uploaded_by=admin)
     return World(
@@ -112,6 +113,7 @@ def build_world() -> World:
             "cluster_id": cluster.pk,
             "eval_set_id": eval_set.pk,
             "corpus_id": corpus.pk,
+            "document_id": document.pk,
             "number": 1,
             "old": 1,
             "new": 2,

@@ -117,3 +117,67 @@ def test_an_answer_must_cite_picked_results(searching, client_for):
     assert no_pick.status_code == 400 and "pick at least one search result" in no_pick.content.decode()
     assert bad_cite.status_code == 400 and "citations [3] match no picked result" in bad_cite.content.decode()
     assert not Demonstration.objects.exists()
+
+
+def test_a_natural_query_finds_documents_holding_any_of_its_words(searching, client_for):
+    _, lea, assignment = searching
+
+    html = (
+        client_for(lea)
+        .post(f"/assignments/{assignment.pk}/search/", {"query": "Eiffel Tower opened height"})
+        .content.decode()
+    )
+
+    assert html.index("Eiffel Tower") < html.index("Paris &lt;script&gt;")  # more of the words first
+    assert "Sourdough" not in html and "Read in full" in html
+
+
+def test_a_result_opens_in_full_with_its_line_breaks_and_the_search_words_marked(
+    searching, client_for, admin
+):
+    project, lea, assignment = searching
+    long_text = "First line about the tower.\nSecond line <b>bold</b>.\n\nLast paragraph, tower again."
+    corpus_upload(
+        project=project,
+        name="more",
+        uploaded_by=admin,
+        stream=io.BytesIO(json.dumps({"title": "Long read", "url": "", "text": long_text}).encode()),
+    )
+    client = client_for(lea)
+    client.post(f"/assignments/{assignment.pk}/search/", {"query": "tower"})
+    document = next(
+        r
+        for r in DemonstrationDraft.objects.get(assignment=assignment).searches[0]["results"]
+        if r["title"] == "Long read"
+    )
+
+    response = client.get(
+        f"/assignments/{assignment.pk}/documents/{document['id']}/?search=0", HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "First line about the <mark>tower</mark>.\nSecond line &lt;b&gt;bold&lt;/b&gt;.\n\nLast" in html
+    assert "Words of your search “tower” are marked." in html
+    assert f'data-pick-document="0:{document["id"]}"' in html
+    page = client.get(f"/assignments/{assignment.pk}/documents/{document['id']}/?search=0").content.decode()
+    assert "Back to the task" in page and "Second line &lt;b&gt;bold&lt;/b&gt;." in page
+
+
+def test_a_document_is_read_only_through_ones_own_search_task(searching, client_for, make_project, admin):
+    project, lea, assignment = searching
+    other = make_project(name="other", kinds=["search"])
+    corpus_upload(
+        project=other,
+        name="secret",
+        uploaded_by=admin,
+        stream=io.BytesIO(json.dumps({"title": "Secret", "url": "", "text": "tower plans"}).encode()),
+    )
+    secret = other.corpora.get().documents.get()
+    own = project.corpora.get().documents.first()
+
+    from_other_project = client_for(lea).get(f"/assignments/{assignment.pk}/documents/{secret.pk}/")
+    another_labeler = client_for(admin).get(f"/assignments/{assignment.pk}/documents/{own.pk}/")
+
+    assert from_other_project.status_code == 404 and "Secret" not in from_other_project.content.decode()
+    assert another_labeler.status_code == 404

@@ -122,6 +122,28 @@
     }
   });
 
+  // Reading a search result in full: the document arrives in the reading dialog, which opens over the page.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const target = event.detail.target;
+    if (target && target.id === "document-view" && !target.open) {
+      target.showModal();
+      target.scrollTop = 0;
+    }
+  });
+  document.addEventListener("click", function (event) {
+    const dialog = document.getElementById("document-view");
+    if (!dialog || !event.target.closest) return;
+    const pick = event.target.closest("[data-pick-document]");
+    if (pick) {
+      const box = document.querySelector('[data-pick][value="' + pick.dataset.pickDocument + '"]');
+      if (box && !box.checked) {
+        box.checked = true;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }
+    if (pick || event.target.closest("[data-close-document]") || event.target === dialog) dialog.close();
+  });
+
   document.addEventListener("keydown", function (event) {
     const f = form();
     if (!f) return;

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from core.errors import DomainError, NotAllowed, NotFound
+from core.text import sentence
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])
 BackUrl = Callable[..., str]  # (request, **view kwargs) -> the page to go back to
@@ -93,6 +94,6 @@ class DomainErrorMiddleware:
         if mode == "json":
             return JsonResponse(exception.as_dict(), status=exception.status)
         if callable(mode) and not isinstance(exception, NotFound | NotAllowed):
-            messages.error(request, exception.detail)
+            messages.error(request, sentence(exception.detail))
             return redirect(mode(request, **kwargs))
         return error_page(request, exception)

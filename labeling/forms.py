@@ -34,9 +34,12 @@ class RankingForm(forms.Form):
     all_bad = forms.BooleanField(required=False)
     seconds = forms.FloatField(required=False, min_value=0)
 
-    def __init__(self, *args: Any, candidates: list[Candidate], tiers: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, candidates: list[Candidate], tiers: int, partial: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.candidates = candidates
+        self.partial = partial  # a draft: answers may still be unplaced
         tier_choices = [("", "–")] + [(str(n), str(n)) for n in range(1, tiers + 1)]
         for c in candidates:
             self.fields[f"tier-{c.pk}"] = forms.TypedChoiceField(
@@ -57,7 +60,7 @@ class RankingForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         placed = [c for c in self.candidates if data.get(f"tier-{c.pk}") is not None]
-        if data.get("all_bad") and not placed:
+        if self.partial or (data.get("all_bad") and not placed):
             return data
         if len(placed) != len(self.candidates):
             missing = [letter(i) for i, c in enumerate(self.candidates) if c not in placed]
@@ -65,6 +68,11 @@ class RankingForm(forms.Form):
                 f"Put every answer in a tier; not placed: {', '.join(missing)}.", code="unplaced"
             )
         return data
+
+    def placement(self) -> dict[int, int]:
+        """The board as it stands: {candidate id: tier number} for the answers placed so far."""
+        tiers = {c.pk: self.cleaned_data.get(f"tier-{c.pk}") for c in self.candidates}
+        return {pk: tier for pk, tier in tiers.items() if tier is not None}
 
     def tiers(self) -> list[list[int]]:
         """Candidate ids grouped by tier number, best first; empty tier numbers are skipped."""
@@ -90,6 +98,24 @@ class RankingForm(forms.Form):
             if len(row) > 1:
                 rows.append(row)
         return rows
+
+
+def ranking_form_data(
+    *, placement: dict[int, int], ratings: list[dict[str, Any]], all_bad: bool, seconds: float
+) -> dict[str, str]:
+    """A saved ranking (a draft or a submitted revision) as the fields the ranking form posts."""
+    data = {f"tier-{pk}": str(tier) for pk, tier in placement.items()}
+    for rating in ratings:
+        pk = rating["candidate"]
+        if rating.get("overall") is not None:
+            data[f"overall-{pk}"] = str(rating["overall"])
+        data |= {f"{flag}-{pk}": "on" for flag in BOOLEAN_FLAGS if rating.get(flag)}
+        if (satisfies := rating.get("satisfies_constraints")) is not None:
+            data[f"satisfies_constraints-{pk}"] = "yes" if satisfies else "no"
+    if all_bad:
+        data["all_bad"] = "on"
+    data["seconds"] = str(round(seconds))
+    return data
 
 
 class TierEditForm(forms.Form):

@@ -294,6 +294,19 @@ class DemonstrationDraft(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
 
+class RankingDraft(models.Model):
+    """A labeler's unfinished ranking, saved as they place and rate answers so that a reload loses nothing."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="ranking_draft")
+    # The board as it stands: {candidate id: tier number}, for the answers placed so far.
+    placement = models.JSONField(default=dict, blank=True)
+    # As a submission's ratings: [{"candidate", "overall"?, flag: true, ...}].
+    ratings = models.JSONField(default=list, blank=True)
+    all_bad = models.BooleanField(default=False)
+    seconds = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
 class SearchCorpus(models.Model):
     """A document collection an admin uploaded for a project's search-tool conversations."""
 

@@ -97,9 +97,9 @@ def clean_query(query: str) -> str:
     if not query:
         raise DomainError("write what to search for", field="query")
     if len(query) > MAX_QUERY_CHARS:
-        raise DomainError(f"a query holds at most {MAX_QUERY_CHARS} characters", field="query")
+        raise DomainError(f"shorten the query: it holds at most {MAX_QUERY_CHARS} characters", field="query")
     if _CONTROL.search(query):
-        raise DomainError("a query cannot hold control characters such as NUL", field="query")
+        raise DomainError("remove the control characters such as NUL from the query", field="query")
     return query
 
 

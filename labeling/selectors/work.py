@@ -9,10 +9,14 @@ from guidelines.models import GuidelineVersion
 from labeling import search
 from labeling.access import assignment_role
 from labeling.models import (
+    RATING_FLAGS,
     Assignment,
     Candidate,
     DemonstrationDraft,
     Project,
+    Ranking,
+    RankingDraft,
+    Review,
     SearchDocument,
     Task,
     TaskKind,
@@ -79,6 +83,16 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SubmittedRanking:
+    """A labeler's own submitted ranking as it stands now, and whether they may still change it."""
+
+    placement: dict[int, int]
+    ratings: list[dict[str, Any]]
+    all_bad: bool
+    changeable: bool  # no reviewer has looked at it yet
+
+
 @dataclass
 class WorkContext:
     """Everything a labeler's task page shows, read in a fixed number of queries."""
@@ -90,12 +104,31 @@ class WorkContext:
     candidates: list[Candidate]
     draft: DemonstrationDraft | None
     guideline_version: GuidelineVersion | None
+    ranking_draft: RankingDraft | None = None
+    submitted_ranking: SubmittedRanking | None = None
+
+
+def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
+    """The current revision of a submitted ranking, with its ratings, for its labeler to see and change."""
+    ranking = Ranking.objects.filter(assignment=assignment, is_current=True).first()
+    if ranking is None:
+        return None
+    ratings = [
+        {"candidate": r.candidate_id, "overall": r.overall} | {f: getattr(r, f) for f in RATING_FLAGS}
+        for r in ranking.ratings.all()
+    ]
+    return SubmittedRanking(
+        placement={pk: n for n, tier in enumerate(ranking.tiers, start=1) for pk in tier},
+        ratings=ratings,
+        all_bad=ranking.all_bad,
+        changeable=not Review.objects.filter(assignment=assignment).exists(),
+    )
 
 
 def work_context(*, assignment_id: int, user: User) -> WorkContext:
     """A labeler's own assignment; anyone else's is reported as missing."""
     assignment = (
-        Assignment.objects.select_related("task__prompt", "task__project")
+        Assignment.objects.select_related("task__prompt", "task__project", "ranking_draft")
         .filter(pk=assignment_id, labeler_id=user.pk)
         .first()
     )
@@ -110,6 +143,15 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         candidates = [by_id[cid] for cid in task.candidate_ids if cid in by_id]
     draft = None
     version = None
+    ranking_draft = None
+    submitted = None
+    if task.kind == TaskKind.RANKING and assignment.state == Assignment.State.ACTIVE:
+        try:
+            ranking_draft = assignment.ranking_draft  # joined above: no query of its own
+        except RankingDraft.DoesNotExist:
+            ranking_draft = None
+    elif task.kind == TaskKind.RANKING and assignment.state == Assignment.State.SUBMITTED:
+        submitted = submitted_ranking(assignment=assignment)
     if task.kind != TaskKind.RANKING:
         draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
         version = (
@@ -123,4 +165,6 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         candidates=candidates,
         draft=draft,
         guideline_version=version,
+        ranking_draft=ranking_draft,
+        submitted_ranking=submitted,
     )

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from core.types import User
 from guidelines.models import Acknowledgement, GuidelineVersion
 from labeling.conversation import InvalidConversation, tool_names, validate_messages
@@ -18,6 +18,7 @@ from labeling.models import (
     CandidateRating,
     Demonstration,
     Ranking,
+    RankingDraft,
     Task,
     TaskKind,
 )
@@ -223,7 +224,46 @@ def ranking_submit(
         version=labeler_guideline_version(labeler, task),
     )
     assignment_complete(assignment)
+    RankingDraft.objects.filter(assignment=assignment).delete()
     return ranking, True
+
+
+@transaction.atomic
+def ranking_revise(
+    *,
+    assignment_id: int,
+    labeler: User,
+    tiers: Any,
+    ratings: Any = None,
+    all_bad: bool = False,
+    seconds: float = 0.0,
+) -> Ranking:
+    """Change one's own submitted ranking until a reviewer has looked at it: a new revision, the first one
+    kept. The task's counts stay as they are: the work was counted once, when it was submitted."""
+    assignment = locked_assignment(assignment_id, labeler)
+    task = assignment.task
+    if task.kind != TaskKind.RANKING:
+        raise WrongKind(f"this is a {task.kind} task, not a ranking task", field="kind")
+    if assignment.state != Assignment.State.SUBMITTED:
+        raise Conflict("only a submitted ranking can be changed: submit it first", field="assignment")
+    if assignment.reviews.exists():
+        raise Conflict(
+            "a reviewer has already looked at this ranking, so it can no longer be changed",
+            field="assignment",
+        )
+    current = Ranking.objects.select_for_update().get(assignment=assignment, is_current=True)
+    if all_bad and not tiers:
+        tiers = [list(task.candidate_ids)]
+    return ranking_store(
+        assignment=assignment,
+        author=labeler,
+        tiers=validate_tiers(tiers, task.candidate_ids),
+        ratings=validated_ratings(ratings, task.candidate_ids),
+        all_bad=bool(all_bad),
+        seconds=seconds,
+        version=labeler_guideline_version(labeler, task),
+        previous=current,
+    )
 
 
 DEMONSTRATION_KINDS = {TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH}

@@ -1,4 +1,5 @@
-"""What a labeler has written so far, saved as they type, and the searches of a search-tool task."""
+"""What a labeler has done so far, saved as they work (a reply being written, a ranking being made), and
+the searches of a search-tool task."""
 
 from typing import Any
 
@@ -10,15 +11,18 @@ from labeling.models import (
     Assignment,
     Demonstration,
     DemonstrationDraft,
+    RankingDraft,
     SearchDocument,
     TaskKind,
 )
 from labeling.services.annotations import (
     DEMONSTRATION_KINDS,
     InvalidDemonstration,
+    InvalidRanking,
     WrongKind,
     demonstration_store,
     seconds_on_task,
+    validated_ratings,
 )
 from labeling.services.queue import locked_assignment, require_live
 
@@ -55,6 +59,42 @@ def demonstration_draft_save(
     draft.pasted_chars = max(0, int(pasted_chars))
     if picks is not None:
         draft.picks = _clean_picks(draft.searches, picks)
+    draft.save()
+    return draft
+
+
+@transaction.atomic
+def ranking_draft_save(
+    *,
+    assignment_id: int,
+    labeler: User,
+    placement: Any,
+    ratings: Any = None,
+    all_bad: bool = False,
+    seconds: float = 0.0,
+) -> RankingDraft:
+    """Keep a ranking as it stands: the answers placed so far ({candidate id: tier number}), their ratings
+    and flags; each save replaces the previous one, and the submit clears it."""
+    assignment = locked_assignment(assignment_id, labeler)
+    task = assignment.task
+    if task.kind != TaskKind.RANKING:
+        raise WrongKind(f"this is a {task.kind} task; it takes a reply, not a ranking", field="kind")
+    require_live(assignment)
+    k = len(task.candidate_ids)
+    if not isinstance(placement, dict) or len(placement) > k:
+        raise InvalidRanking(f"place at most the task's {k} answers, each in a tier", field="tiers")
+    board: dict[str, int] = {}
+    for candidate, tier in placement.items():
+        if candidate not in task.candidate_ids or isinstance(candidate, bool):
+            raise InvalidRanking(f"{str(candidate)[:40]!r} is not an answer of this task", field="tiers")
+        if isinstance(tier, bool) or tier not in range(1, k + 1):
+            raise InvalidRanking(f"a tier is a number from 1 to {k}", field="tiers")
+        board[str(candidate)] = tier
+    draft, _ = RankingDraft.objects.get_or_create(assignment=assignment)
+    draft.placement = board
+    draft.ratings = validated_ratings(ratings, task.candidate_ids)
+    draft.all_bad = bool(all_bad)
+    draft.seconds = seconds_on_task(seconds)
     draft.save()
     return draft
 

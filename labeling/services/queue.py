@@ -157,7 +157,7 @@ def require_live(assignment: Assignment) -> None:
         return
     if assignment.state in (Assignment.State.ACTIVE, Assignment.State.EXPIRED):
         raise LeaseExpired("the lease on this task has expired; take the next task")
-    raise Conflict(f"this assignment was {assignment.state}", field="assignment")
+    raise Conflict(f"this task was {assignment.state} already; take the next task", field="assignment")
 
 
 def _give_back(assignment: Assignment, state: str, reason: str = "") -> Assignment:

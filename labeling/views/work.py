@@ -15,6 +15,7 @@ from core.errors import DomainError, NotAllowed, NotFound
 from core.forms import form_errors_text
 from core.markdown import render_chat_text, render_markdown
 from core.pages import hx_redirect, is_htmx, json_errors
+from core.text import sentence
 from core.types import AuthedRequest
 from labeling import search
 from labeling.access import assignment_role, project_for, project_nav
@@ -28,12 +29,13 @@ from labeling.forms import (
     SearchForm,
     SkipForm,
     letter,
+    ranking_form_data,
 )
 from labeling.models import Assignment, Project, Role, TaskKind
 from labeling.selectors.projects import home_overview
 from labeling.selectors.work import WorkContext, search_document_reading, work_context
 from labeling.services import drafts
-from labeling.services.annotations import ranking_submit
+from labeling.services.annotations import ranking_revise, ranking_submit
 from labeling.services.queue import (
     GuidelineNotAcknowledged,
     assignment_release,
@@ -59,17 +61,20 @@ def _waiting(request: AuthedRequest, project: Project) -> int:
     return next((r.waiting for r in home_overview(user=request.user) if r.project.pk == project.pk), 0)
 
 
-def _claim_and_show(request: AuthedRequest, project: Project, notice: str = "") -> HttpResponse:
-    """Lease the next task; an HTMX request gets it swapped into the page, others are redirected."""
+def _claim_and_show(
+    request: AuthedRequest, project: Project, notice: str = "", change_url: str = ""
+) -> HttpResponse:
+    """Lease the next task; an HTMX request gets it swapped into the page, others are redirected.
+    `change_url` is where the work just submitted can still be changed."""
     try:
         assignment = claim_next_task(project=project, labeler=request.user)
     except GuidelineNotAcknowledged as exc:
-        messages.info(request, f"{exc.detail}: read what changed below.")
+        messages.info(request, f"{sentence(exc.detail).rstrip('.')}: read what changed below.")
         return hx_redirect(request, reverse("labeling:home"))
     next_url = reverse("labeling:next", args=[project.pk])
     if assignment is None:
         if is_htmx(request):
-            context = {"project": project, "notice": notice}
+            context = {"project": project, "notice": notice, "change_url": change_url}
             response = render(request, "labeling/_task_empty.html", context)
             response["HX-Push-Url"] = next_url
             return response
@@ -83,7 +88,7 @@ def _claim_and_show(request: AuthedRequest, project: Project, notice: str = "") 
             messages.success(request, notice)
         return redirect(url)
     ctx = work_context(assignment_id=assignment.pk, user=request.user)
-    response = _render_task(request, ctx, notice=notice)
+    response = _render_task(request, ctx, notice=notice, change_url=change_url)
     response["HX-Push-Url"] = url
     return response
 
@@ -101,19 +106,23 @@ def _render_task(
     form: Any = None,
     error: str = "",
     notice: str = "",
+    change_url: str = "",
     status: int = 200,
     full_page: bool = False,
 ) -> HttpResponse:
     """The task area of a labeler's page, for its kind; a bound form keeps what they had entered."""
     assignment, task = ctx.assignment, ctx.task
     live = assignment.state == Assignment.State.ACTIVE and not _lease_over(assignment)
+    changing = not live and ctx.submitted_ranking is not None and ctx.submitted_ranking.changeable
     context: dict[str, Any] = project_nav(ctx.project, ctx.role, "work") | {
         "ctx": ctx,
         "assignment": assignment,
         "task": task,
         "live": live,
+        "changing": changing,
         "error": error or form_errors_text(form),
         "notice": notice,
+        "change_url": change_url,
         "full_page": full_page,
         "conversation": conversation(task.prompt.messages),
         "prompt_preview": prompt_text(task.prompt.messages)[:80],
@@ -131,7 +140,20 @@ def _lease_over(assignment: Assignment) -> bool:
 
 
 def _ranking_context(ctx: WorkContext, form: RankingForm | None) -> dict[str, Any]:
-    data = form.data if form is not None else {}
+    """The ranking as the labeler left it: what they just posted, else their saved draft, else (when
+    they change a submitted ranking) its current revision."""
+    data: Any = {}
+    if form is not None:
+        data = form.data
+    elif (draft := ctx.ranking_draft) is not None:
+        placement = {int(pk): tier for pk, tier in draft.placement.items()}
+        data = ranking_form_data(
+            placement=placement, ratings=draft.ratings, all_bad=draft.all_bad, seconds=draft.seconds
+        )
+    elif (submitted := ctx.submitted_ranking) is not None:
+        data = ranking_form_data(
+            placement=submitted.placement, ratings=submitted.ratings, all_bad=submitted.all_bad, seconds=0
+        )
     cards = []
     for i, c in enumerate(ctx.candidates):
         cards.append(
@@ -154,6 +176,7 @@ def _ranking_context(ctx: WorkContext, form: RankingForm | None) -> dict[str, An
         "tier_numbers": [str(n) for n in range(1, len(cards) + 1)],
         "overall_choices": [str(n) for n in OVERALL],
         "all_bad": bool(data.get("all_bad")),
+        "draft_saved_at": ctx.ranking_draft.updated_at if ctx.ranking_draft else None,
         "seconds": data.get("seconds", "0"),
         "skip_reason": data.get("reason", ""),
     }
@@ -230,7 +253,53 @@ def rank_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         return _render_task(
             request, ctx, form=form, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
         )
-    return _claim_and_show(request, ctx.project, notice="Ranking saved.")
+    change_url = reverse("labeling:assignment", args=[assignment_id])
+    return _claim_and_show(request, ctx.project, notice="Ranking saved.", change_url=change_url)
+
+
+@login_required
+@require_POST
+def rank_change(request: AuthedRequest, assignment_id: int) -> HttpResponse:
+    """Change one's own submitted ranking until a reviewer has looked at it."""
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
+    if not form.is_valid():
+        return _render_task(request, ctx, form=form, status=400, full_page=not is_htmx(request))
+    try:
+        ranking_revise(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            tiers=form.tiers() if not (form.cleaned_data["all_bad"] and not form.tiers()) else [],
+            ratings=form.ratings(),
+            all_bad=form.cleaned_data["all_bad"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+        )
+    except DomainError as exc:
+        ctx = work_context(assignment_id=assignment_id, user=request.user)
+        return _render_task(
+            request, ctx, form=form, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
+        )
+    return _claim_and_show(request, ctx.project, notice="Your changes to the ranking are saved.")
+
+
+@login_required
+@require_POST
+@json_errors
+def rank_draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
+    """Keep the ranking as it stands (placed answers, ratings, flags), so that a reload finds it again."""
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates), partial=True)
+    if not form.is_valid():
+        raise DomainError(form_errors_text(form) or "invalid draft", field=next(iter(form.errors), None))
+    draft = drafts.ranking_draft_save(
+        assignment_id=assignment_id,
+        labeler=request.user,
+        placement=form.placement(),
+        ratings=form.ratings(),
+        all_bad=form.cleaned_data["all_bad"],
+        seconds=form.cleaned_data["seconds"] or 0.0,
+    )
+    return JsonResponse({"saved_at": draft.updated_at.isoformat()})
 
 
 @login_required

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from labeling.models import Assignment, CandidateRating, Ranking, Task
-from tests.browser.ui import login, shot
+from tests.browser.ui import login, shot, shots
 from tests.factories import seed_rankings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,3 +85,61 @@ def test_submitting_with_answers_left_unplaced_says_so_and_sends_nothing(page, m
 
     assert "3 left" in page.locator("[data-status]").inner_text()
     assert not Ranking.objects.filter(assignment_id=first).exists()
+
+
+def test_a_half_done_ranking_comes_back_after_a_reload(page, make_project, add_member):
+    project = make_project(k=4)
+    seed_rankings(project, 1)
+    add_member(project, "lea")
+    login(page, "lea")
+    first = _start(page, project)
+    a, b, c, d = Task.objects.get(assignments__pk=first).candidate_ids
+
+    # Rate A 6 and put it in tier 1, put B in tier 2 and flag it; C and D stay unplaced.
+    page.keyboard.press("Shift+Digit6")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    card_b = page.locator(f"#candidate-{b}")
+    card_b.locator(".flags summary").click()
+    card_b.get_by_label("Hallucination").check()
+    page.locator("[data-save-status]", has_text="Draft saved").wait_for()
+    page.reload()
+    page.wait_for_selector("[data-rank-form][data-ready]")
+
+    assert page.locator(f'select[name="tier-{a}"]').input_value() == "1"
+    assert page.locator(f'select[name="tier-{b}"]').input_value() == "2"
+    assert page.locator(f'select[name="tier-{c}"]').input_value() == ""
+    assert page.locator(f'input[name="overall-{a}"][value="6"]').is_checked()
+    assert page.locator(f'input[name="hallucination-{b}"]').is_checked()
+    assert page.locator('.chips[data-tier="1"] [data-chip]').all_inner_texts() == ["A"]
+    assert page.locator(".pool [data-chip]").all_inner_texts() == ["C", "D"]
+    assert "2 of 4 answers not placed yet." in page.locator("[data-status]").inner_text()
+    assert "(1)" in card_b.locator("[data-flag-count]").inner_text()
+
+
+def test_a_submitted_ranking_is_changed_until_it_is_reviewed(page, make_project, add_member):
+    project = make_project(k=4)
+    seed_rankings(project, 2)
+    add_member(project, "lea")
+    login(page, "lea")
+    first = _start(page, project)
+    a, b, c, d = Task.objects.get(assignments__pk=first).candidate_ids
+    for key in ["1", "2", "3", "4"]:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => document.querySelector('#task').dataset.assignment !== '{first}'")
+
+    page.get_by_role("link", name="Change it").click()
+    page.wait_for_url(f"**/assignments/{first}/")
+    page.wait_for_selector("[data-rank-form][data-ready]")
+    assert "You submitted this ranking." in page.locator("[data-changing]").inner_text()
+    assert page.locator(f'select[name="tier-{d}"]').input_value() == "4"
+    shots(page, "07-ranking-change")
+    page.locator(f"#candidate-{d}").focus()
+    page.keyboard.press("1")
+    page.get_by_role("button", name="Save changes").click()
+
+    page.get_by_text("Your changes to the ranking are saved.").wait_for()
+    ranking = Ranking.objects.get(assignment_id=first, is_current=True)
+    assert ranking.revision == 2 and ranking.tiers == [[a, d], [b], [c]]
+    assert Task.objects.get(assignments__pk=first).completed_count == 1

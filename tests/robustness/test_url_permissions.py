@@ -137,6 +137,9 @@ EXPECTED: dict[str, Rule] = {
     "labeling:next": Rule("labeler", 200, "labeler", 302),
     "labeling:assignment": Rule("owner", 200, "owner", 200),
     "labeling:rank": Rule("user", 405, "owner", 400),
+    # an empty draft is a board with nothing placed yet: saved for the owner
+    "labeling:rank-draft": Rule("user", 405, "owner", 200),
+    "labeling:rank-change": Rule("user", 405, "owner", 400),
     "labeling:write": Rule("user", 405, "owner", 400),
     "labeling:draft": Rule("user", 405, "owner", 400),
     # the form is checked before the assignment: an empty query is refused whoever sends it

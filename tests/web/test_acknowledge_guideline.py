@@ -13,7 +13,8 @@ def test_acknowledging_lets_the_labeler_take_tasks_again(project, admin, add_mem
 
     refused = client.post(f"/projects/{project.pk}/next/")
     assert refused.status_code == 302 and refused["Location"] == "/"
-    assert "acknowledge guideline version 2" in client.get("/").content.decode()
+    shown = client.get("/").content.decode()
+    assert "Acknowledge guideline version 2 before taking a task: read what changed below." in shown
 
     response = client.post(f"/projects/{project.pk}/guideline/acknowledge/", {"version": 2})
 

@@ -55,7 +55,7 @@ def test_accept_and_reject_with_a_reason(ranked, client_for):
     no_reason = client.post(f"/review/assignments/{second.pk}/", {"verdict": "reject"}, follow=True)
     client.post(f"/review/assignments/{second.pk}/", {"verdict": "reject", "reason": "ranked at random"})
 
-    assert "say why the work is rejected" in no_reason.content.decode()
+    assert "Say why the work is rejected." in no_reason.content.decode()
     verdicts = dict(Review.objects.values_list("assignment_id", "verdict"))
     assert verdicts == {first.pk: "accept", second.pk: "reject"}
     assert Task.objects.get(pk=first.task_id).status == "open"  # a rejected label goes back to the pool

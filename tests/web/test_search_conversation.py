@@ -114,8 +114,8 @@ def test_an_answer_must_cite_picked_results(searching, client_for):
         f"/assignments/{assignment.pk}/write/", {"content": "Finished in 1889 [3].", "pick": [f"0:{first}"]}
     )
 
-    assert no_pick.status_code == 400 and "pick at least one search result" in no_pick.content.decode()
-    assert bad_cite.status_code == 400 and "citations [3] match no picked result" in bad_cite.content.decode()
+    assert no_pick.status_code == 400 and "Pick at least one search result" in no_pick.content.decode()
+    assert bad_cite.status_code == 400 and "Citations [3] match no picked result" in bad_cite.content.decode()
     assert not Demonstration.objects.exists()
 
 

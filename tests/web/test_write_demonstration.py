@@ -63,7 +63,7 @@ def test_submitting_records_time_and_pasted_text_and_clears_the_draft(writing, c
 def test_an_empty_reply_is_refused(writing, client_for):
     _, lea, assignment = writing
     response = client_for(lea).post(f"/assignments/{assignment.pk}/write/", {"content": "  "})
-    assert response.status_code == 400 and "write the assistant&#x27;s reply" in response.content.decode()
+    assert response.status_code == 400 and "Write the assistant&#x27;s reply." in response.content.decode()
 
 
 def test_the_preview_renders_markdown_safely(writing, client_for):

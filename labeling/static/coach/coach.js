@@ -19,6 +19,14 @@
   }
   window.coachFlash = flash;
 
+  // A refusal worded for the API ("the lease on this task has expired") as a sentence a person reads.
+  function sentence(text) {
+    text = String(text || "").trim();
+    if (!text) return text;
+    text = text.charAt(0).toUpperCase() + text.slice(1);
+    return /[.!?…:]$/.test(text) ? text : text + ".";
+  }
+
   // Seconds on task count only while the page is visible; they live in the form's hidden input,
   // so a draft (and a reload) carries them on.
   function formatClock(seconds) {
@@ -51,7 +59,7 @@
     }).then(function (response) {
       if (!response.ok) {
         response.json().then(function (body) {
-          flash((body && body.detail) || "The lease on this task could not be renewed.", "error");
+          flash(sentence(body && body.detail) || "The lease on this task could not be renewed.", "error");
         }, function () {});
       }
     }, function () { flash("Coach cannot be reached; your work is kept in this page.", "error"); });

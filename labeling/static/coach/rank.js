@@ -1,7 +1,10 @@
 // The ranking page: tiers by keyboard or drag and drop. The tier <select> of each answer holds the
-// truth; the board of chips and the keyboard only change those selects.
+// truth; the board of chips and the keyboard only change those selects. Every change is saved to the
+// server as a draft (placements, ratings, flags), so a reload or a lost connection loses nothing.
 (function () {
   "use strict";
+
+  const SAVE_DELAY_MS = 600;
 
   function form() { return document.querySelector("[data-rank-form]"); }
   function cards(f) { return Array.from(f.querySelectorAll(".candidate")); }
@@ -51,9 +54,56 @@
     return unplaced;
   }
 
+  function setSaveStatus(f, text, error) {
+    const status = f.querySelector("[data-save-status]");
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("error", !!error);
+  }
+
+  function draftData(f) {
+    const data = new FormData(f);
+    data.delete("reason");
+    return data;
+  }
+
+  function saveDraft(f) {
+    clearTimeout(f._saveTimer);
+    f._dirty = false;
+    const sent = f._edits;
+    return fetch(f.dataset.draftUrl, {
+      method: "POST",
+      body: draftData(f),
+      headers: { "X-CSRFToken": window.coachCsrf() },
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) {
+          setSaveStatus(f, "Not saved: " + (body.detail || response.status), true);
+        } else if (f._edits === sent) {
+          setSaveStatus(f, "Draft saved at " + new Date(body.saved_at).toLocaleTimeString());
+        }
+      });
+    }, function () {
+      f._dirty = true;
+      setSaveStatus(f, "Offline: your ranking will be saved when Coach is reachable again.", true);
+    });
+  }
+
+  // The labeler changed something: show it, and save it shortly after (one request per burst of keys).
+  function changed(f) {
+    render(f);
+    if (!f.dataset.draftUrl) return;
+    f._dirty = true;
+    f._edits = (f._edits || 0) + 1;
+    setSaveStatus(f, "Saving…");
+    clearTimeout(f._saveTimer);
+    f._saveTimer = setTimeout(function () { saveDraft(f); }, SAVE_DELAY_MS);
+  }
+
   function setTier(f, card, tier) {
     selectOf(card).value = tier;
-    render(f);
+    changed(f);
   }
 
   function readyToSubmit(f) {
@@ -76,7 +126,8 @@
     render(f);
     // Sortable also fires a bubbling "change" on its lists mid-drag: only form controls count here.
     f.addEventListener("change", function (event) {
-      if (event.target.matches("input, select")) render(f);
+      if (event.target.matches("[data-skip-reason]")) return;
+      if (event.target.matches("input, select")) changed(f);
     });
     f.querySelectorAll(".chip").forEach(function (chip) {
       chip.addEventListener("click", function () { focusCard(cardOf(f, chip.dataset.chip)); });
@@ -143,7 +194,7 @@
       if (!card) return;
       event.preventDefault();
       const radio = card.querySelector('input[type="radio"][value="' + event.code.slice(5) + '"]');
-      if (radio) { radio.checked = true; render(f); }
+      if (radio) { radio.checked = true; changed(f); }
     } else if (/^[1-9]$/.test(key) && !event.shiftKey) {
       if (!card || parseInt(key, 10) > all.length) return;
       event.preventDefault();
@@ -162,7 +213,7 @@
       event.preventDefault();
       const box = f.querySelector("[data-all-bad]");
       box.checked = !box.checked;
-      render(f);
+      changed(f);
     } else if (key === "s") {
       event.preventDefault();
       const skip = f.querySelector("[data-skip]");
@@ -172,6 +223,32 @@
       if (tag === "INPUT" || tag === "BUTTON" || tag === "SUMMARY" || tag === "A") return; // native
       event.preventDefault();
       f.requestSubmit();
+    }
+  });
+
+  // Leaving or hiding the page: send what is unsaved, even as the page goes away.
+  function flush() {
+    const f = form();
+    if (f && f._dirty && f.dataset.draftUrl && navigator.sendBeacon) {
+      clearTimeout(f._saveTimer);
+      navigator.sendBeacon(f.dataset.draftUrl, draftData(f));
+      f._dirty = false;
+    }
+  }
+  window.addEventListener("pagehide", flush);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") flush();
+  });
+  window.addEventListener("online", function () {
+    const f = form();
+    if (f && f._dirty && f.dataset.draftUrl) saveDraft(f);
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const f = form();
+    // Submitting, skipping or releasing supersedes any pending draft.
+    if (f && f.contains(event.detail.elt)) {
+      clearTimeout(f._saveTimer);
+      f._dirty = false;
     }
   });
 

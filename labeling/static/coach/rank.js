@@ -17,10 +17,69 @@
     return card && f.contains(card) ? card : null;
   }
 
+  // The answer the labeler was on, even while the focus is in the side panel (the skip reason).
+  function lastCard(f) {
+    return currentCard(f) || (f._lastCard && f.contains(f._lastCard) ? f._lastCard : null);
+  }
+
+  // Moving to an answer closes the flags left open on any other one.
   function focusCard(card) {
     if (!card) return;
+    card.closest("form").querySelectorAll(".flags[open]").forEach(function (details) {
+      if (!card.contains(details)) details.open = false;
+    });
+    card.closest("form")._lastCard = card;
     card.focus({ preventScroll: true });
     card.scrollIntoView({ block: "nearest", behavior: "auto" });
+  }
+
+  // Esc: close what is open (flags, the skip panel) and go back to the answer.
+  function closePanels(f, card) {
+    f.querySelectorAll(".flags[open], [data-skip][open]").forEach(function (d) { d.open = false; });
+    focusCard(card || cards(f)[0]);
+  }
+
+  function shortcuts(f) { return f.querySelector("[data-shortcuts]"); }
+
+  function toggleShortcuts(f) {
+    const dialog = shortcuts(f);
+    if (!dialog) return;
+    if (dialog.open) dialog.close();
+    else dialog.showModal();
+  }
+
+  // The bar that keeps the ranking and Submit on screen on a narrow screen: tier by tier, in a line.
+  function renderBar(f, unplaced) {
+    const bar = f.querySelector("[data-bar-board]");
+    if (!bar) return;
+    const byTier = {};
+    cards(f).forEach(function (card) {
+      const tier = selectOf(card).value;
+      if (tier) (byTier[tier] = byTier[tier] || []).push(card);
+    });
+    const parts = [];
+    Object.keys(byTier).sort(function (a, b) { return a - b; }).forEach(function (tier) {
+      const group = document.createElement("span");
+      group.className = "bar-tier";
+      const number = document.createElement("b");
+      number.textContent = tier;
+      group.appendChild(number);
+      byTier[tier].forEach(function (card) {
+        const chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "bar-chip";
+        chip.textContent = card.dataset.letter;
+        chip.setAttribute("aria-label", "Answer " + card.dataset.letter + ", tier " + tier);
+        chip.addEventListener("click", function () { focusCard(card); });
+        group.appendChild(chip);
+      });
+      parts.push(group);
+    });
+    const left = document.createElement("span");
+    left.className = "bar-left";
+    left.textContent = unplaced ? unplaced + " to place" : "all placed";
+    parts.push(left);
+    bar.replaceChildren.apply(bar, parts);
   }
 
   function render(f) {
@@ -51,6 +110,7 @@
       else if (allBad && unplaced === all.length) status.textContent = "All answers are bad: Enter submits them as one tie.";
       else status.textContent = unplaced + " of " + all.length + " answers not placed yet.";
     }
+    renderBar(f, unplaced);
     return unplaced;
   }
 
@@ -145,6 +205,13 @@
         });
       });
     }
+    const open = f.querySelector("[data-shortcuts-open]");
+    if (open) open.addEventListener("click", function () { toggleShortcuts(f); });
+    const dialog = shortcuts(f);
+    if (dialog) {
+      dialog.querySelector("[data-shortcuts-close]").addEventListener("click", function () { dialog.close(); });
+      dialog.addEventListener("click", function (event) { if (event.target === dialog) dialog.close(); });
+    }
     const first = cards(f).find(function (c) { return !selectOf(c).value; }) || cards(f)[0];
     if (root.id === "task" || root === document.body) {
       window.scrollTo(0, 0);
@@ -172,8 +239,18 @@
     const tag = target.tagName;
     const typing = tag === "TEXTAREA" || tag === "SELECT" ||
       (tag === "INPUT" && !["radio", "checkbox"].includes(target.type));
+    const dialog = shortcuts(f);
+    if (dialog && dialog.open) {
+      if (event.key === "?") { event.preventDefault(); dialog.close(); }
+      return; // Esc closes the dialog by itself; nothing else acts behind it
+    }
+    if (event.key === "?" && !typing) {
+      event.preventDefault();
+      toggleShortcuts(f);
+      return;
+    }
     if (typing) {
-      if (event.key === "Escape") { target.blur(); focusCard(currentCard(f) || cards(f)[0]); }
+      if (event.key === "Escape") { target.blur(); closePanels(f, lastCard(f)); }
       if (event.key === "Enter" && target.matches("[data-skip-reason]")) {
         event.preventDefault();
         f.querySelector("[data-skip-button]").click();
@@ -184,7 +261,10 @@
     const card = currentCard(f);
     const index = card ? all.indexOf(card) : -1;
     const key = event.key;
-    if (key === "ArrowDown" || key === "j") {
+    if (key === "Escape") {
+      event.preventDefault();
+      closePanels(f, card);
+    } else if (key === "ArrowDown" || key === "j") {
       event.preventDefault();
       focusCard(all[Math.min(all.length - 1, index + 1)]);
     } else if (key === "ArrowUp" || key === "k") {

@@ -259,8 +259,14 @@ def passage(marked: str, *, size: int = PASSAGE_CHARS) -> str:
         if text.count(_MARK_START) > text.count(_MARK_STOP):
             text += _MARK_STOP
         text = text.rstrip() + " …"
-    text = " ".join(text.split())
+    text = _tidy(text)
     return ("… " if not _starts_sentence(marked, start) else "") + text
+
+
+def _tidy(text: str) -> str:
+    """Runs of spaces as one, and the text's line breaks kept (a blank line stays one break)."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def _starts_sentence(text: str, at: int) -> bool:

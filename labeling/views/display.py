@@ -18,15 +18,40 @@ def conversation(messages_: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for call in m.get("tool_calls") or []
         ]
         content = m.get("content") or ""
+        tool = m.get("role") == "tool"
+        results = _search_results(content) if tool else None
         shown.append(
             {
                 "role": m.get("role", ""),
-                "html": render_chat_text(content) if m.get("role") != "tool" and content else "",
-                "text": _pretty(content) if m.get("role") == "tool" else "",
+                "html": render_chat_text(content) if not tool and content else "",
+                "text": _pretty(content) if tool and results is None else "",
+                "results": results or [],
                 "tool_calls": calls,
             }
         )
     return shown
+
+
+def _search_results(content: Any) -> list[dict[str, Any]] | None:
+    """A search tool's result as the documents it returned (their text on its own lines), or None when the
+    content is something else. Shown as JSON, a document's line breaks would read as "\n"."""
+    try:
+        value = json.loads(content) if isinstance(content, str) else content
+    except ValueError:
+        return None
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(r, dict) and isinstance(r.get("text"), str) for r in value):
+        return None
+    return [
+        {
+            "ref": r.get("ref", ""),
+            "title": str(r.get("title", "")),
+            "url": str(r.get("url", "")),
+            "text": r["text"],
+        }
+        for r in value
+    ]
 
 
 def _pretty(value: Any) -> str:

@@ -47,3 +47,38 @@ def test_a_guideline_joins_single_line_breaks_as_a_markdown_document(make_projec
     html = client_for(lea).get(f"/projects/{project.pk}/guideline/").content.decode()
 
     assert "<p>First line\nsame paragraph.</p>" in html and "<p>Second paragraph.</p>" in html
+
+
+def test_a_search_result_in_the_conversation_shows_its_text_on_its_lines_not_as_json(
+    make_project, add_member, client_for
+):
+    import json
+
+    from labeling.services.imports import prompts_import
+    from tests.factories import jsonl
+
+    project = make_project(kinds=["demonstration"])
+    result = [{"ref": 1, "title": "Basho <i>", "url": "https://example.org/b", "text": HAIKU}]
+    messages = [
+        {"role": "user", "content": "Find a haiku."},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "search", "arguments": {}}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps(result)},
+        {"role": "user", "content": "Thanks. Another?"},
+    ]
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind="demonstration",
+        stream=jsonl([{"external_id": "h", "messages": messages}]),
+    )
+    lea = add_member(project, "lea")
+    assignment = claim_next_task(project=project, labeler=lea)
+
+    html = client_for(lea).get(f"/assignments/{assignment.pk}/").content.decode()
+
+    assert f'<div class="tool-text">{HAIKU}</div>' in html
+    assert "<strong>Basho &lt;i&gt;</strong>" in html and "\\n" not in html.split("tool-text")[1][:200]

@@ -131,8 +131,18 @@ def _render_task(
         context |= _ranking_context(ctx, form)
     else:
         context |= _writing_context(ctx, form)
+    context["clock"] = _clock(context["seconds"])
     template = "labeling/assignment.html" if full_page else "labeling/_task.html"
     return render(request, template, context, status=status)
+
+
+def _clock(seconds: Any) -> str:
+    """Time on task as the page's clock shows it (m:ss), so the header reads whole before the first tick."""
+    try:
+        whole = max(0, int(float(seconds)))
+    except (TypeError, ValueError, OverflowError):
+        whole = 0
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _lease_over(assignment: Assignment) -> bool:

@@ -1,5 +1,6 @@
 """Markdown written by labelers, prompts and model answers, rendered as safe HTML."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import nh3
@@ -41,3 +42,20 @@ def _clean(html: str) -> SafeString:
             filter_style_properties={"text-align"},
         )
     )
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int  # 1 for "#", 6 for "######"
+    title: str
+    line: int  # the first source line of the heading, counted from 0
+
+
+def markdown_headings(text: str) -> list[Heading]:
+    """The headings of a markdown document as the renderer sees them (none from inside code blocks)."""
+    tokens = _md.parse(text or "")
+    return [
+        Heading(level=int(token.tag[1]), title=tokens[i + 1].content, line=token.map[0])
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and token.map is not None
+    ]

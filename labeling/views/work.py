@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import DomainError, NotAllowed, NotFound
 from core.forms import form_errors_text
-from core.markdown import render_chat_text, render_markdown
+from core.markdown import render_chat_text
 from core.pages import hx_redirect, is_htmx, json_errors
 from core.text import sentence
 from core.types import AuthedRequest
@@ -31,6 +31,7 @@ from labeling.forms import (
     letter,
     ranking_form_data,
 )
+from labeling.guideline_parts import guideline_for_kind
 from labeling.models import Assignment, Project, Role, TaskKind
 from labeling.selectors.projects import home_overview
 from labeling.selectors.work import WorkContext, search_document_reading, work_context
@@ -218,7 +219,7 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
         "searches": searches,
         "saved_at": draft.updated_at if draft else None,
         "guideline_version": version,
-        "guideline_html": render_markdown(version.body) if version else "",
+        "guideline": guideline_for_kind(version.body, ctx.task.kind) if version else None,
     }
 
 

@@ -26,6 +26,27 @@ def test_the_page_shows_the_whole_conversation_and_the_guideline(
     assert "Rank by helpfulness, then honesty." in html  # the guideline side panel
 
 
+def test_the_guideline_panel_shows_what_applies_to_demonstrations_and_says_what_it_left_out(
+    make_project, add_member, client_for
+):
+    project = make_project(
+        kinds=["demonstration"],
+        guideline="# Ranking answers\n\nRank every answer.\n\n## Demonstrations\n\nWrite the ideal answer.\n",
+    )
+    seed_demonstrations(project, 1)
+    lea = add_member(project, "lea")
+    assignment = claim_next_task(project=project, labeler=lea)
+
+    html = client_for(lea).get(f"/assignments/{assignment.pk}/").content.decode()
+
+    assert "Write the ideal answer." in html and "Rank every answer." not in html
+    assert (
+        "What applies to demonstrations. Sections whose heading names another kind of task are left out: "
+        "Ranking answers." in html
+    )
+    assert f'href="/projects/{project.pk}/guideline/">The whole guideline</a>' in html
+
+
 def test_a_draft_survives_a_reload(writing, client_for):
     _, lea, assignment = writing
     client = client_for(lea)

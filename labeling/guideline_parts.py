@@ -50,9 +50,9 @@ def guideline_for_kind(body: str, kind: str) -> GuidelinePart:
     lines = body.splitlines(keepends=True)
     headings = markdown_headings(body)
     applies = APPLIES[task_kind]
-    kept: list[str] = lines[: headings[0].line] if headings else lines
+    kept = list(lines[: headings[0].line] if headings else lines)
     left_out: list[str] = []
-    parents: list[tuple[int, set[str]]] = []  # (level, kinds) of the sections this one sits in
+    parents: list[tuple[int, set[TaskKind]]] = []  # (level, kinds) of the sections this one sits in
     for i, heading in enumerate(headings):
         end = headings[i + 1].line if i + 1 < len(headings) else len(lines)
         while parents and parents[-1][0] >= heading.level:

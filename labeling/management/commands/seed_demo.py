@@ -8,12 +8,15 @@ from django.db import transaction
 
 from core.commands import DomainCommand
 from guidelines.services import guideline_acknowledge, guideline_publish
-from labeling.models import Project
+from labeling.models import Project, SearchCorpus
+from labeling.services.corpora import corpus_upload
 from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_set, project_create
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 PROJECT = "Helpful answers (demo)"
+SEARCH_PROJECT = "Answers with sources (demo)"
+SEARCH_CORPUS = "Demo handbook"
 USERS = [
     ("admin", "admin", True),
     ("reviewer", "reviewer", False),
@@ -37,8 +40,29 @@ Write the answer you would want the best assistant to give: correct, direct, and
 """
 
 
+SEARCH_GUIDELINE = """# Answers with sources
+
+The assistant answers with a search tool over the team's handbook. Show it how.
+
+## Searching
+
+1. Search the way the assistant would: a few words about what the user asked. Documents holding more
+   of your words come first; put "a phrase" in quotes when the words must stay together.
+2. Open the results that look useful with *Read in full* before you rely on them.
+3. Tick only the results the assistant really needs. They are numbered in the order it reads them.
+
+## Writing the answer
+
+Answer the user's question in a few sentences, in your own words, and cite each fact with the number
+of the result it came from, as [1] or [2]. When the handbook does not answer the question, say so.
+"""
+
+
 class Command(DomainCommand):
-    help = "Seed a demo project: guideline, ranking prompts with 9 answers, demonstration prompts, users."
+    help = (
+        "Seed the demo: users; a project with ranking prompts (9 answers each) and demonstration prompts; "
+        "a project of search-tool tasks over a small handbook corpus."
+    )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -94,6 +118,7 @@ class Command(DomainCommand):
             f"{demos.created} demonstration prompts added; "
             f"{ranked.tasks_created + answered.tasks_created + demos.tasks_created} tasks created."
         )
+        self._seed_search(users)
         if fresh:
             self.stdout.write("Demo accounts (change these passwords outside a demo):")
             for username, password, role in fresh:
@@ -102,6 +127,41 @@ class Command(DomainCommand):
             self.stdout.write(
                 "Demo accounts exist already: admin, reviewer, lena, omar (password: <name>-demo)."
             )
+
+    def _seed_search(self, users: dict[str, tuple[Any, str]]) -> None:
+        """A project of search-tool tasks, so that a newcomer meets that kind of task too."""
+        admin = users["admin"][0]
+        project = Project.objects.filter(name=SEARCH_PROJECT).first()
+        if project is None:
+            project = project_create(
+                name=SEARCH_PROJECT,
+                task_kinds=["search"],
+                k=4,
+                overlap=1,
+                lease_seconds=1800,
+                created_by=admin,
+                description=(
+                    "Answer questions with the search tool over a small handbook, citing what it finds."
+                ),
+            )
+            guideline_publish(
+                guideline=project.guideline, author=admin, body=SEARCH_GUIDELINE, change_note="First version"
+            )
+        for user, role in users.values():
+            membership_set(project=project, user=user, role=role)
+        version = project.guideline.versions.order_by("-number").first()
+        assert version is not None  # published just above
+        guideline_acknowledge(user=users["reviewer"][0], version=version)
+        if not SearchCorpus.objects.filter(project=project, name=SEARCH_CORPUS).exists():
+            with (DEMO / "search_corpus.jsonl").open("rb") as stream:
+                corpus_upload(project=project, name=SEARCH_CORPUS, stream=stream, uploaded_by=admin)
+        with (DEMO / "search.jsonl").open("rb") as stream:
+            asked = prompts_import(project=project, stream=stream, fmt="jsonl", task_kind="search")
+        documents = SearchCorpus.objects.get(project=project, name=SEARCH_CORPUS).document_count
+        self.stdout.write(
+            f"Project {project.name!r}: {asked.created} search-tool prompts added "
+            f"({asked.tasks_created} tasks), a handbook of {documents} documents to search."
+        )
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:

@@ -41,7 +41,10 @@ def test_a_haiku_answer_shows_on_three_lines_on_the_ranking_page(page, make_proj
 
 
 def test_a_prompt_a_tool_result_and_the_reply_preview_keep_their_lines(page, make_project, add_member):
-    project = make_project(kinds=["demonstration"])
+    project = make_project(
+        kinds=["demonstration"],
+        guideline="# Ranking\n\nRank every answer.\n\n# Demonstrations\n\nKeep the user's form.",
+    )
     messages = [
         {"role": "user", "content": "Find me a haiku.\n" + HAIKU},
         {
@@ -83,4 +86,6 @@ def test_a_prompt_a_tool_result_and_the_reply_preview_keep_their_lines(page, mak
     preview.wait_for()
     assert preview.inner_text().splitlines()[1] == "Salt wind carries gull voices"
     assert preview.evaluate(RENDERED_LINES) == 3
+    panel = page.locator(".guideline-panel")
+    assert "Keep the user's form" in panel.inner_text() and "Rank every answer." not in panel.inner_text()
     shots(page, "11-writing-line-breaks")

@@ -95,6 +95,7 @@ def test_a_natural_query_finds_the_document_and_it_is_read_in_full_before_citing
     step.wait_for()
     assert step.locator(".result-title").first.inner_text() == "Eiffel Tower facts"
     assert "Sourdough" not in step.inner_text()
+    shots(page, "06-search-results")
     step.get_by_role("link", name="Read in full").first.click()
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
@@ -108,3 +109,8 @@ def test_a_natural_query_finds_the_document_and_it_is_read_in_full_before_citing
 
     assert step.locator("[data-pick]").first.is_checked()
     assert step.locator("[data-ref]").first.inner_text() == "[1]"
+
+    # Without the dialog (a new tab, no script), the document is a page of its own.
+    page.goto(step.get_by_role("link", name="Read in full").first.get_attribute("href"))
+    assert page.locator("[data-document-text]").inner_text().splitlines() == opened["text"].splitlines()
+    shots(page, "12-search-document-page")

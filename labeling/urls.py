@@ -7,6 +7,7 @@ guideline_patterns = (
     [
         path("projects/<int:project_id>/guideline/", guidelines.guideline_page, name="page"),
         path("projects/<int:project_id>/guideline/v<int:number>/", guidelines.guideline_page, name="version"),
+        path("projects/<int:project_id>/guideline/diff/", guidelines.guideline_diff_pick, name="diff-pick"),
         path(
             "projects/<int:project_id>/guideline/diff/<int:old>/<int:new>/",
             guidelines.guideline_diff,

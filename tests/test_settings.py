@@ -116,7 +116,6 @@ def test_only_the_pages_that_still_hold_inline_script_may_run_it(admin, client, 
     # Reviewed: move a page's inline script into a static file, then drop it from this list.
     assert set(settings.CONTENT_SECURITY_POLICY_PAGES) == {
         "trainer_bridge:exports",
-        "guidelines:diff",
         "admin:django_celery_beat_periodictask_add",
         "admin:django_celery_beat_periodictask_change",
     }

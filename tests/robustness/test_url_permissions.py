@@ -119,6 +119,7 @@ EXPECTED: dict[str, Rule] = {
     "guidelines:page": Rule("labeler", 200, "labeler", 200),
     "guidelines:version": Rule("labeler", 200, "labeler", 200),
     "guidelines:diff": Rule("labeler", 200, "labeler", 200),
+    "guidelines:diff-pick": Rule("labeler", 302, "user", 405),  # a GET form, sent on to guidelines:diff
     "guidelines:edit": Rule("admin", 200, "admin", 200),
     "guidelines:preview": Rule("user", 405, "admin", 200),
     "guidelines:acknowledge": Rule("user", 405, "labeler", 400),

@@ -57,6 +57,14 @@
     }, function () { flash("Coach cannot be reached; your work is kept in this page.", "error"); });
   }, 5000);
 
+  // A tab row wider than the screen scrolls sideways: start it where the current tab shows.
+  document.querySelectorAll(".tabs, .segmented").forEach(function (bar) {
+    const current = bar.querySelector('[aria-current="page"]');
+    if (current && bar.scrollWidth > bar.clientWidth) {
+      bar.scrollLeft = current.offsetLeft - (bar.clientWidth - current.offsetWidth) / 2;
+    }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     flash("The server answered " + event.detail.xhr.status + ". Try again in a moment.", "error");
   });

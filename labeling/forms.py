@@ -1,7 +1,7 @@
 """Web forms: they parse what the browser sends. The rules of the domain stay in the services."""
 
 import string
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import QueryDict
@@ -177,6 +177,13 @@ class ImportForm(forms.Form):
         required=False,
         help_text="prompts only: the kind of task they become",
     )
+
+    def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
+        """Only the task kinds the project allows are offered (and accepted)."""
+        super().__init__(*args, **kwargs)
+        labels = dict(TaskKind.choices)
+        field = cast(forms.ChoiceField, self.fields["task_kind"])
+        field.choices = [("", "project default")] + [(k, labels.get(k, k)) for k in kinds]
 
 
 class CorpusForm(forms.Form):

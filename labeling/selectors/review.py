@@ -28,6 +28,18 @@ def review_latest_verdicts(*, assignment_ids: list[int]) -> dict[int, str]:
     return latest
 
 
+def review_waiting(*, project_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Project id → (tasks, submissions) waiting for review: submitted work no reviewer has judged yet,
+    and the tasks it belongs to. The home page and the review queue both count these."""
+    counts = (
+        Assignment.objects.filter(task__project_id__in=project_ids, state=Assignment.State.SUBMITTED)
+        .filter(~Exists(Review.objects.filter(assignment=OuterRef("pk"))))
+        .values("task__project_id")
+        .annotate(submissions=Count("id"), tasks=Count("task_id", distinct=True))
+    )
+    return {row["task__project_id"]: (row["tasks"], row["submissions"]) for row in counts}
+
+
 @dataclass
 class QueueRow:
     task: Task

@@ -24,7 +24,7 @@ from labeling.forms import (
     letter,
 )
 from labeling.models import Assignment, Candidate, Demonstration, Ranking, Role, Task, TaskKind
-from labeling.selectors.review import Submission, submissions_to_review, task_submissions
+from labeling.selectors.review import Submission, review_waiting, submissions_to_review, task_submissions
 from labeling.services.review import review_create
 from labeling.views.display import conversation, query_int
 
@@ -39,8 +39,11 @@ def review_queue(request: AuthedRequest, project_id: int) -> HttpResponse:
         project=project, pending_only=pending_only, offset=(page - 1) * per_page, limit=per_page
     )
     shown = [{"row": r, "preview": prompt_text(r.task.prompt.messages)[:140]} for r in rows]
+    tasks_waiting, submissions_waiting = review_waiting(project_ids=[project.pk]).get(project.pk, (0, 0))
     context = project_nav(project, role, "review") | {
         "rows": shown,
+        "tasks_waiting": tasks_waiting,
+        "submissions_waiting": submissions_waiting,
         "pending_only": pending_only,
         "page": page,
         "more": more,

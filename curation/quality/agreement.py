@@ -22,44 +22,12 @@ from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 
-from curation.quality.consensus import DEFAULT_RULE, ConsensusRule, consensus_ranking, tier_ranks
+from curation.quality.consensus import DEFAULT_RULE, ConsensusRule, consensus_ranking
 from labeling.models import CandidateRating, Project, Ranking, Review, TaskKind
+from labeling.rankings import PairCounts, pair_agreement, tier_ranks
 
 Metric = Literal["nominal", "ordinal", "interval"]
 Tiers = Sequence[Sequence[int]]
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    agree: int = 0
-    disagree: int = 0
-    tied: int = 0  # pairs both labelers saw that at least one of them left tied
-
-    @property
-    def compared(self) -> int:
-        return self.agree + self.disagree
-
-    @property
-    def share(self) -> float | None:
-        return self.agree / self.compared if self.compared else None
-
-    def __add__(self, other: "PairCounts") -> "PairCounts":
-        return PairCounts(self.agree + other.agree, self.disagree + other.disagree, self.tied + other.tied)
-
-
-def pair_agreement(a: Tiers, b: Tiers) -> PairCounts:
-    """Candidate pairs two rankings order the same way, the opposite way, or that either leaves tied."""
-    rank_a, rank_b = tier_ranks(a), tier_ranks(b)
-    agree = disagree = tied = 0
-    for x, y in combinations(sorted(set(rank_a) & set(rank_b)), 2):
-        da, db = rank_a[x] - rank_a[y], rank_b[x] - rank_b[y]
-        if da == 0 or db == 0:
-            tied += 1
-        elif (da > 0) == (db > 0):
-            agree += 1
-        else:
-            disagree += 1
-    return PairCounts(agree, disagree, tied)
 
 
 def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:

@@ -18,8 +18,9 @@ from django.db.models import Q
 from core.errors import DomainError
 from core.types import User
 from curation.models import GoldAnswer
-from curation.quality.agreement import PairCounts, labeler_rankings, pair_agreement, project_agreement
+from curation.quality.agreement import labeler_rankings, project_agreement
 from labeling.models import Demonstration, Membership, Project, Ranking, Role, Task, TaskKind
+from labeling.rankings import PairCounts, pair_agreement
 from labeling.services.annotations import validate_tiers
 
 # Weights of the signals in the score; a signal a labeler has no data for is left out and the rest rescaled.

@@ -1,7 +1,7 @@
 import pytest
 
 from guidelines.models import GuidelineVersion
-from tests.browser.ui import login, shot, shots
+from tests.browser.ui import login, shots
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ def test_an_admin_publishes_a_version_and_the_labeler_is_asked_to_acknowledge_it
     body = admin_page.locator("#guideline-body")
     body.fill("# Ranking\n\nRank by helpfulness, then honesty.\n\n- Ties are **fine**.")
     admin_page.locator("#guideline-preview strong").get_by_text("fine").wait_for()  # the live preview
-    shot(admin_page, "10-guideline-editor")
+    shots(admin_page, "10-guideline-editor")
 
     admin_page.get_by_role("button", name="Publish as version 2").click()  # no change note yet
     assert "Write a change note" in admin_page.locator("[data-field-error=change_note]").inner_text()

@@ -29,6 +29,7 @@ def test_a_reviewer_compares_accepts_and_edits(page, make_project, add_member):
 
     page.locator('[data-submission="1"]').get_by_role("button", name="Accept").click()
     assert "Accepted (lea)" in page.locator(".flash").inner_text()
+    page.wait_for_selector("[data-review][data-ready]")
     page.keyboard.press("2")  # choose otto's, then edit it with the keyboard
     page.keyboard.press("e")
     otto = page.locator(".column").nth(1)

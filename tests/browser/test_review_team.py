@@ -53,6 +53,7 @@ def test_accept_and_next_lands_on_the_next_task(page, reviewed_by_a_team):
 
     page.get_by_role("link", name="Review these tasks, one after another").click()
     first = _task_on_page(page)
+    page.wait_for_selector("[data-review][data-ready]")
     assert first == order[0]
     assert page.get_by_role("heading", name=re.compile(f"^Task {first}")).is_visible()
     legend = page.locator(".review-legend")
@@ -81,6 +82,7 @@ def test_a_reviewer_sees_where_labelers_disagree_and_edits_a_ranking_beside_the_
     assert page.locator("tr[data-task]").count() == 1  # only the task where lea and otto disagree
     page.get_by_role("link", name=f"#{disputed}").click()
     _task_on_page(page)
+    page.wait_for_selector("[data-review][data-ready]")
 
     agreement = page.locator("[data-task-agreement]").inner_text()
     assert "Labelers agree on 0% of answer pairs (0 of 6)" in agreement
@@ -95,7 +97,7 @@ def test_a_reviewer_sees_where_labelers_disagree_and_edits_a_ranking_beside_the_
     page.keyboard.press("2")  # choose otto's submission
     assert "chosen" in page.locator('[data-submission="2"]').get_attribute("class")
     page.keyboard.press("e")
-    page.wait_for_selector("[data-review-edit]")
+    page.wait_for_selector("[data-review-edit][data-ready]")
     cards = page.locator(".candidate")
     assert cards.count() == 4
     shown = Task.objects.get(pk=disputed).candidate_ids  # the answers A-D in the order the page shows them

@@ -28,7 +28,7 @@ from trainer_bridge.services.exports import (
 
 SFT_KINDS = ["demonstration", "refusal", "search"]
 VERDICT_LABELS = {
-    Verdict.ACCEPTED: "Accepted work only (accepted or edited by a reviewer)",
+    Verdict.ACCEPTED: "Accepted work only (accepted, or edited by a reviewer)",
     Verdict.UNREVIEWED_ALLOWED: "Accepted work and work not reviewed yet",
 }
 EXPORT_LABELS = {"sft": "SFT (messages)", "rm": "Reward model", "prompts": "Prompts (RL)"}

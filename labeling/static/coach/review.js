@@ -17,6 +17,7 @@
   // --- comparing ---------------------------------------------------------------------------------
 
   function compare(page) {
+    page.dataset.ready = "1";
     const items = Array.from(page.querySelectorAll("[data-submission]"));
     let chosen = items.length === 1 ? "1" : null;
 
@@ -172,6 +173,7 @@
     }
     const first = cards()[0];
     if (first) first.focus({ preventScroll: true });
+    f.dataset.ready = "1";
 
     document.addEventListener("keydown", function (event) {
       if (event.altKey || event.ctrlKey || event.metaKey) return;

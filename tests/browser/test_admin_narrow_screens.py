@@ -104,6 +104,7 @@ def test_every_admin_page_fits_a_phone_and_a_laptop_with_one_row_of_tabs(page, w
         "35-jobs": f"/projects/{project.pk}/jobs/",
         "36-training-job": f"/jobs/training/{job.pk}/",
         "37-model": f"/projects/{project.pk}/models/{rm.pk}/",
+        "37-model-labels": f"/projects/{project.pk}/models/{rm.pk}/labels/",
         "38-quality-agreement": f"/projects/{project.pk}/quality/agreement/",
         "39-quality-labelers": f"/projects/{project.pk}/quality/labelers/",
         "40-review-queue-admin": f"/projects/{project.pk}/review/",

@@ -72,7 +72,9 @@ def seed(rankings: int, demonstrations: int) -> dict:
     project = project_create(
         name=PROJECT, task_kinds=["ranking", "demonstration"], k=K, overlap=1, created_by=admin
     )
-    version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")
+    version = guideline_publish(
+        guideline=project.guideline, author=admin, body="Rank by helpfulness.", change_note="First version"
+    )
     labelers = [User.objects.create_user(f"bench-l{i}").pk for i in range(LABELERS)]
     pool = answer_pool()
     with connection.cursor() as cursor:

@@ -49,7 +49,9 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
     project = project_create(
         name="queue bench", task_kinds=["ranking"], k=k, overlap=1, lease_seconds=3600, created_by=admin
     )
-    version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")
+    version = guideline_publish(
+        guideline=project.guideline, author=admin, body="Rank by helpfulness.", change_note="First version"
+    )
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy(

@@ -345,7 +345,9 @@ def coach_setup(annotators: int) -> dict[str, Any]:
     project = project_create(
         name="vs label studio", task_kinds=["ranking"], k=K, overlap=1, lease_seconds=3600, created_by=admin
     )
-    version = guideline_publish(guideline=project.guideline, author=admin, body="Rank by helpfulness.")
+    version = guideline_publish(
+        guideline=project.guideline, author=admin, body="Rank by helpfulness.", change_note="First version"
+    )
     tokens = []
     for n in range(annotators):
         user = User.objects.create_user(f"annotator{n}")

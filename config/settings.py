@@ -264,10 +264,6 @@ CONTENT_SECURITY_POLICY = {
 # Pages whose templates still hold inline script, by URL name, with the directives they replace. Move the
 # script into a static file and the entry goes.
 CONTENT_SECURITY_POLICY_PAGES = {
-    # the <script> that shows the options of the chosen export kind and polls unfinished exports
-    "trainer_bridge:exports": {"script-src": "'self' 'unsafe-inline'"},
-    # the onsubmit= of the "From ... to ..." version picker
-    "guidelines:diff": {"script-src": "'self' 'unsafe-inline'"},
     # django-celery-beat's periodic task form in the admin: the script that spells out the chosen crontab
     "admin:django_celery_beat_periodictask_add": {"script-src": "'self' 'unsafe-inline'"},
     "admin:django_celery_beat_periodictask_change": {"script-src": "'self' 'unsafe-inline'"},

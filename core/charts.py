@@ -13,6 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 # Distinct in hue and lightness, readable on white (the first four also for most colour-blind readers).
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#65a30d", "#db2777")
 MUTED = "#6b7280"
+LEGEND_ITEM, LEGEND_ROW = 150, 16  # a line chart's legend: room per series, height per row of them
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,15 @@ def line_chart(
     height: int = 240,
     y_range: tuple[float, float] | None = None,
 ) -> SafeString:
-    """An SVG line chart of the series over the step axis; a series of one point shows as a dot."""
+    """An SVG line chart of the series over the step axis; a series of one point shows as a dot.
+
+    The legend sits in rows between the title and the plot, never on the curves."""
     drawn = [s for s in series if s.points]
-    left, right, top, bottom = 56, 12, 28, 36
+    left, right, bottom = 56, 12, 36
+    per_row = max(1, (width - left) // LEGEND_ITEM)
+    legend_rows = math.ceil(len(drawn) / per_row)
+    top = 28 + LEGEND_ROW * legend_rows
+    height += LEGEND_ROW * legend_rows
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -98,7 +105,8 @@ def line_chart(
                 f'fill="#374151">{_label(tick)}</text>'
             )
     parts.append(
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#9ca3af"/>'
+        f'<rect class="plot" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '
+        f'stroke="#9ca3af"/>'
         f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" font-size="11" '
         f'fill="#374151">step</text>'
     )
@@ -117,10 +125,12 @@ def line_chart(
             )
         for x, y in s.points[-1:] if len(s.points) > 1 else s.points:
             parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="3" fill="{color}"/>')
-        legend_x = left + 8 + index * 150
+        legend_x = left + (index % per_row) * LEGEND_ITEM
+        legend_y = 24 + (index // per_row) * LEGEND_ROW
         parts.append(
-            f'<rect x="{legend_x}" y="{top + 6}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{legend_x + 14}" y="{top + 15}" font-size="11" fill="#111827">{escape(s.name)}</text>'
+            f'<g class="legend"><rect x="{legend_x}" y="{legend_y}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{legend_x + 14}" y="{legend_y + 9}" font-size="11" fill="#111827">'
+            f"{escape(s.name)}</text></g>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()

@@ -16,6 +16,11 @@ _TAGS = {
     "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 _ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
+# Private-use characters that mark inserted and removed passages in a document before it is rendered
+# (guidelines.diff); they become <ins> and <del> once the markdown is HTML, then the result is cleaned again.
+INS_OPEN, INS_CLOSE, DEL_OPEN, DEL_CLOSE = "\ue000", "\ue001", "\ue002", "\ue003"
+MARKERS = INS_OPEN + INS_CLOSE + DEL_OPEN + DEL_CLOSE
+_MARKED = {INS_OPEN: "<ins>", INS_CLOSE: "</ins>", DEL_OPEN: '<del class="removed">', DEL_CLOSE: "</del>"}
 
 
 @lru_cache(maxsize=4096)
@@ -30,13 +35,22 @@ def render_chat_text(text: str) -> SafeString:
     return _clean(_chat_md.render(text or ""))
 
 
-def _clean(html: str) -> SafeString:
+def render_marked_markdown(text: str) -> SafeString:
+    """A document whose inserted and removed passages are marked (INS_OPEN ... DEL_CLOSE): markdown, then
+    the marks as <ins> and <del>, cleaned a second time so that a mark crossing a tag is nested again."""
+    html = str(_clean(_md.render(text or "")))
+    for mark, tag in _MARKED.items():
+        html = html.replace(mark, tag)
+    return _clean(html, tags=_TAGS | {"ins"}, attributes=_ATTRIBUTES | {"del": {"class"}})
+
+
+def _clean(html: str, tags: set[str] = _TAGS, attributes: dict[str, set[str]] = _ATTRIBUTES) -> SafeString:
     """No raw HTML, no scripts, links that open nothing on their own."""
     return mark_safe(
         nh3.clean(
             html,
-            tags=_TAGS,
-            attributes=_ATTRIBUTES,
+            tags=tags,
+            attributes=attributes,
             url_schemes={"http", "https", "mailto"},
             link_rel="noopener noreferrer nofollow",
             filter_style_properties={"text-align"},

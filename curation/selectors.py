@@ -3,7 +3,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from core.errors import NotFound
 from curation.models import DatasetSnapshot, SnapshotRow
@@ -48,6 +48,12 @@ def snapshot_row_count(
     *, snapshot: DatasetSnapshot, kinds: list[str] | None = None, split: str | None = None
 ) -> int:
     return _rows(snapshot, kinds, split).count()
+
+
+def snapshot_rows_by_split(*, snapshot: DatasetSnapshot, kinds: list[str] | None = None) -> dict[str, int]:
+    """Split name → how many rows of these kinds it holds."""
+    counts = _rows(snapshot, kinds, None).values("split").annotate(n=Count("id")).order_by("split")
+    return {row["split"]: row["n"] for row in counts}
 
 
 def snapshot_rows(

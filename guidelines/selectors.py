@@ -1,8 +1,7 @@
-import difflib
-
 from django.db.models import Exists, OuterRef
 
 from core.types import User
+from guidelines.diff import Passage, text_diff
 from guidelines.models import Acknowledgement, Guideline, GuidelineVersion
 
 
@@ -22,10 +21,6 @@ def guideline_version_pending_for(*, user: User, guideline: Guideline) -> Guidel
     return None if current is None or current.acknowledged else current
 
 
-def guideline_version_diff(*, old: GuidelineVersion | None, new: GuidelineVersion) -> list[str]:
-    before = old.body.splitlines() if old else []
-    return list(
-        difflib.unified_diff(
-            before, new.body.splitlines(), f"v{old.number}" if old else "empty", f"v{new.number}", lineterm=""
-        )
-    )
+def guideline_version_diff(*, old: GuidelineVersion | None, new: GuidelineVersion) -> list[Passage]:
+    """What changed from `old` (None: from nothing) to `new`, as readable passages (guidelines.diff)."""
+    return text_diff(old.body if old else "", new.body)

@@ -1,7 +1,8 @@
 """Web forms: they parse what the browser sends. The rules of the domain stay in the services."""
 
 import string
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import QueryDict
@@ -118,22 +119,49 @@ def ranking_form_data(
     return data
 
 
-class TierEditForm(forms.Form):
-    """A reviewer's corrected order: one tier number per candidate, every candidate placed."""
+class ReviewQueueForm(forms.Form):
+    """The review queue's filters, read from the query string; the task pages carry them on."""
 
-    def __init__(self, *args: Any, candidates: list[Candidate], tiers: int, **kwargs: Any) -> None:
+    show = forms.ChoiceField(
+        choices=[("pending", "Waiting for review"), ("all", "All submitted")], required=False
+    )
+    labeler = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
+    kind = forms.ChoiceField(required=False)
+    agreement = forms.TypedChoiceField(
+        choices=[
+            ("", "any agreement"),
+            ("75", "labelers agree on 75% of pairs or less"),
+            ("50", "50% or less"),
+            ("25", "25% or less"),
+        ],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    since = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Submitted from"
+    )
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="to")
+
+    def __init__(self, *args: Any, labelers: list[tuple[int, str]], kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.candidates = candidates
-        for c in candidates:
-            self.fields[f"tier-{c.pk}"] = forms.TypedChoiceField(
-                choices=[(str(n), str(n)) for n in range(1, tiers + 1)], coerce=int
-            )
+        cast(forms.ChoiceField, self.fields["labeler"]).choices = [("", "any labeler")] + [
+            (str(pk), name) for pk, name in labelers
+        ]
+        labels = dict(TaskKind.choices)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", "any kind")] + [
+            (k, labels.get(k, k)) for k in kinds
+        ]
 
-    def tiers(self) -> list[list[int]]:
-        by_tier: dict[int, list[int]] = {}
-        for c in self.candidates:
-            by_tier.setdefault(self.cleaned_data[f"tier-{c.pk}"], []).append(c.pk)
-        return [by_tier[n] for n in sorted(by_tier)]
+    def query(self) -> str:
+        """The filters as a query string, to carry them from page to page."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        kept = {
+            name: value.isoformat() if hasattr(value, "isoformat") else value
+            for name, value in data.items()
+            if value not in (None, "")
+        }
+        return urlencode(kept)
 
 
 class SkipForm(forms.Form):
@@ -203,6 +231,13 @@ class ImportForm(forms.Form):
         required=False,
         help_text="prompts only: the kind of task they become",
     )
+
+    def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
+        """Only the task kinds the project allows are offered (and accepted)."""
+        super().__init__(*args, **kwargs)
+        labels = dict(TaskKind.choices)
+        field = cast(forms.ChoiceField, self.fields["task_kind"])
+        field.choices = [("", "project default")] + [(k, labels.get(k, k)) for k in kinds]
 
 
 class CorpusForm(forms.Form):

@@ -7,6 +7,7 @@ guideline_patterns = (
     [
         path("projects/<int:project_id>/guideline/", guidelines.guideline_page, name="page"),
         path("projects/<int:project_id>/guideline/v<int:number>/", guidelines.guideline_page, name="version"),
+        path("projects/<int:project_id>/guideline/diff/", guidelines.guideline_diff_pick, name="diff-pick"),
         path(
             "projects/<int:project_id>/guideline/diff/<int:old>/<int:new>/",
             guidelines.guideline_diff,
@@ -46,7 +47,9 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/renew/", work.renew, name="renew"),
     # Reviewers
     path("projects/<int:project_id>/review/", review.review_queue, name="review-queue"),
+    path("projects/<int:project_id>/review/next/", review.review_next, name="review-next"),
     path("review/tasks/<int:task_id>/", review.task_review, name="task-review"),
+    path("review/tasks/<int:task_id>/accept-next/", review.review_accept_next, name="review-accept-next"),
     path("review/assignments/<int:assignment_id>/", review.review_submit, name="review"),
     # Admins
     path("projects/new/", projects.project_new, name="project-new"),

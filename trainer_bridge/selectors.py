@@ -2,13 +2,15 @@
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotAllowed, NotFound
 from core.types import User
 from curation.models import SnapshotRow
+from curation.selectors import snapshot_row_count
+from curation.splits import TRAIN, VALIDATION
 from labeling.access import RANK, require_role
-from labeling.models import Membership, Project
+from labeling.models import Membership, Project, TaskKind
 from registry.models import ModelVersion
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import VIEW_ROLE
@@ -199,20 +201,60 @@ def model_lineage(*, model: ModelVersion) -> list[ModelVersion]:
     return chain
 
 
+def training_row_kinds(kind: str, data_options: dict[str, Any] | None = None) -> list[str]:
+    """The kinds of snapshot rows a training of this kind learns from: rankings for a reward model, the
+    job's chosen kinds (else every demonstration kind) for SFT."""
+    if kind == ModelVersion.Kind.RM:
+        return [TaskKind.RANKING]
+    if data_options and data_options.get("kinds"):
+        return list(data_options["kinds"])
+    return [k for k in TaskKind.values if k != TaskKind.RANKING]
+
+
+def training_job_validation_rows(job: TrainingJob) -> int:
+    """How many rows of the job's snapshot it can validate on (0: it reports no validation loss)."""
+    kinds = training_row_kinds(job.kind, job.data_options)
+    return snapshot_row_count(snapshot=job.snapshot, kinds=kinds, split=VALIDATION)
+
+
+def learned_row_kinds(version: ModelVersion) -> list[str]:
+    """The kinds of snapshot rows a trained version learned from: its training job's, or by its kind."""
+    job = TrainingJob.objects.filter(output_model=version).only("kind", "data_options").first()
+    if job is None:
+        return training_row_kinds(version.kind)
+    return training_row_kinds(job.kind, job.data_options)
+
+
+def _trained_steps(model: ModelVersion) -> list[tuple[ModelVersion, ModelOrigin, list[str]]]:
+    steps = []
+    for version in model_lineage(model=model):
+        origin = ModelOrigin.objects.select_related("snapshot").filter(model=version).first()
+        if origin is not None:
+            steps.append((version, origin, learned_row_kinds(version)))
+    return steps
+
+
 def model_training_rows(*, model: ModelVersion) -> QuerySet[SnapshotRow]:
-    """Every frozen label that trained the model or any of its ancestors, oldest training first."""
-    snapshots = [s for m in model_lineage(model=model) if (s := trained_on(model=m)) is not None]
-    return SnapshotRow.objects.filter(snapshot_id__in=snapshots).order_by("snapshot_id", "position")
+    """Every frozen label that trained the model or any of its ancestors, oldest training first: the
+    train split of the kinds each one learned from (a reward model learns from rankings only)."""
+    learned = Q(pk__in=[])
+    for _, origin, kinds in _trained_steps(model):
+        learned |= Q(snapshot_id=origin.snapshot_id, kind__in=kinds, split=TRAIN)
+    return SnapshotRow.objects.filter(learned).order_by("snapshot_id", "position")
 
 
 def model_label_counts(*, model: ModelVersion) -> list[dict[str, Any]]:
-    """Per ancestor that was trained: its snapshot and how many labels of each kind it holds."""
+    """Per ancestor that was trained: its snapshot, the labels it trained on by kind (the train split of
+    the kinds it learned from) and those held out to validate it."""
     counts = []
-    for version in model_lineage(model=model):
-        origin = ModelOrigin.objects.select_related("snapshot").filter(model=version).first()
-        if origin is None:
-            continue
-        rows = SnapshotRow.objects.filter(snapshot_id=origin.snapshot_id)
-        by_kind = {r["kind"]: r["n"] for r in rows.values("kind").annotate(n=Count("id")).order_by("kind")}
-        counts.append({"model": version, "snapshot": origin.snapshot, "by_kind": by_kind})
+    for version, origin, kinds in _trained_steps(model):
+        rows = SnapshotRow.objects.filter(snapshot_id=origin.snapshot_id, kind__in=kinds)
+        by_kind: dict[str, int] = {}
+        validation: dict[str, int] = {}
+        for row in rows.values("kind", "split").annotate(n=Count("id")).order_by("kind"):
+            target = by_kind if row["split"] == TRAIN else validation
+            target[row["kind"]] = target.get(row["kind"], 0) + row["n"]
+        counts.append(
+            {"model": version, "snapshot": origin.snapshot, "by_kind": by_kind, "validation": validation}
+        )
     return counts

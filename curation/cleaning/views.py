@@ -1,7 +1,7 @@
 """Admin pages of cleaning: overview and thresholds, duplicate clusters, flags, evaluation sets."""
 
-import json
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from django import forms
@@ -13,7 +13,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import jsonsafe
 from core.errors import DomainError
 from core.forms import errors_on, refusal_context, upload_within_limit
 from core.pages import flash_errors
@@ -32,6 +31,7 @@ from curation.cleaning.services import (
     cleaning_settings_update,
     eval_set_upload,
 )
+from curation.cleaning.text_quality import QualityThresholds
 from curation.models import CleaningFilter, CleaningFlag, CleaningTarget, DuplicateCluster, EvalSet, KeepRule
 from labeling.access import project_for, project_nav
 from labeling.conversation import prompt_text
@@ -52,17 +52,74 @@ def _overview_url(request: AuthedRequest, project_id: int) -> str:
     return reverse("curation:overview", args=[project_id])
 
 
+# The quality thresholds, one field each: a label, and for a share its upper bound of 1.
+THRESHOLD_LABELS: dict[str, str] = {
+    "min_words": "Fewest words",
+    "max_words": "Most words",
+    "min_mean_word_length": "Shortest mean word length",
+    "max_mean_word_length": "Longest mean word length",
+    "max_hash_to_word_ratio": "Most # symbols per word",
+    "max_ellipsis_to_word_ratio": "Most ellipses per word",
+    "max_bullet_line_fraction": "Most lines starting with a bullet (share)",
+    "max_ellipsis_line_fraction": "Most lines ending with an ellipsis (share)",
+    "min_alpha_word_fraction": "Fewest words with a letter (share)",
+    "min_stop_words": "Fewest stop words",
+    "max_duplicate_line_fraction": "Most repeated lines (share of lines)",
+    "max_duplicate_line_char_fraction": "Most repeated lines (share of characters)",
+    "max_duplicate_paragraph_fraction": "Most repeated paragraphs (share of paragraphs)",
+    "max_duplicate_paragraph_char_fraction": "Most repeated paragraphs (share of characters)",
+    "max_top_ngram_char_fraction": "Most frequent {n}-gram (share of characters)",
+    "max_duplicate_ngram_char_fraction": "Repeated {n}-grams (share of characters)",
+    "min_terminal_punctuation_line_fraction": "Fewest lines ending in punctuation (share)",
+    "flag_lorem_ipsum": "Flag lorem ipsum",
+    "flag_curly_brace": "Flag curly braces",
+}
+SHARES = {"fraction", "ratio"}
+
+
+def _threshold_fields(current: QualityThresholds) -> dict[str, forms.Field]:
+    """A form field per quality threshold (one per n for the n-gram tables); empty switches it off."""
+    found: dict[str, forms.Field] = {}
+    for spec in fields(QualityThresholds):
+        label = THRESHOLD_LABELS.get(spec.name, spec.name.replace("_", " ").capitalize())
+        kind = str(spec.type)
+        share = bool(SHARES & set(spec.name.split("_")))
+        if kind == "bool":
+            found[spec.name] = forms.BooleanField(label=label, required=False)
+        elif kind.startswith("Mapping"):
+            value = getattr(current, spec.name) or {}
+            default = getattr(QualityThresholds(), spec.name) or {}
+            for n in sorted(set(default) | set(value)):
+                found[f"{spec.name}_{n}"] = forms.FloatField(
+                    label=label.format(n=n), required=False, min_value=0.0, max_value=1.0
+                )
+        elif kind.startswith("int"):
+            found[spec.name] = forms.IntegerField(
+                label=label, required=False, min_value=0, max_value=2**31 - 1
+            )
+        else:
+            found[spec.name] = forms.FloatField(
+                label=label, required=False, min_value=0.0, max_value=1.0 if share else None
+            )
+    return found
+
+
+def _threshold_initial(current: QualityThresholds) -> dict[str, Any]:
+    initial: dict[str, Any] = {}
+    for name, value in current.to_dict().items():
+        if isinstance(value, dict):
+            initial |= {f"{name}_{n}": share for n, share in value.items()}
+        else:
+            initial[name] = value
+    return initial
+
+
 class SettingsForm(forms.Form):
     near_duplicate_threshold = forms.FloatField(
         min_value=0.05, max_value=1.0, help_text="minimum word 5-gram Jaccard of a near duplicate"
     )
     keep_rule = forms.ChoiceField(
         choices=KeepRule.choices, help_text="which member of a duplicate cluster stays"
-    )
-    quality_thresholds = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12}),
-        required=False,
-        help_text="JSON; empty for the chat-prompt defaults, null switches a check off",
     )
     decontam_long_ngram = forms.IntegerField(
         min_value=1, max_value=100, label="Decontamination n (long texts)"
@@ -75,17 +132,34 @@ class SettingsForm(forms.Form):
     )
     phone_region = forms.RegexField(regex=r"^[A-Za-z]{2}$", help_text="country for numbers without +code")
 
-    def clean_quality_thresholds(self) -> dict[str, Any]:
-        raw = self.cleaned_data["quality_thresholds"].strip()
-        if not raw:
-            return {}
-        try:
-            value = jsonsafe.loads(raw)
-        except jsonsafe.JSONRefused as exc:
-            raise forms.ValidationError(exc.detail) from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("give a JSON object of threshold names and values")
-        return value
+    def __init__(self, *args: Any, thresholds: QualityThresholds, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.threshold_names = list(_threshold_fields(thresholds))
+        self.fields |= _threshold_fields(thresholds)
+
+    def settings_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if name not in self.threshold_names]
+
+    def threshold_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.threshold_names]
+
+    def clean(self) -> dict[str, Any]:
+        """The thresholds gathered into the dict the service stores (n-gram tables keyed by n)."""
+        data = super().clean() or {}
+        thresholds: dict[str, Any] = {}
+        for spec in fields(QualityThresholds):
+            if str(spec.type).startswith("Mapping"):
+                table = {
+                    int(name.rsplit("_", 1)[1]): data.pop(name)
+                    for name in list(data)
+                    if name.startswith(spec.name + "_") and name.rsplit("_", 1)[1].isdigit()
+                }
+                kept = {n: share for n, share in table.items() if share is not None}
+                thresholds[spec.name] = kept or None
+            elif spec.name in data:
+                thresholds[spec.name] = data.pop(spec.name)
+        data["quality_thresholds"] = thresholds
+        return data
 
 
 class EvalSetForm(forms.Form):
@@ -96,17 +170,18 @@ class EvalSetForm(forms.Form):
     )
 
 
-def _settings_initial(project: Project) -> dict[str, Any]:
+def _settings_form(project: Project, data: Any = None) -> SettingsForm:
     settings = cleaning_settings_get(project=project)
-    return {
+    thresholds = quality_thresholds_for(settings)
+    initial = {
         "near_duplicate_threshold": settings.near_duplicate_threshold,
         "keep_rule": settings.keep_rule,
-        "quality_thresholds": json.dumps(quality_thresholds_for(settings).to_dict(), indent=1),
         "decontam_long_ngram": settings.decontam_long_ngram,
         "decontam_short_ngram": settings.decontam_short_ngram,
         "decontam_short_text_words": settings.decontam_short_text_words,
         "phone_region": settings.phone_region,
-    }
+    } | _threshold_initial(thresholds)
+    return SettingsForm(data, initial=initial, thresholds=thresholds)
 
 
 def _overview(
@@ -115,6 +190,11 @@ def _overview(
     counts = flag_counts(project=project)
     context = nav | {
         "form": form,
+        "form_errors": " ".join(
+            f"{form[name].label if name in form.fields else 'Thresholds'}: {error}"
+            for name, errors in form.errors.items()
+            for error in errors
+        ),
         "filters": CleaningFilter.choices,
         "filter_rows": [
             {"value": value, "label": label} | counts[value] for value, label in CleaningFilter.choices
@@ -128,14 +208,14 @@ def _overview(
 @require_GET
 def overview(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
-    return _overview(request, project, nav, SettingsForm(initial=_settings_initial(project)))
+    return _overview(request, project, nav, _settings_form(project))
 
 
 @login_required
 @require_POST
 def settings_update(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, nav = _project(request, project_id)
-    form = SettingsForm(request.POST)
+    form = _settings_form(project, request.POST)
     if not form.is_valid():
         return _overview(request, project, nav, form, status=400)
     with errors_on(form):

@@ -6,6 +6,10 @@ not compared (InstructGPT dropped ties) but counted, so a report can say how man
 
 Agreement with consensus compares each labeler with the consensus of the others on the same task, by
 the project's current default rule (`curation.quality.consensus.DEFAULT_RULE`, Kemeny-Young).
+
+Labelers are compared on their own first revision of each ranking: a reviewer's edit is a later
+revision by the reviewer, and counting it would make the reviewer a labeler and drop the labeler's own
+work. How far reviewers changed the labelers' rankings is reported on its own (`reviewer_agreement`).
 """
 
 from collections import defaultdict
@@ -14,48 +18,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import combinations
 from math import sqrt
-from typing import Literal
+from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 
-from curation.quality.consensus import DEFAULT_RULE, ConsensusRule, consensus_ranking, tier_ranks
-from labeling.models import CandidateRating, Project, Ranking, TaskKind
+from curation.quality.consensus import DEFAULT_RULE, ConsensusRule, consensus_ranking
+from labeling.models import CandidateRating, Project, Ranking, Review, TaskKind
+from labeling.rankings import PairCounts, pair_agreement, tier_ranks
 
 Metric = Literal["nominal", "ordinal", "interval"]
 Tiers = Sequence[Sequence[int]]
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    agree: int = 0
-    disagree: int = 0
-    tied: int = 0  # pairs both labelers saw that at least one of them left tied
-
-    @property
-    def compared(self) -> int:
-        return self.agree + self.disagree
-
-    @property
-    def share(self) -> float | None:
-        return self.agree / self.compared if self.compared else None
-
-    def __add__(self, other: "PairCounts") -> "PairCounts":
-        return PairCounts(self.agree + other.agree, self.disagree + other.disagree, self.tied + other.tied)
-
-
-def pair_agreement(a: Tiers, b: Tiers) -> PairCounts:
-    """Candidate pairs two rankings order the same way, the opposite way, or that either leaves tied."""
-    rank_a, rank_b = tier_ranks(a), tier_ranks(b)
-    agree = disagree = tied = 0
-    for x, y in combinations(sorted(set(rank_a) & set(rank_b)), 2):
-        da, db = rank_a[x] - rank_a[y], rank_b[x] - rank_b[y]
-        if da == 0 or db == 0:
-            tied += 1
-        elif (da > 0) == (db > 0):
-            agree += 1
-        else:
-            disagree += 1
-    return PairCounts(agree, disagree, tied)
 
 
 def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float | None:
@@ -165,35 +137,85 @@ class AgreementReport:
     consensus_rule: ConsensusRule = DEFAULT_RULE  # the rule of each labeler's `consensus_pairs`
 
 
-def current_rankings(*, project: Project) -> dict[int, dict[int, list[list[int]]]]:
-    """task id → labeler id → tiers, the current revision of every ranking in the project."""
+def labeler_rankings(*, project: Project) -> dict[int, dict[int, list[list[int]]]]:
+    """task id → labeler id → tiers: each labeler's own first revision of every ranking in the project
+    (an all-bad ranking orders nothing and is left out)."""
     by_task: dict[int, dict[int, list[list[int]]]] = defaultdict(dict)
     rows = Ranking.objects.filter(
-        task__project=project, task__kind=TaskKind.RANKING, is_current=True, all_bad=False
-    ).values_list("task_id", "author_id", "tiers")
-    for task_id, author_id, tiers in rows:
-        by_task[task_id][author_id] = tiers
+        task__project=project, task__kind=TaskKind.RANKING, revision=1, all_bad=False
+    ).values_list("task_id", "assignment__labeler_id", "tiers")
+    for task_id, labeler_id, tiers in rows:
+        by_task[task_id][labeler_id] = tiers
     return by_task
 
 
-def current_ratings(*, project: Project) -> dict[int, dict[int, int]]:
-    """candidate id → labeler id → overall 1-7 rating, from current ranking revisions."""
+def labeler_ratings(*, project: Project) -> dict[int, dict[int, int]]:
+    """candidate id → labeler id → overall 1-7 rating, from each labeler's own first ranking revision."""
     by_candidate: dict[int, dict[int, int]] = defaultdict(dict)
     rows = CandidateRating.objects.filter(
-        ranking__task__project=project, ranking__is_current=True, overall__isnull=False
-    ).values_list("candidate_id", "ranking__author_id", "overall")
-    for candidate_id, author_id, overall in rows:
+        ranking__task__project=project, ranking__revision=1, overall__isnull=False
+    ).values_list("candidate_id", "ranking__assignment__labeler_id", "overall")
+    for candidate_id, labeler_id, overall in rows:
         if overall is not None:
-            by_candidate[candidate_id][author_id] = overall
+            by_candidate[candidate_id][labeler_id] = overall
     return by_candidate
+
+
+@dataclass
+class ReviewerAgreement:
+    """How one reviewer's verdicts on one labeler's rankings went, and how far their edits moved them."""
+
+    reviewer: str
+    labeler: str
+    accepted: int = 0  # accepted as the labeler ranked them
+    edited: int = 0
+    rejected: int = 0
+    pairs: PairCounts = field(default_factory=PairCounts)  # the reviewer's edits against the originals
+
+
+def reviewer_agreement(*, project: Project) -> list[ReviewerAgreement]:
+    """Per reviewer and labeler: the latest verdict on each ranking, and for edited ones the candidate
+    pairs the reviewer's revision orders as the labeler's first revision did."""
+    rankings: dict[int, dict[int, Any]] = defaultdict(dict)  # assignment → revision → (author, tiers)
+    for assignment_id, revision, author_id, tiers in Ranking.objects.filter(
+        task__project=project, task__kind=TaskKind.RANKING
+    ).values_list("assignment_id", "revision", "author_id", "tiers"):
+        rankings[assignment_id][revision] = (author_id, tiers)
+    latest: dict[int, tuple[int, str, int]] = {}  # assignment → (reviewer, verdict, labeler)
+    for assignment_id, reviewer_id, verdict, labeler_id in (
+        Review.objects.filter(assignment__task__project=project, assignment__task__kind=TaskKind.RANKING)
+        .order_by("created_at", "id")
+        .values_list("assignment_id", "reviewer_id", "verdict", "assignment__labeler_id")
+    ):
+        latest[assignment_id] = (reviewer_id, verdict, labeler_id)
+    people = {who for reviewer, _, labeler in latest.values() for who in (reviewer, labeler)}
+    names = dict(get_user_model().objects.filter(pk__in=people).values_list("pk", "username"))
+    rows: dict[tuple[int, int], ReviewerAgreement] = {}
+    for assignment_id, (reviewer, verdict, labeler) in latest.items():
+        row = rows.setdefault(
+            (reviewer, labeler),
+            ReviewerAgreement(
+                reviewer=names.get(reviewer, str(reviewer)), labeler=names.get(labeler, str(labeler))
+            ),
+        )
+        revisions = rankings.get(assignment_id, {})
+        if verdict == Review.Verdict.REJECT:
+            row.rejected += 1
+        elif verdict == Review.Verdict.EDIT and 1 in revisions:
+            row.edited += 1
+            last = revisions[max(revisions)]
+            row.pairs += pair_agreement(revisions[1][1], last[1])
+        else:
+            row.accepted += 1
+    return sorted(rows.values(), key=lambda r: (r.reviewer, r.labeler))
 
 
 def project_agreement(
     *, project: Project, metric: Metric = "ordinal", consensus_rule: ConsensusRule = DEFAULT_RULE
 ) -> AgreementReport:
     """Agreement between the labelers of a project, overall and per labeler."""
-    rankings = current_rankings(project=project)
-    ratings = current_ratings(project=project)
+    rankings = labeler_rankings(project=project)
+    ratings = labeler_ratings(project=project)
     labeler_ids = {a for per_task in rankings.values() for a in per_task} | {
         a for per_candidate in ratings.values() for a in per_candidate
     }

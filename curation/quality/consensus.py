@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Literal
 
+from labeling.rankings import tier_ranks
+
 ConsensusRule = Literal["kemeny_young", "mean_rank"]
 KEMENY_YOUNG: Final = "kemeny_young"
 MEAN_RANK: Final = "mean_rank"
@@ -64,19 +66,6 @@ def rule_described(rule: ConsensusRule) -> dict[str, str]:
         "equally_optimal_orders": "none: candidates are ordered by mean rank",
         "tiers": "equal mean ranks share a tier",
     }
-
-
-def tier_ranks(tiers: Tiers) -> dict[int, Fraction]:
-    """Rank of each candidate in one ranking: the mean of the positions its tier occupies (1-based)."""
-    ranks: dict[int, Fraction] = {}
-    position = 1
-    for tier in tiers:
-        # positions position .. position+len-1; their mean:
-        mean = Fraction(2 * position + len(tier) - 1, 2)
-        for candidate in tier:
-            ranks[candidate] = mean
-        position += len(tier)
-    return ranks
 
 
 def consensus_ranking(rankings: Sequence[Tiers], *, rule: ConsensusRule = DEFAULT_RULE) -> Consensus:

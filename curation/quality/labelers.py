@@ -18,8 +18,9 @@ from django.db.models import Q
 from core.errors import DomainError
 from core.types import User
 from curation.models import GoldAnswer
-from curation.quality.agreement import PairCounts, current_rankings, pair_agreement, project_agreement
+from curation.quality.agreement import labeler_rankings, project_agreement
 from labeling.models import Demonstration, Membership, Project, Ranking, Role, Task, TaskKind
+from labeling.rankings import PairCounts, pair_agreement
 from labeling.services.annotations import validate_tiers
 
 # Weights of the signals in the score; a signal a labeler has no data for is left out and the rest rescaled.
@@ -154,15 +155,17 @@ def _assistant_chars(messages: list[dict]) -> int:
 
 
 def labeler_quality(*, project: Project) -> list[LabelerQuality]:
-    """Every labeler's quality signals and score in the project, by username."""
+    """Every labeler's quality signals and score in the project, by username.
+
+    Each annotation counts as its labeler made it: the first revision, whatever a reviewer edited later."""
     quality: dict[int, LabelerQuality] = {}
-    current = Q(is_current=True, task__project=project)
-    ranking_rows = list(Ranking.objects.filter(current).values_list("author_id", "task__kind", "seconds"))
+    first = Q(revision=1, task__project=project)
+    ranking_rows = list(Ranking.objects.filter(first).values_list("author_id", "task__kind", "seconds"))
     # the reply is what follows the prompt's own turns
     demo_rows = [
         (author, kind, seconds, messages[len(prompt) :], pasted)
         for author, kind, seconds, messages, prompt, pasted in Demonstration.objects.filter(
-            current
+            first
         ).values_list(
             "author_id", "task__kind", "seconds", "messages", "task__prompt__messages", "pasted_chars"
         )
@@ -189,7 +192,7 @@ def labeler_quality(*, project: Project) -> list[LabelerQuality]:
     gold = dict(
         GoldAnswer.objects.filter(task__project=project, task__is_gold=True).values_list("task_id", "tiers")
     )
-    for task_id, per_labeler in current_rankings(project=project).items():
+    for task_id, per_labeler in labeler_rankings(project=project).items():
         if task_id in gold:
             for author, tiers in per_labeler.items():
                 quality[author].gold_pairs += pair_agreement(tiers, gold[task_id])

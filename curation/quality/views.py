@@ -12,7 +12,7 @@ from core.errors import NotAllowed, NotFound
 from core.forms import JSONField
 from core.types import AuthedRequest
 from curation.quality import labelers as labeler_quality
-from curation.quality.agreement import Metric, project_agreement
+from curation.quality.agreement import Metric, project_agreement, reviewer_agreement
 from labeling.access import has_role, project_for, project_nav
 from labeling.models import Role
 
@@ -59,6 +59,7 @@ def agreement(request: AuthedRequest, project_id: int) -> HttpResponse:
         ),
         "tasks_chart": histogram(report.task_shares, title="Tasks by share of agreeing pairs"),
         "labeler_pairs": sorted(report.labeler_pairs.items()),
+        "reviewers": reviewer_agreement(project=project),
     }
     return render(request, "curation/quality/agreement.html", context)
 

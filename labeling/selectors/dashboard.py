@@ -4,8 +4,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Aggregate, Count, FloatField, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Aggregate, Count, FloatField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from labeling.models import (
@@ -26,13 +26,21 @@ class _Median(Aggregate):
 
 @dataclass
 class LabelerStats:
+    """One labeler's work. Submitted = labels + rejected; labels = accepted + unreviewed (an edit by a
+    reviewer counts as accepted): the same "labels" the tasks count toward their overlap."""
+
     username: str
+    submitted: int = 0
     labels: int = 0
-    median_seconds: float = 0.0
-    total_seconds: float = 0.0
     accepted: int = 0
     rejected: int = 0
-    per_day: dict[date, int] = field(default_factory=dict)
+    median_seconds: float = 0.0
+    total_seconds: float = 0.0
+    per_day: dict[date, int] = field(default_factory=dict)  # labels, by the day they were submitted
+
+    @property
+    def unreviewed(self) -> int:
+        return self.labels - self.accepted
 
 
 @dataclass
@@ -66,11 +74,27 @@ def project_dashboard(*, project: Project, days: int = 14) -> Dashboard:
         return stats.setdefault(username, LabelerStats(username=username))
 
     since = timezone.make_aware(datetime.combine(first_day, time.min))
+    latest = Review.objects.filter(assignment=OuterRef("pk")).order_by("-created_at", "-id").values("verdict")
+    verdicts = (
+        Assignment.objects.filter(task__project=project, state=Assignment.State.SUBMITTED)
+        .annotate(verdict=Subquery(latest[:1]))
+        .values("labeler__username")
+        .annotate(
+            submitted=Count("id"),
+            rejected=Count("id", filter=Q(verdict=Review.Verdict.REJECT)),
+            accepted=Count("id", filter=Q(verdict__in=[Review.Verdict.ACCEPT, Review.Verdict.EDIT])),
+        )
+    )
+    for row in verdicts:
+        labeler = of(row["labeler__username"])
+        labeler.submitted, labeler.rejected = row["submitted"], row["rejected"]
+        labeler.accepted, labeler.labels = row["accepted"], row["submitted"] - row["rejected"]
     for row in (
         Assignment.objects.filter(
             task__project=project, state=Assignment.State.SUBMITTED, submitted_at__gte=since
         )
-        .annotate(day=TruncDate("submitted_at"))
+        .annotate(verdict=Coalesce(Subquery(latest[:1]), Value("")), day=TruncDate("submitted_at"))
+        .exclude(verdict=Review.Verdict.REJECT)
         .values("labeler__username", "day")
         .annotate(n=Count("id"))
     ):
@@ -85,20 +109,10 @@ def project_dashboard(*, project: Project, days: int = 14) -> Dashboard:
             timing.setdefault(row["author__username"], []).append((row["n"], row["median"], row["total"]))
     for username, parts in timing.items():
         labeler = of(username)
-        labeler.labels = sum(n for n, _, _ in parts)
+        timed = sum(n for n, _, _ in parts)
         labeler.total_seconds = sum(t or 0.0 for _, _, t in parts)
         # A weighted mean of per-kind medians: exact when a labeler works on one kind.
-        labeler.median_seconds = sum(n * (m or 0.0) for n, m, _ in parts) / max(1, labeler.labels)
-    for row in (
-        Review.objects.filter(assignment__task__project=project)
-        .values("assignment__labeler__username")
-        .annotate(
-            accepted=Count("id", filter=Q(verdict=Review.Verdict.ACCEPT)),
-            rejected=Count("id", filter=Q(verdict=Review.Verdict.REJECT)),
-        )
-    ):
-        labeler = of(row["assignment__labeler__username"])
-        labeler.accepted, labeler.rejected = row["accepted"], row["rejected"]
+        labeler.median_seconds = sum(n * (m or 0.0) for n, m, _ in parts) / max(1, timed)
     return Dashboard(
         by_kind=by_kind, days=day_list, labelers=sorted(stats.values(), key=lambda s: s.username)
     )

@@ -15,11 +15,11 @@ from labeling.models import (
     Membership,
     Project,
     Ranking,
-    Review,
     Role,
     SearchCorpus,
     Task,
 )
+from labeling.selectors.review import review_waiting
 
 _DONE_STATES = [Assignment.State.SUBMITTED, Assignment.State.SKIPPED]
 
@@ -47,7 +47,8 @@ class ProjectOverview:
     live_assignment_id: int | None = None
     done_today: int = 0
     seconds_today: float = 0.0
-    to_review: int = 0
+    to_review: int = 0  # submissions waiting for review
+    to_review_tasks: int = 0  # the tasks they belong to (the rows of the review queue)
     pending_version: GuidelineVersion | None = None
     acknowledged_version: GuidelineVersion | None = None
 
@@ -111,13 +112,8 @@ def home_overview(*, user: User) -> list[ProjectOverview]:
 
     reviewing = [pid for pid, row in rows.items() if RANK[row.role] >= RANK[Role.REVIEWER]]
     if reviewing:
-        for row in (
-            Assignment.objects.filter(task__project_id__in=reviewing, state=Assignment.State.SUBMITTED)
-            .filter(~Exists(Review.objects.filter(assignment=OuterRef("pk"))))
-            .values("task__project_id")
-            .annotate(n=Count("id"))
-        ):
-            rows[row["task__project_id"]].to_review = row["n"]
+        for project_id, (tasks, submissions) in review_waiting(project_ids=reviewing).items():
+            rows[project_id].to_review, rows[project_id].to_review_tasks = submissions, tasks
 
     _attach_pending_guidelines(user, list(rows.values()))
     return list(rows.values())

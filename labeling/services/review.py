@@ -80,6 +80,23 @@ def review_create(
     )
 
 
+@transaction.atomic
+def review_accept_remaining(*, task_id: int, reviewer: User) -> list[Review]:
+    """Accept every submission of the task that no reviewer has judged yet, except the reviewer's own
+    (unless the project allows self-review): the "accept and next" of the review page."""
+    task = Task.objects.select_related("project").filter(pk=task_id).first()
+    if task is None:
+        raise NotFound("no such task")
+    require_role(user=reviewer, project=task.project, role=Role.REVIEWER)
+    waiting = Assignment.objects.filter(task=task, state=Assignment.State.SUBMITTED, reviews__isnull=True)
+    if not task.project.allow_self_review:
+        waiting = waiting.exclude(labeler=reviewer)
+    return [
+        review_create(assignment_id=assignment_id, reviewer=reviewer, verdict=Review.Verdict.ACCEPT)
+        for assignment_id in waiting.order_by("submitted_at", "id").values_list("id", flat=True)
+    ]
+
+
 def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) -> None:
     task = assignment.task
     version = guideline_current_version(guideline=task.project.guideline)

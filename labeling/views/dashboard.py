@@ -31,7 +31,7 @@ def dashboard(request: AuthedRequest, project_id: int) -> HttpResponse:
         "chart": stacked_bar_chart(
             board.days,
             [(s.username, s.per_day) for s in board.labelers],
-            title="Labels submitted per day, by labeler",
+            title="Labels per day, by labeler",
         ),
         "timing": _timing_bars(board),
     }

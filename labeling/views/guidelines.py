@@ -6,17 +6,24 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import DomainError, NotFound
-from core.forms import int_or_error
+from core.forms import errors_on, int_or_error
 from core.markdown import render_markdown
 from core.types import AuthedRequest
+from guidelines.diff import normalized, text_diff
 from guidelines.models import GuidelineVersion
 from guidelines.selectors import guideline_version_diff, guideline_version_pending_for
-from guidelines.services import guideline_acknowledge, guideline_draft_save, guideline_publish
+from guidelines.services import (
+    draft_fingerprint,
+    guideline_acknowledge,
+    guideline_draft_save,
+    guideline_publish,
+    guideline_publish_check,
+)
 from labeling.access import project_for, project_nav
-from labeling.models import Role
+from labeling.models import Membership, Project, Role
 
 MAX_BODY_CHARS = 200_000
 
@@ -62,46 +69,58 @@ def guideline_diff(request: AuthedRequest, project_id: int, old: int, new: int) 
     versions = {v.number: v for v in _versions(project.guideline_id)}
     if new not in versions or (old and old not in versions):
         raise NotFound("no such guideline version")
-    lines = guideline_version_diff(old=versions.get(old), new=versions[new])[2:]
     context = project_nav(project, role, "guideline") | {
         "old": versions.get(old),
         "new": versions[new],
-        "lines": lines,
+        "passages": guideline_version_diff(old=versions.get(old), new=versions[new]),
         "versions": sorted(versions.values(), key=lambda v: -v.number),
     }
     return render(request, "guidelines/diff.html", context)
 
 
 @login_required
+@require_GET
+def guideline_diff_pick(request: AuthedRequest, project_id: int) -> HttpResponse:
+    """The "From ... to ..." picker of the diff page: a plain GET form, sent on to the diff's own URL."""
+    project_for(request.user, project_id, Role.LABELER)
+    old = max(0, int_or_error(request.GET.get("old"), "old", default=0))
+    new = max(0, int_or_error(request.GET.get("new"), "new", default=0))
+    return redirect("guidelines:diff", project_id=project_id, old=old, new=new)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def guideline_edit(request: AuthedRequest, project_id: int) -> HttpResponse:
-    """Write the draft with a live preview; save it, or publish it as the next version."""
+    """Write the draft with a live preview; save it, or publish it as the next version after a
+    confirmation that shows what changed and says who must acknowledge it."""
     project, role = project_for(request.user, project_id, Role.ADMIN)
     guideline = project.guideline
     form = GuidelineForm(request.POST or None, initial={"body": guideline.draft_body})
     status = 200
+    action = request.POST.get("action")
     if request.method == "POST" and form.is_valid():
-        body = form.cleaned_data["body"]
-        if request.POST.get("action") == "publish":
-            try:
+        body, note = form.cleaned_data["body"], form.cleaned_data["change_note"].strip()
+        if action == "confirm":
+            with errors_on(form):
                 version = guideline_publish(
                     guideline=guideline,
                     author=request.user,
-                    body=body,
-                    change_note=form.cleaned_data["change_note"].strip(),
+                    change_note=note,
+                    draft=request.POST.get("draft", ""),
                 )
-            except DomainError as exc:
-                form.add_error("body", exc.detail)
-                status = 400
-            else:
                 messages.success(
                     request, f"Version {version.number} published; labelers will be asked to read it."
                 )
                 return redirect("guidelines:page", project_id=project.pk)
         else:
-            guideline_draft_save(guideline=guideline, body=body)
-            messages.success(request, "Draft saved.")
-            return redirect("guidelines:edit", project_id=project.pk)
+            guideline = guideline_draft_save(guideline=guideline, body=body)
+            if action != "publish":
+                messages.success(request, "Draft saved.")
+                return redirect("guidelines:edit", project_id=project.pk)
+            with errors_on(form):
+                guideline_publish_check(body=guideline.draft_body, change_note=note)
+                return _publish_confirmation(request, project, role, note)
+        status = 400
     elif form.errors:
         status = 400
     body = form.data.get("body", guideline.draft_body) if form.is_bound else guideline.draft_body
@@ -111,9 +130,28 @@ def guideline_edit(request: AuthedRequest, project_id: int) -> HttpResponse:
         "body": body,
         "preview": render_markdown(body),
         "versions": versions,
-        "unchanged": bool(versions) and versions[0].body == body,
+        "unchanged": bool(versions) and versions[0].body == normalized(body),
+        "change_note": form.data.get("change_note", "") if form.is_bound else "",
     }
     return render(request, "guidelines/edit.html", context, status=status)
+
+
+def _publish_confirmation(
+    request: AuthedRequest, project: Project, role: str, change_note: str
+) -> HttpResponse:
+    """Before a version is published: what changed since the current one, and who must read it."""
+    guideline = project.guideline
+    versions = _versions(guideline.pk)
+    current = versions[0] if versions else None
+    context = project_nav(project, role, "guideline") | {
+        "number": (current.number if current else 0) + 1,
+        "current": current,
+        "change_note": change_note,
+        "draft": draft_fingerprint(guideline.draft_body),
+        "passages": text_diff(current.body if current else "", guideline.draft_body),
+        "readers": Membership.objects.filter(project=project).exclude(user=request.user).count(),
+    }
+    return render(request, "guidelines/confirm.html", context)
 
 
 @login_required

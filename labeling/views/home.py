@@ -20,6 +20,6 @@ def home(request: AuthedRequest) -> HttpResponse:
             continue
         diff = []
         if row.acknowledged_version is not None:
-            diff = guideline_version_diff(old=row.acknowledged_version, new=row.pending_version)[2:]
+            diff = guideline_version_diff(old=row.acknowledged_version, new=row.pending_version)
         pending.append({"row": row, "html": render_markdown(row.pending_version.body), "diff": diff})
     return render(request, "labeling/home.html", {"rows": rows, "pending": pending})

@@ -21,7 +21,7 @@ from labeling.services.imports import candidates_import, prompts_import
 @require_http_methods(["GET", "POST"])
 def import_upload(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.ADMIN)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST or None, request.FILES or None, kinds=project.task_kinds)
     context = project_nav(project, role, "import") | {"form": form, "result": None, "lines": [], "error": ""}
     status = 200
     if request.method == "POST" and form.is_valid():

@@ -5,7 +5,7 @@ import pytest
 from labeling import search
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
-from tests.browser.ui import login, shot
+from tests.browser.ui import login, shot, shots
 from tests.factories import seed_rankings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,11 +25,11 @@ def test_an_admin_sets_up_a_project_and_watches_progress(page, make_project, add
                 seconds=45,
             )
     login(page, "ada")
-    shot(page, "13-admin-home")
+    shots(page, "13-admin-home")
 
     page.goto(f"/projects/{project.pk}/dashboard/")
     assert page.locator("svg.chart rect").count() == 2
-    shot(page, "14-dashboard")
+    shots(page, "14-dashboard")
 
     page.goto(f"/projects/{project.pk}/settings/")
     shot(page, "15-project-settings")
@@ -42,7 +42,7 @@ def test_an_admin_sets_up_a_project_and_watches_progress(page, make_project, add
     report = page.locator("[data-line-errors]")
     assert "1 bad line(s); nothing was imported" in report.inner_text()
     assert "2" in report.locator("td.num").first.inner_text()
-    shot(page, "16-import-error-report")
+    shots(page, "16-import-error-report")
 
     docs = tmp_path / "docs.jsonl"
     docs.write_text(

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from guidelines.services import guideline_publish
-from tests.browser.ui import login, shot
+from tests.browser.ui import login, shot, shots
 from tests.factories import seed_rankings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,8 +27,8 @@ def test_a_labeler_logs_in_acknowledges_the_new_guideline_and_starts(page, make_
     ack = page.locator(".guideline-ack")
     assert "Guideline version 2" in ack.inner_text()
     assert "Honesty over confidence" in ack.inner_text()
-    assert "An honest *I don't know*" in ack.locator(".diff").inner_text()
-    shot(page, "02-home-new-guideline")
+    assert ack.locator(".diff ins em").inner_text() == "I don't know"  # what changed, rendered
+    shots(page, "02-home-new-guideline")
     ack.get_by_role("button", name="I have read version 2").click()
 
     page.get_by_role("button", name="Start labeling").click()

@@ -3,7 +3,7 @@ import pytest
 from labeling.models import Demonstration, Review, Role
 from labeling.services.drafts import demonstration_draft_submit
 from labeling.services.queue import claim_next_task
-from tests.browser.ui import login, shot
+from tests.browser.ui import login, shots
 from tests.factories import seed_demonstrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,21 +22,24 @@ def test_a_reviewer_compares_accepts_and_edits(page, make_project, add_member):
 
     login(page, "rhea")
     page.get_by_role("link", name="Review").first.click()
-    shot(page, "07-review-queue")
     page.locator("td.preview a").first.click()
     columns = page.locator(".column")
     assert columns.count() == 2
-    shot(page, "08-review-side-by-side")
+    shots(page, "08-review-demonstrations-side-by-side")
 
-    columns.nth(0).get_by_role("button", name="Accept").click()
+    page.locator('[data-submission="1"]').get_by_role("button", name="Accept").click()
     assert "Accepted (lea)" in page.locator(".flash").inner_text()
+    page.wait_for_selector("[data-review][data-ready]")
+    page.keyboard.press("2")  # choose otto's, then edit it with the keyboard
+    page.keyboard.press("e")
     otto = page.locator(".column").nth(1)
-    otto.get_by_text("Edit the answer").click()
-    otto.locator("textarea[name=content]").fill("It began around 1900.")
+    textarea = otto.locator("textarea[name=content]")
+    assert textarea.evaluate("t => t === document.activeElement")
+    textarea.fill("It began around 1900.")
     otto.get_by_role("button", name="Save as a new revision").click()
     assert "Edit saved (otto)" in page.locator(".flash").inner_text()
     assert "The labeler's original" in page.locator(".column").nth(1).inner_text()
-    shot(page, "09-review-after-edit")
+    shots(page, "09-review-demonstration-after-edit")
 
     assert Review.objects.get(assignment=submitted["lea"]).verdict == "accept"
     revisions = Demonstration.objects.filter(assignment=submitted["otto"]).order_by("revision")

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from curation.cleaning.selectors import cleaning_settings_get, quality_thresholds_for
 from curation.cleaning.services import (
     EvalSetRejected,
     cleaning_run,
@@ -275,20 +276,64 @@ def test_a_bad_upload_page_lists_line_numbers_and_stores_nothing(labeled, client
     assert not EvalSet.objects.filter(name="bad").exists()
 
 
-def test_bad_thresholds_are_refused_with_the_reason(labeled, client, admin):
+SETTINGS = {
+    "near_duplicate_threshold": "0.8",
+    "keep_rule": "first",
+    "decontam_long_ngram": "13",
+    "decontam_short_ngram": "8",
+    "decontam_short_text_words": "50",
+    "phone_region": "US",
+}
+
+
+def test_the_thresholds_are_a_form_with_a_field_each_and_an_empty_one_switches_its_check_off(
+    labeled, client, admin
+):
     client.force_login(admin)
-    form = {
-        "near_duplicate_threshold": "0.8",
-        "keep_rule": "first",
-        "quality_thresholds": '{"min_wrds": 3}',
-        "decontam_long_ngram": "13",
-        "decontam_short_ngram": "8",
-        "decontam_short_text_words": "50",
-        "phone_region": "US",
-    }
-    response = client.post(reverse("curation:settings", args=[labeled.pk]), form)
+    page = client.get(reverse("curation:overview", args=[labeled.pk])).content.decode()
+    assert 'name="quality_thresholds"' not in page  # no raw JSON box
+    assert '<label for="id_min_words">Fewest words</label>' in page
+    assert 'name="max_top_ngram_char_fraction_3" value="0.18"' in page
+
+    response = client.post(
+        reverse("curation:settings", args=[labeled.pk]),
+        SETTINGS
+        | {
+            "min_words": "12",
+            "max_words": "",
+            "min_mean_word_length": "2.5",
+            "max_top_ngram_char_fraction_2": "",
+            "max_top_ngram_char_fraction_3": "",
+            "max_top_ngram_char_fraction_4": "0.3",
+            "flag_curly_brace": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    thresholds = quality_thresholds_for(cleaning_settings_get(project=labeled))
+    assert (thresholds.min_words, thresholds.max_words, thresholds.min_mean_word_length) == (12, None, 2.5)
+    assert thresholds.max_top_ngram_char_fraction == {4: 0.3}
+    assert thresholds.max_duplicate_ngram_char_fraction is None  # every box of the table left empty
+    assert (thresholds.flag_curly_brace, thresholds.flag_lorem_ipsum) == (True, False)
+
+
+def test_a_bad_threshold_is_refused_naming_its_field(labeled, client, admin):
+    client.force_login(admin)
+    response = client.post(
+        reverse("curation:settings", args=[labeled.pk]), SETTINGS | {"max_ellipsis_line_fraction": "2"}
+    )
     assert response.status_code == 400
-    assert "unknown quality thresholds" in response.content.decode()
+    page = response.content.decode()
+    assert (
+        "Nothing was saved: Most lines ending with an ellipsis (share): "
+        "Ensure this value is less than or equal to 1.0." in page
+    )
+
+
+def test_the_filters_to_run_sit_beside_their_labels(labeled, client, admin):
+    client.force_login(admin)
+    page = client.get(reverse("curation:overview", args=[labeled.pk])).content.decode()
+    assert '<fieldset class="checks"><legend>Run filters</legend>' in page
 
 
 def test_the_curate_command_runs_the_filters_with_a_progress_bar(labeled, capsys):

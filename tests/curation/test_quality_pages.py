@@ -6,9 +6,12 @@ from django.test import Client
 from django.urls import reverse
 
 from curation.models import GoldAnswer
-from labeling.models import Role, Task
+from curation.quality.agreement import PairCounts, project_agreement, reviewer_agreement
+from curation.quality.labelers import labeler_quality
+from labeling.models import Assignment, Role, Task
 from labeling.services.annotations import ranking_submit
 from labeling.services.queue import claim_next_task
+from labeling.services.review import review_create
 from tests.factories import jsonl, seed_rankings
 
 
@@ -76,3 +79,32 @@ def test_labelers_page_shows_scores_and_admins_set_the_gold_rate(ranked, admin, 
     assert _client(admin).post(url, {"gold_rate": "2"}).status_code == 400
     page = _client(admin).get(url).content.decode()
     assert "1 gold task now" in page and page.count("data-score>") == 2
+
+
+def test_a_reviewer_edit_is_not_counted_as_a_labeler_and_keeps_the_labeler_in_the_figures(
+    ranked, admin, add_member
+):
+    """rhea reverses ann's first ranking: ann and bob are still the two labelers, compared on what they
+    submitted (12 of 18 pairs agree), and rhea's edit shows in its own table: 0 of 6 pairs kept."""
+    rhea = add_member(ranked, "rhea", Role.REVIEWER)
+    edited, accepted = Assignment.objects.filter(task__project=ranked, labeler__username="ann").order_by(
+        "id"
+    )[:2]
+    tiers = [[c] for c in sorted(edited.task.candidate_ids, reverse=True)]
+    review_create(assignment_id=edited.pk, reviewer=rhea, verdict="edit", edit={"tiers": tiers})
+    review_create(assignment_id=accepted.pk, reviewer=rhea, verdict="accept")
+
+    report = project_agreement(project=ranked)
+    quality = {q.username: q for q in labeler_quality(project=ranked)}
+    page = _client(admin).get(reverse("quality:agreement", args=[ranked.pk])).content.decode()
+
+    assert [row.username for row in report.labelers] == ["ann", "bob"]
+    assert report.pairs == PairCounts(agree=12, disagree=6, tied=0)
+    assert {row.username: row.rankings for row in report.labelers} == {"ann": 3, "bob": 3}
+    assert set(quality) == {"ann", "bob"} and quality["ann"].annotations == 3
+    assert "<dd data-pairwise>67%</dd>" in page and 'data-labeler="rhea"' not in page
+    [row] = reviewer_agreement(project=ranked)
+    assert (row.reviewer, row.labeler, row.accepted, row.edited, row.rejected) == ("rhea", "ann", 1, 1, 0)
+    assert row.pairs == PairCounts(agree=0, disagree=6, tied=0)
+    assert '<tr data-reviewer="rhea" data-labeler="ann"><td>rhea</td><td>ann</td>' in page
+    assert '0% <small class="muted">of 6</small>' in page

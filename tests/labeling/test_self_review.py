@@ -43,8 +43,12 @@ def test_the_review_page_offers_no_verdict_on_ones_own_work(project, add_member,
     page = client.get(f"/review/tasks/{leased['task']['id']}/").content.decode()
 
     assert "Your own work: another reviewer accepts, rejects or edits it." in page
-    assert "data-accept" not in page and "data-edit-ranking" not in page
+    assert "data-accept>" not in page and "data-edit>" not in page and "data-reject>" not in page
+    assert "Your own work waits for another reviewer." in page
     assert client.post(f"/review/assignments/{leased['id']}/", {"verdict": "accept"}).status_code == 403
+    # accept-and-next passes one's own work by: nothing is accepted, the page moves on
+    assert client.post(f"/review/tasks/{leased['task']['id']}/accept-next/").status_code == 302
+    assert not Review.objects.exists()
 
 
 def test_a_project_made_through_the_api_may_allow_self_review(admin, api):

@@ -182,34 +182,52 @@ def test_the_gold_ranking_form_refuses_hostile_json(world: World, no_traceback, 
     assert not world.project.tasks.filter(is_gold=True).exists()
 
 
+SETTINGS = {
+    "near_duplicate_threshold": "0.9",
+    "keep_rule": "first",
+    "decontam_long_ngram": "13",
+    "decontam_short_ngram": "8",
+    "decontam_short_text_words": "50",
+    "phone_region": "US",
+}
+
+
 @pytest.mark.parametrize(
-    ("thresholds", "reason"),
+    ("field", "value", "reason"),
     [
-        ('{"min_words": "many"}', "min_words must be a whole number"),
-        ('{"min_mean_word_length": [3]}', "min_mean_word_length must be a number"),
-        ('{"flag_lorem_ipsum": "yes"}', "flag_lorem_ipsum must be true or false"),
-        ('{"max_top_ngram_char_fraction": {"two": 0.2}}', "must map n-gram sizes"),
-        ('{"max_top_ngram_char_fraction": {"2": 5}}', "from 0 to 1.0"),
-        ('{"min_words": NaN}', "invalid JSON"),
-        ('{"min_words": ' + NESTED_70 + "}", "nested deeper than 64"),
+        ("min_words", "many", "Fewest words: Enter a whole number."),
+        ("min_words", "1e400", "Fewest words: Enter a whole number."),
+        ("max_words", str(2**40), "Most words: Ensure this value is less than or equal to 2147483647."),
+        ("min_mean_word_length", "NaN", "Shortest mean word length: Enter a number."),
+        (
+            "min_mean_word_length",
+            "-1",
+            "Shortest mean word length: Ensure this value is greater than or equal",
+        ),
+        (
+            "max_bullet_line_fraction",
+            "1.5",
+            "Most lines starting with a bullet (share): Ensure this value is less",
+        ),
+        (
+            "max_top_ngram_char_fraction_2",
+            "5",
+            "Most frequent 2-gram (share of characters): Ensure this value",
+        ),
+        (
+            "max_duplicate_ngram_char_fraction_7",
+            "inf",
+            "Repeated 7-grams (share of characters): Enter a number.",
+        ),
     ],
 )
-def test_cleaning_settings_refuse_a_threshold_of_the_wrong_type(
-    world: World, no_traceback, thresholds: str, reason: str
+def test_cleaning_settings_refuse_a_threshold_out_of_range_naming_it(
+    world: World, no_traceback, field: str, value: str, reason: str
 ):
     client = Client()
     client.force_login(world.people["admin"])
     stored = quality_thresholds_for(cleaning_settings_get(project=world.project))
-    form = {
-        "near_duplicate_threshold": "0.9",
-        "keep_rule": "first",
-        "quality_thresholds": thresholds,
-        "decontam_long_ngram": "13",
-        "decontam_short_ngram": "8",
-        "decontam_short_text_words": "50",
-        "phone_region": "US",
-    }
-    response = client.post(f"/projects/{world.project.pk}/curation/settings", form)
+    response = client.post(f"/projects/{world.project.pk}/curation/settings", SETTINGS | {field: value})
     assert response.status_code == 400 and reason in response.content.decode()
     assert quality_thresholds_for(cleaning_settings_get(project=world.project)) == stored
     assert client.post(f"/projects/{world.project.pk}/curation/run").status_code == 302  # cleaning still runs

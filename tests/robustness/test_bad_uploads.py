@@ -193,7 +193,7 @@ def test_markdown_in_a_guideline_is_rendered_and_sanitized(world: World) -> None
         guideline=world.project.guideline,
         author=world.people["admin"],
         body=body + " <img onerror=y>",
-        change_note="",
+        change_note="Hostile markup",
     )
     guideline_acknowledge(
         user=world.people["labeler"], version=world.project.guideline.versions.order_by("-number").first()

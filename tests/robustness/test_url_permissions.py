@@ -122,6 +122,7 @@ EXPECTED: dict[str, Rule] = {
     "guidelines:page": Rule("labeler", 200, "labeler", 200),
     "guidelines:version": Rule("labeler", 200, "labeler", 200),
     "guidelines:diff": Rule("labeler", 200, "labeler", 200),
+    "guidelines:diff-pick": Rule("labeler", 302, "user", 405),  # a GET form, sent on to guidelines:diff
     "guidelines:edit": Rule("admin", 200, "admin", 200),
     "guidelines:preview": Rule("user", 405, "admin", 200),
     "guidelines:acknowledge": Rule("user", 405, "labeler", 400),
@@ -150,9 +151,11 @@ EXPECTED: dict[str, Rule] = {
     "labeling:skip": Rule("user", 405, "owner", 400),
     "labeling:release": Rule("user", 405, "owner", 302),
     "labeling:renew": Rule("user", 405, "owner", 200),
-    "labeling:review-queue": Rule("reviewer", 200, "reviewer", 200),
-    "labeling:task-review": Rule("reviewer", 200, "reviewer", 200),
+    "labeling:review-queue": Rule("reviewer", 200, "user", 405),
+    "labeling:task-review": Rule("reviewer", 200, "user", 405),
     "labeling:review": Rule("user", 405, "reviewer", 302),
+    "labeling:review-next": Rule("reviewer", 302, "user", 405),  # on to the next task, or the queue
+    "labeling:review-accept-next": Rule("user", 405, "reviewer", 302),
     "labeling:project-new": Rule("staff", 200, "staff", 200),
     "labeling:project-settings": Rule("admin", 200, "admin", 200),
     "labeling:member-set": Rule("user", 405, "admin", 302),

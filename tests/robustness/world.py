@@ -44,7 +44,9 @@ def build_world() -> World:
         lease_seconds=600,
     )
     for number in (1, 2):
-        guideline_publish(guideline=project.guideline, author=admin, body=f"Rule {number}.", change_note="")
+        guideline_publish(
+            guideline=project.guideline, author=admin, body=f"Rule {number}.", change_note=f"Rule {number}"
+        )
     seed_rankings(project, 3)
     people = {}
     for username, role in (("lea", Role.LABELER), ("rhea", Role.REVIEWER)):

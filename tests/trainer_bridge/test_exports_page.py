@@ -43,6 +43,21 @@ def test_the_page_lists_snapshots_and_starts_an_export(snapshot, labeled, rita, 
     assert 'data-status="queued"' in rita.get(f"/projects/{labeled.pk}/exports/").content.decode()
 
 
+def test_the_page_is_a_project_tab_that_says_its_choices_and_settings_in_words(snapshot, labeled, rita):
+    rita.post(f"/snapshots/{snapshot.pk}/exports/", {"kind": "rm", "mode": "kwise", "by": "consensus"})
+    rita.post(f"/snapshots/{snapshot.pk}/exports/", {"kind": "sft", "format": "parquet", "split": "train"})
+
+    page = rita.get(f"/projects/{labeled.pk}/exports/").content.decode()
+
+    assert '<nav class="tabs" aria-label="everything">' in page
+    assert 'aria-current="page">Exports</a>' in page
+    assert "Accepted work and work not reviewed yet</label>" in page and "unreviewedallowed" not in page
+    assert "JSONL · all splits · kwise · by consensus" in page
+    assert "PARQUET · train split · demonstration, refusal, search" in page
+    assert "[&#x27;" not in page and "=[" not in page and "margin=False" not in page
+    assert "<script>" not in page  # its script is a static file, allowed by the Content-Security-Policy
+
+
 def test_the_page_freezes_a_snapshot_and_reports_an_empty_one(labeled, rita):
     response = rita.post(
         f"/projects/{labeled.pk}/snapshots/",

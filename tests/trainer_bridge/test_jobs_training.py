@@ -58,12 +58,13 @@ def test_an_sft_job_trains_writes_metrics_and_registers_a_model_that_walks_back_
             "task__kind", "pk"
         )
     }
-    ranked = {
-        ("ranking", pk)
-        for pk in Ranking.objects.filter(task__project=snapshot.project).values_list("pk", flat=True)
-    }
-    assert trained_on == accepted | ranked  # the snapshot holds every reviewed label of the project
-    assert {kind for kind, _ in accepted} == set(SFT_KINDS)
+    train_split = set(
+        SnapshotRow.objects.filter(snapshot=snapshot, split="train").values_list("kind", "annotation_id")
+    )
+    # what it learned from: the accepted demonstrations of every SFT kind in the train split, no ranking
+    assert trained_on == accepted & train_split
+    assert {kind for kind, _ in trained_on} == set(SFT_KINDS)
+    assert not Ranking.objects.filter(pk__in=[pk for kind, pk in trained_on if kind == "ranking"]).exists()
 
 
 def test_a_model_trained_from_a_trained_model_reaches_the_labels_of_both_snapshots(
@@ -84,7 +85,9 @@ def test_a_model_trained_from_a_trained_model_reaches_the_labels_of_both_snapsho
     rm = second.output_model
     assert [m.kind for m in model_lineage(model=rm)] == ["rm", "sft", "base"]
     rows = model_training_rows(model=rm)
-    assert rows.count() == 2 * SnapshotRow.objects.filter(snapshot=snapshot).count()
+    sft_rows = SnapshotRow.objects.filter(snapshot=snapshot, kind__in=SFT_KINDS, split="train")
+    rm_rows = SnapshotRow.objects.filter(snapshot=later, kind="ranking", split="train")
+    assert rows.count() == sft_rows.count() + rm_rows.count() > 0  # each step counts what it learned from
     assert set(rows.values_list("snapshot_id", flat=True)) == {snapshot.pk, later.pk}
 
     client = Client()

@@ -44,6 +44,6 @@ def test_a_new_guideline_version_is_shown_in_full_with_what_changed(project, adm
     html = client_for(lea).get("/").content.decode()
 
     assert "Guideline version 2" in html and "citations" in html
-    assert "<ins>+Never reward a made-up citation.</ins>" in html
+    assert "then honesty.\n<ins>Never reward a made-up citation.</ins></p>" in html  # rendered, marked
     assert "I have read version 2" in html
     assert "Read the new guideline first" in html

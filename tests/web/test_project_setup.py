@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 from labeling.models import Membership, Project, Prompt
 
@@ -68,6 +69,21 @@ def test_import_of_a_good_file_creates_tasks(project, admin, client_for):
         {"what": "prompts", "file": _upload(rows), "task_kind": "demonstration"},
     )
     assert response.status_code == 200 and "<dt>Tasks created</dt><dd>3</dd>" in response.content.decode()
+
+
+def test_the_import_form_offers_only_the_task_kinds_the_project_allows(project, admin, client_for):
+    client = client_for(admin)  # the project takes ranking and demonstration tasks
+
+    page = client.get(f"/projects/{project.pk}/import/").content.decode()
+    refused = client.post(
+        f"/projects/{project.pk}/import/",
+        {"what": "prompts", "file": _upload([json.dumps({"prompt": "Hi?"})]), "task_kind": "search"},
+    )
+
+    offered = re.findall(r'<option value="([a-z]*)"', page[page.index('name="task_kind"') :])
+    assert offered == ["", "ranking", "demonstration"]
+    assert refused.status_code == 400 and "Select a valid choice." in refused.content.decode()
+    assert not Prompt.objects.exists()
 
 
 def test_only_site_admins_create_projects_and_only_project_admins_set_them_up(

@@ -157,7 +157,12 @@ class ModelDetail(APIView):
         body = model_payload(model) | {
             "lineage": [model_payload(m) for m in model_lineage(model=model)],
             "labels": [
-                {"model": c["model"].pk, "snapshot": c["snapshot"].pk, "by_kind": c["by_kind"]}
+                {
+                    "model": c["model"].pk,
+                    "snapshot": c["snapshot"].pk,
+                    "by_kind": c["by_kind"],  # the train split of the kinds it learned from
+                    "validation": c["validation"],
+                }
                 for c in model_label_counts(model=model)
             ],
         }

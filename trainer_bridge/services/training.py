@@ -179,6 +179,11 @@ def training_work(run: Run, job: TrainingJob) -> None:
     run.log(
         f"{len(train_rows)} training and {len(val_rows)} validation {unit} from snapshot {job.snapshot.name}"
     )
+    if not val_rows:
+        run.log(
+            f"warning: the validation split of snapshot {job.snapshot.name} holds no {unit}: no validation "
+            "loss will be reported, so overfitting cannot be seen"
+        )
     cfg = config_class(job.kind)(output_dir=Path(job.output_dir), **job.config)
 
     def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:

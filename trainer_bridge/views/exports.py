@@ -15,7 +15,7 @@ from core.types import AuthedRequest
 from curation.models import DatasetSnapshot
 from curation.selectors import snapshots_for
 from curation.snapshots import Verdict, snapshot_freeze
-from labeling.access import project_for
+from labeling.access import project_for, project_nav
 from labeling.models import Project
 from trainer_bridge.models import ExportJob
 from trainer_bridge.services.exports import (
@@ -27,6 +27,25 @@ from trainer_bridge.services.exports import (
 )
 
 SFT_KINDS = ["demonstration", "refusal", "search"]
+VERDICT_LABELS = {
+    Verdict.ACCEPTED: "Accepted work only (accepted, or edited by a reviewer)",
+    Verdict.UNREVIEWED_ALLOWED: "Accepted work and work not reviewed yet",
+}
+EXPORT_LABELS = {"sft": "SFT (messages)", "rm": "Reward model", "prompts": "Prompts (RL)"}
+
+
+def export_options_text(kind: str, options: dict[str, Any]) -> str:
+    """An export's options as a person reads them: "JSONL · all splits · pairwise · by labeler"."""
+    parts = [str(options.get("format", "")).upper()]
+    split = options.get("split", "all")
+    parts.append("all splits" if split == "all" else f"{split} split")
+    if kind == "rm":
+        parts += [options.get("mode", ""), f"by {options.get('by', '')}"]
+        if options.get("margin"):
+            parts.append("with margin")
+    elif options.get("kinds"):
+        parts.append(", ".join(options["kinds"]))
+    return " · ".join(str(p) for p in parts if p)
 
 
 def _project(request: AuthedRequest, project_id: int) -> Project:
@@ -53,21 +72,28 @@ def _download_url(job: ExportJob) -> str:
 @login_required
 @require_GET
 def exports_page(request: AuthedRequest, project_id: int) -> HttpResponse:
-    project = _project(request, project_id)
+    project, role = project_for(request.user, project_id, EXPORT_ROLE)
     jobs = (
         ExportJob.objects.filter(snapshot__project=project)
         .select_related("snapshot", "created_by")
         .order_by("-created_at", "-id")[:50]
     )
-    context = {
-        "project": project,
+    context = project_nav(project, role, "exports") | {
         "snapshots": snapshots_for(project=project),
         "jobs": [
-            (job, export_job_payload(job, download_url=_download_url(job)), _status_url(job)) for job in jobs
+            {
+                "job": job,
+                "payload": export_job_payload(job, download_url=_download_url(job)),
+                "status_url": _status_url(job),
+                "label": EXPORT_LABELS.get(job.kind, job.kind),
+                "options": export_options_text(job.kind, job.options),
+            }
+            for job in jobs
         ],
-        "verdicts": Verdict.CHOICES,
+        "verdicts": list(VERDICT_LABELS.items()),
         "task_kinds": project.task_kinds,
-        "sft_kinds": SFT_KINDS,
+        "sft_kinds": [kind for kind in SFT_KINDS if kind in project.task_kinds] or SFT_KINDS,
+        "export_kinds": list(EXPORT_LABELS.items()),
     }
     return render(request, "trainer_bridge/exports.html", context)
 

@@ -15,14 +15,24 @@ from core.errors import NotFound
 from core.forms import float_or_error, id_or_error, int_or_error
 from core.pages import flash_errors
 from core.types import AuthedRequest
-from curation.selectors import snapshot_get, snapshots_for
+from curation.models import DatasetSnapshot
+from curation.selectors import snapshot_get, snapshot_rows_by_split, snapshots_for
+from curation.splits import TRAIN, VALIDATION
 from labeling.access import has_role, project_for
 from registry.models import ModelVersion
 from registry.selectors import models_for
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
 from trainer_bridge.models import Job, TrainingJob
-from trainer_bridge.selectors import job_get, job_payload, jobs_for, metric_points, model_get
+from trainer_bridge.selectors import (
+    job_get,
+    job_payload,
+    jobs_for,
+    metric_points,
+    model_get,
+    training_job_validation_rows,
+    training_row_kinds,
+)
 from trainer_bridge.services.generation import WHICH, generation_job_start
 from trainer_bridge.services.training import training_job_start
 from trainer_bridge.views.nav import tab_context
@@ -39,14 +49,33 @@ def _jobs_url(request: AuthedRequest, project_id: int, **kwargs: Any) -> str:
 def jobs_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, VIEW_ROLE)
     models = list(models_for(project_id=project.pk))
+    snapshots = list(snapshots_for(project=project))
     context = tab_context(project, role, "jobs") | {
         "jobs": [(job, KINDS[job.type].label) for job in jobs_for(project=project)],
         "generators": [m for m in models if m.kind != ModelVersion.Kind.RM],
         "bases": models,
-        "snapshots": snapshots_for(project=project),
+        "snapshots": snapshots,
+        "no_validation": _snapshots_without_validation(snapshots),
         "which": WHICH,
     }
     return render(request, "trainer_bridge/jobs/jobs.html", context)
+
+
+def _snapshots_without_validation(snapshots: list[DatasetSnapshot]) -> list[str]:
+    """A warning per snapshot that an SFT or reward-model job could train on but not validate on."""
+    warnings = []
+    for snapshot in snapshots:
+        missing = []
+        for kind, unit in ((TrainingJob.Kind.SFT, "conversations"), (TrainingJob.Kind.RM, "rankings")):
+            rows = snapshot_rows_by_split(snapshot=snapshot, kinds=training_row_kinds(kind))
+            if rows.get(TRAIN) and not rows.get(VALIDATION):
+                missing.append(unit)
+        if missing:
+            warnings.append(
+                f"Snapshot {snapshot.name} has no validation {' and no validation '.join(missing)}: "
+                "a job on it reports no validation loss."
+            )
+    return warnings
 
 
 @login_required
@@ -106,14 +135,21 @@ def training_start(request: AuthedRequest, project_id: int) -> HttpResponse:
     return redirect("jobs:job", kind="training", job_id=job.pk)
 
 
-def _job_context(job: Job) -> dict[str, Any]:
+def _job_context(job: Job, role: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "job": job,
         "kind": job.type,
         "label": KINDS[job.type].label,
         "payload": job_payload(job, log_tail=200),
+        "can_manage": has_role(role, KINDS[job.type].manage_role),
     }
     if isinstance(job, TrainingJob):
+        if training_job_validation_rows(job) == 0:
+            unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+            context["no_validation"] = (
+                f"Snapshot {job.snapshot.name} has no validation {unit}: this job reports no validation "
+                "loss, so overfitting cannot be seen. Freeze a snapshot with a validation share above 0."
+            )
         points = metric_points(job)
         context["loss_chart"] = charts.line_chart(
             charts.metric_series(points, ["train_loss", "val_loss"]), title="Loss", y_label="loss"
@@ -134,8 +170,7 @@ def _job_context(job: Job) -> dict[str, Any]:
 def job_detail(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
     job = job_get(type=kind, job_id=job_id, user=request.user)
     _, role = project_for(request.user, job.project_id, VIEW_ROLE)
-    context = tab_context(job.project, role, "jobs") | _job_context(job)
-    context["can_manage"] = has_role(role, KINDS[job.type].manage_role)
+    context = tab_context(job.project, role, "jobs") | _job_context(job, role)
     return render(request, "trainer_bridge/jobs/job_detail.html", context)
 
 
@@ -147,7 +182,7 @@ def job_live(request: AuthedRequest, kind: str, job_id: int) -> HttpResponse:
     if request.GET.get("format") == "json":
         return JsonResponse(job_payload(job))
     _, role = project_for(request.user, job.project_id, VIEW_ROLE)
-    context = tab_context(job.project, role, "jobs") | _job_context(job)
+    context = tab_context(job.project, role, "jobs") | _job_context(job, role)
     return render(request, "trainer_bridge/jobs/_job_live.html", context)
 
 

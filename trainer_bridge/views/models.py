@@ -44,6 +44,7 @@ def model_detail(request: AuthedRequest, project_id: int, model_id: int) -> Http
         "lineage": model_lineage(model=model),
         "label_counts": counts,
         "labels_total": sum(sum(c["by_kind"].values()) for c in counts),
+        "validation_total": sum(sum(c["validation"].values()) for c in counts),
         "children": models_for(project_id=project.pk).filter(parent=model),  # not other projects' models
         "training_job": TrainingJob.objects.filter(output_model=model).first(),
     }

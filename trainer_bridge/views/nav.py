@@ -11,7 +11,8 @@ from trainer_bridge.selectors import (
 
 
 def tab_context(project: Any, role: str, tab: str) -> dict[str, Any]:
-    return project_nav(project, role, "") | {"tab": tab, "is_admin": has_role(role, JOB_ROLE)}
+    active = "models" if tab == "models" else "jobs"  # retrain policies sit under the Jobs tab
+    return project_nav(project, role, active) | {"tab": tab, "is_admin": has_role(role, JOB_ROLE)}
 
 
 def lineage_text(model: ModelVersion) -> str:

@@ -65,6 +65,19 @@
     }, function () { flash("Coach cannot be reached; your work is kept in this page.", "error"); });
   }, 5000);
 
+  // A tab row wider than the screen scrolls sideways: when the current tab is out of sight, scroll
+  // just far enough to show it (with the tab after it, so the row reads as one that goes on).
+  function showCurrentTabs() {
+    document.querySelectorAll(".tabs, .segmented").forEach(function (bar) {
+      const current = bar.querySelector('[aria-current="page"]');
+      if (!current) return;
+      const end = current.offsetLeft + current.offsetWidth + 48;
+      bar.scrollLeft = end > bar.clientWidth ? end - bar.clientWidth : 0;
+    });
+  }
+  showCurrentTabs();
+  window.addEventListener("resize", showCurrentTabs);
+
   document.addEventListener("htmx:responseError", function (event) {
     flash("The server answered " + event.detail.xhr.status + ". Try again in a moment.", "error");
   });

@@ -55,8 +55,8 @@ def _download_url(job: ExportJob) -> str:
 def exports_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     project = _project(request, project_id)
     jobs = (
-        ExportJob.objects.filter(snapshot__project=project)
-        .select_related("snapshot", "created_by")
+        ExportJob.objects.filter(project=project)
+        .select_related("snapshot", "practice_set", "created_by")
         .order_by("-created_at", "-id")[:50]
     )
     context = {
@@ -106,6 +106,8 @@ def export_start(request: AuthedRequest, snapshot_id: int) -> HttpResponse:
     )
     kind = request.POST.get("kind", "")
     options: dict[str, Any] = {"format": request.POST.get("format"), "split": request.POST.get("split")}
+    if kind in ("rm", "prompts"):
+        options["layout"] = request.POST.get("layout")
     if kind == "rm":
         options |= {
             "mode": request.POST.get("mode"),

@@ -193,3 +193,23 @@ def _wait(job, done, timeout=60.0):
         if done(fresh) or time.monotonic() > deadline:
             return fresh
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("layout", ["trl", "verl", "openrlhf"])
+def test_a_set_whose_problems_have_no_verifier_options_exports_to_parquet(project, admin, tmp_path, layout):
+    """Exact-answer problems have no options: nothing in a row may be an empty dict, which Parquet refuses."""
+    rows = [
+        {"problem": "Capital of Peru?", "answer": "Lima"},
+        {"problem": "Capital of Chile?", "answer": "Santiago"},
+    ]
+    exact = practice_set_upload(project=project, name="capitals", stream=jsonl(rows), uploaded_by=admin)
+    result = run_practice_export(
+        practice_set=exact,
+        run=None,
+        kind="problems",
+        path=tmp_path / "capitals.parquet",
+        options={"layout": layout, "format": "parquet"},
+    )
+    table = pq.read_table(result.path)
+    assert table.num_rows == 2
+    assert "Lima" in str(table.to_pylist()[0])

@@ -64,7 +64,6 @@ def test_pass_rates_and_the_three_exports(project, admin, tmp_path):
         "prompt": [{"role": "user", "content": f"Capital of Peru?\n\n{ANSWER_INSTRUCTION}"}],
         "answer": "Lima",
         "verifier": "exact",
-        "options": {},
         "split": peru.split,
         "line": 2,
         "pass_rate": 0.0,

@@ -3,8 +3,10 @@ verified solutions (SFT rows by rejection sampling, reward-model pairs of a corr
 
 Problems, by layout (every layout says each problem's held-out `split`):
 
-- TRL: `{"prompt", "answer", "verifier", "options", "split", "line", "pass_rate"?}`; TRL's GRPOTrainer
-  hands every column to its reward functions.
+- TRL: `{"prompt", "answer", "verifier", "tolerance"?, "relative"?, "choices"?, "split", "line",
+  "pass_rate"?}`; TRL's GRPOTrainer hands every column to its reward functions. The verifier's options
+  are columns of their own, not a nested dict: a dict that is empty for every row cannot be written to
+  Parquet.
 - verl: `data_source`, `prompt`, `ability: "practice"`, `reward_model: {"style": "rule", "ground_truth":
   answer}` and `extra_info: {"split", "index", "line", "verifier", "tolerance"?, "relative"?,
   "choices"?, "pass_rate"?}`: what `curation.verifiers.compute_score` needs besides the answer.
@@ -73,7 +75,7 @@ def problem_records(
                 "prompt": problem_messages(problem),
                 "answer": problem.answer,
                 "verifier": problem.verifier,
-                "options": problem.options,
+                **options,
                 "split": problem.split,
                 "line": problem.line,
                 **rate,

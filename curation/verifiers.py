@@ -112,7 +112,8 @@ def check(verifier: str, answer: str, options: Mapping[str, Any], solution: str)
     if verifier == "regex":
         return read, regex_verified(answer, read)
     if verifier == "choice":
-        return read, choice_letter(read, list(options.get("choices") or [])) == answer
+        choices = options.get("choices")  # a list, or an array where a reader of Parquet made one
+        return read, choice_letter(read, [] if choices is None else [str(c) for c in choices]) == answer
     raise ValueError(f"unknown verifier {verifier!r}")
 
 

@@ -123,12 +123,17 @@ import json, runpy, sys
 import pyarrow.parquet as pq
 reward = runpy.run_path(sys.argv[1])["compute_score"]
 solutions = json.loads(sys.argv[3])
-rows = pq.read_table(sys.argv[2]).to_pylist()
-scores = [
-    [reward(r["data_source"], text, r["reward_model"]["ground_truth"], r["extra_info"]) for text in pair]
-    for r, pair in zip(rows, solutions)
-]
-print(json.dumps({"scores": scores, "django": "django" in sys.modules}))
+table = pq.read_table(sys.argv[2])
+def scores(rows):  # as Python lists (datasets) and as numpy arrays (pandas): verl reads through both
+    return [
+        [reward(r["data_source"], text, r["reward_model"]["ground_truth"], r["extra_info"]) for text in pair]
+        for r, pair in zip(rows, solutions)
+    ]
+print(json.dumps({
+    "scores": scores(table.to_pylist()),
+    "pandas": scores(table.to_pandas().to_dict("records")),
+    "django": "django" in sys.modules,
+}))
 """
     done = subprocess.run(
         [
@@ -146,7 +151,7 @@ print(json.dumps({"scores": scores, "django": "django" in sys.modules}))
         check=True,
     )
     out = json.loads(done.stdout)
-    assert out["scores"] == [[1.0, 0.0]] * len(PRACTICE)
+    assert out["scores"] == out["pandas"] == [[1.0, 0.0]] * len(PRACTICE)
     assert out["django"] is False
 
 

@@ -216,7 +216,7 @@ def _practice_exports(the_set: PracticeSet, runs: list[PracticeRun], role: str) 
     """The export form's choices and the set's export jobs, for those who may export."""
     if not has_role(role, EXPORT_ROLE):
         return {}
-    jobs = ExportJob.objects.filter(practice_set=the_set).select_related("practice_run")
+    jobs = ExportJob.objects.filter(practice_set=the_set).select_related("practice_set", "created_by")
     return {
         "export_kinds": PRACTICE_KINDS,
         "export_layouts": LAYOUTS,

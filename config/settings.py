@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskKindEnum": "labeling.models.TaskKind",
         "TrainingKindEnum": ["sft", "rm"],  # training jobs and retrain policies
+        "ExportFormatEnum": ["jsonl", "parquet"],  # snapshot and practice-set exports
     },
 }
 

@@ -7,8 +7,6 @@ suggested) honest "I don't know" answer. A question every sample gets right may 
 demonstration task. The runs that sample answers are jobs (trainer_bridge.services.probes).
 """
 
-import re
-import string
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -19,6 +17,7 @@ from core.errors import DomainError
 from core.types import User
 from curation.jsonl import required_text
 from curation.models import ProbeQuestion, ProbeSet
+from curation.verifiers import normalize_answer
 from labeling.conversation import content_hash
 from labeling.importing import LineError, read_jsonl
 from labeling.models import Project, Prompt, Task
@@ -27,15 +26,6 @@ from labeling.services.imports import ImportRejected
 Judge = Callable[[str, ProbeQuestion], bool]
 
 SUGGESTED_REFUSAL = "I'm not sure about this one, and I'd rather not guess: I don't know the answer."
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = str.maketrans("", "", string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, no punctuation, no articles, single spaces (the SQuAD normalization)."""
-    text = text.lower().translate(_PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _accepted(question: ProbeQuestion) -> list[str]:

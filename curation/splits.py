@@ -36,10 +36,11 @@ def normalize_text(text: str) -> str:
 
 def prompt_group_key(messages: list[dict[str, Any]]) -> str:
     """Prompts whose normalized text is equal share this key (and therefore a split)."""
-    return _text_key(prompt_text(messages))
+    return text_key(prompt_text(messages))
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
+    """Texts whose normalized form is equal share this key."""
     return hashlib.sha256(normalize_text(text).encode()).hexdigest()[:32]
 
 
@@ -68,7 +69,7 @@ def group_prompts(prompts: Iterable[tuple[int, list[dict[str, Any]]]], *, thresh
     for prompt_id, messages in prompts:  # one pass: the messages themselves are not kept
         text = prompt_text(messages)
         ids.append(prompt_id)
-        keys.append(_text_key(text))
+        keys.append(text_key(text))
         texts.append(text)
     config = MinHashConfig(threshold=threshold)
     # A text of fewer words than a shingle is one shingle, equal only to the same words in the same

@@ -41,7 +41,7 @@ def job_get(*, job_id: int, user: User, role: str = VIEW_ROLE, type: str | None 
 
 
 _RELATED: dict[str, list[str]] = {
-    JobType.EXPORT: ["snapshot"],
+    JobType.EXPORT: ["snapshot", "practice_set"],
     JobType.TRAINING: ["snapshot"],
     JobType.PROBE: ["probe_set"],
     JobType.PRACTICE: ["practice_set"],

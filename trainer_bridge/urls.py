@@ -37,6 +37,11 @@ job_patterns = (
         path(
             "projects/<int:project_id>/quality/practice/<int:set_id>/", sets.practice_set, name="practice-set"
         ),
+        path(
+            "projects/<int:project_id>/quality/practice/<int:set_id>/exports/",
+            sets.practice_export_start,
+            name="practice-export",
+        ),
         path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
         path("retrain/<int:policy_id>/", retrain.retrain_action, name="retrain-action"),
         # API

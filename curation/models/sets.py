@@ -52,13 +52,24 @@ class Verifier(models.TextChoices):
     CHOICE = "choice"
 
 
+class PracticeSplit(models.TextChoices):
+    TRAIN = "train"
+    VALIDATION = "validation"  # held out: what a policy trained on the set is measured on
+
+
 class PracticeSet(models.Model):
-    """Problems with a known final answer that a program can check."""
+    """Problems with a known final answer that a program can check.
+
+    Each problem has a held-out split, set at upload from (split_seed, the problem's text) and stored
+    with it (`curation.practice.problem_split`), so every reading of the set sees the same split.
+    """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="practice_sets")
     name = models.CharField(max_length=200)
     uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    split_seed = models.BigIntegerField(default=0)
+    validation_fraction = models.FloatField(default=0.1)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="practice_set_unique_name")]
@@ -76,6 +87,7 @@ class PracticeProblem(models.Model):
     answer = models.TextField()  # the final answer; a pattern for regex; the right letter for choice
     verifier = models.CharField(max_length=10, choices=Verifier.choices)
     options = models.JSONField(default=dict, blank=True)  # tolerance, relative; choices
+    split = models.CharField(max_length=10, choices=PracticeSplit.choices, default=PracticeSplit.TRAIN)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["practice_set", "line"], name="practice_problem_line")]

@@ -4,7 +4,8 @@ import time
 import pytest
 
 from curation.models import PracticeProblem
-from curation.practice import final_answer, parse_number, practice_set_upload, verify
+from curation.practice import practice_set_upload, verify
+from curation.verifiers import final_answer, parse_number
 from labeling.services.imports import ImportRejected
 from tests.factories import jsonl
 

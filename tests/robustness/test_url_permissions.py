@@ -82,6 +82,7 @@ EXPECTED: dict[str, Rule] = {
     "api-snapshots": Rule("reviewer", 200, "reviewer", 400),
     "api-snapshot": Rule("reviewer", 200, "user", 405),
     "api-export-start": Rule("user", 405, "reviewer", 400),
+    "api-practice-export-start": Rule("user", 405, "reviewer", 400),
     "api-export": Rule("reviewer", 200, "user", 405),
     "api-export-download": Rule("reviewer", 409, "user", 405),
     "trainer_bridge:exports": Rule("reviewer", 200, "user", 405),
@@ -170,6 +171,7 @@ EXPECTED: dict[str, Rule] = {
     "jobs:probe-set": Rule("reviewer", 200, "admin", 200),
     "jobs:practice-sets": Rule("reviewer", 200, "admin", 400),
     "jobs:practice-set": Rule("reviewer", 200, "admin", 200),
+    "jobs:practice-export": Rule("user", 405, "reviewer", 302),
 }
 
 

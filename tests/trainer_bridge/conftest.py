@@ -53,3 +53,79 @@ def base_model(untrained_model_dir, db):
     from registry.services import model_register
 
     return model_register(path=untrained_model_dir, name="tiny-base")
+
+
+# --- practice sets -------------------------------------------------------------------------------
+
+# One problem of each verifier (twice over, so that both splits hold problems), with a right and a wrong
+# solution for each: (problem row, right solution, wrong solution).
+PRACTICE = [
+    (
+        {"problem": f"What is {a} plus {b}?", "answer": str(a + b), "verifier": "numeric", "tolerance": 0.5},
+        f"{a} + {b} is about\nAnswer: {a + b}.3",
+        f"Answer: {a + b + 1}",
+    )
+    for a, b in ((17, 25), (40, 2))
+] + [
+    (
+        {"problem": "What is the capital of Peru?", "answer": "Lima"},
+        "It is Lima.\nAnswer: lima",
+        "Answer: Quito",
+    ),
+    ({"problem": "Capital of Chile?", "answer": "Santiago"}, "Answer: Santiago", "Answer: Lima"),
+    (
+        {
+            "problem": "Which number is prime?",
+            "answer": "C",
+            "verifier": "choice",
+            "choices": ["4", "6", "7"],
+        },
+        "Answer: 7",
+        "Answer: (A)",
+    ),
+    (
+        {"problem": "Which is a colour?", "answer": "red", "verifier": "choice", "choices": ["red", "dog"]},
+        "Answer: A",
+        "Answer: dog",
+    ),
+    (
+        {"problem": "Name a year of the 1990s.", "answer": r"199\d", "verifier": "regex"},
+        "Answer: 1994",
+        "Answer: 2001",
+    ),
+    (
+        {"problem": "Name a year of the 1980s.", "answer": r"198\d", "verifier": "regex"},
+        "Answer: 1987",
+        "Answer: 1887",
+    ),
+]
+
+
+@pytest.fixture
+def practice_set(project, admin):
+    """A practice set of every verifier, half held out (seed 3 puts problems on both sides)."""
+    from curation.practice import practice_set_upload
+    from tests.factories import jsonl
+
+    rows = [row for row, _, _ in PRACTICE]
+    return practice_set_upload(
+        project=project, name="mixed", stream=jsonl(rows), uploaded_by=admin, seed=3, validation_fraction=0.5
+    )
+
+
+@pytest.fixture
+def practice_run(practice_set):
+    """A finished run of the set: the right then the wrong solution of every problem, verified."""
+    from registry.models import ModelVersion
+    from trainer_bridge.models import JobStatus, PracticeSolution
+    from trainer_bridge.services.practice import practice_run_start, practice_run_verify
+
+    model = ModelVersion.objects.create(name="sampled", kind="base", path="/nowhere")
+    run = practice_run_start(practice_set=practice_set, model_version=model, samples=2, dispatch=False)
+    for problem, (_, right, wrong) in zip(practice_set.problems.order_by("line"), PRACTICE, strict=True):
+        for index, text in enumerate((right, wrong)):
+            PracticeSolution.objects.create(run=run, problem=problem, sample_index=index, text=text)
+    practice_run_verify(run=run)
+    run.status = JobStatus.DONE
+    run.save(update_fields=["status"])
+    return run

@@ -40,7 +40,7 @@ def test_the_jobs_tab_lists_exports_probes_and_practice_runs_with_what_each_does
 
     page = client.get(f"/projects/{project.pk}/jobs/").content.decode()
 
-    assert f"export #{export.pk}</a>" in page and "sft export of everything v1" in page
+    assert f"export #{export.pk}</a>" in page and "sft export of snapshot everything v1" in page
     assert f"refusal probe #{probe.pk}</a>" in page and "2 answers per question of" in page
     assert f"practice sampling #{practice.pk}</a>" in page and "2 solutions per problem of" in page
     for job in (export, probe, practice):

@@ -9,13 +9,10 @@ from curation.models import PracticeSet
 from curation.practice import ANSWER_INSTRUCTION, practice_set_upload
 from registry.models import ModelVersion
 from tests.factories import jsonl
+from trainer_bridge.exports import run_practice_export
 from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import JobStatus, PracticeResult, PracticeSolution
-from trainer_bridge.services.practice import (
-    practice_export,
-    practice_run_start,
-    practice_run_verify,
-)
+from trainer_bridge.services.practice import practice_run_start, practice_run_verify
 
 
 def _read(path):
@@ -36,17 +33,24 @@ def test_pass_rates_and_the_three_exports(project, admin, tmp_path):
             PracticeSolution.objects.create(run=run, problem=problem, sample_index=i, text=text)
 
     practice_run_verify(run=run)
+    run.status = JobStatus.DONE
+    run.save()
 
     rates = dict(PracticeResult.objects.filter(run=run).values_list("problem__line", "pass_rate"))
     assert rates == {1: pytest.approx(2 / 3), 2: 0.0}
     assert PracticeSolution.objects.get(run=run, problem=add, sample_index=1).final_answer == "5"
 
+    def export(kind, name, run=run):
+        return run_practice_export(
+            practice_set=practice_set, run=run, kind=kind, path=tmp_path / name
+        ).records
+
     prompt = [{"role": "user", "content": f"2+2?\n\n{ANSWER_INSTRUCTION}"}]
-    assert practice_export(kind="sft", path=tmp_path / "sft.jsonl", practice_set=practice_set, run=run) == 1
+    assert export("sft", "sft.jsonl") == 1
     assert _read(tmp_path / "sft.jsonl") == [
         {"messages": [*prompt, {"role": "assistant", "content": "Answer: 4"}]}
     ]
-    assert practice_export(kind="rm", path=tmp_path / "rm.jsonl", practice_set=practice_set, run=run) == 1
+    assert export("rm", "rm.jsonl") == 1
     assert _read(tmp_path / "rm.jsonl") == [
         {
             "prompt": prompt,
@@ -54,13 +58,14 @@ def test_pass_rates_and_the_three_exports(project, admin, tmp_path):
             "rejected": [{"role": "assistant", "content": "Answer: 5"}],
         }
     ]
-    assert practice_export(kind="rl", path=tmp_path / "rl.jsonl", practice_set=practice_set, run=run) == 2
+    assert export("problems", "rl.jsonl") == 2
     rl = _read(tmp_path / "rl.jsonl")
     assert rl[1] == {
         "prompt": [{"role": "user", "content": f"Capital of Peru?\n\n{ANSWER_INSTRUCTION}"}],
         "answer": "Lima",
         "verifier": "exact",
-        "options": {},
+        "split": peru.split,
+        "line": 2,
         "pass_rate": 0.0,
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -68,8 +73,9 @@ def test_pass_rates_and_the_three_exports(project, admin, tmp_path):
         "rm.jsonl",
         "sft.jsonl",
     ]  # no temp files
-    with pytest.raises(DomainError):
-        practice_export(kind="sft", path=tmp_path / "x.jsonl", practice_set=practice_set, run=None)
+    with pytest.raises(DomainError, match="made from a practice run") as refused:
+        export("sft", "x.jsonl", run=None)
+    assert refused.value.field == "run"
 
 
 def test_a_practice_run_with_a_real_model_stores_every_sample_and_a_pass_rate(project, admin, tiny_model_dir):
@@ -96,22 +102,29 @@ def test_a_practice_run_with_a_real_model_stores_every_sample_and_a_pass_rate(pr
         assert r.passed == stored and r.pass_rate == stored / 4
 
 
-def test_the_practice_command_uploads_and_exports(project, admin, tmp_path):
+def test_the_practice_command_uploads_and_export_practice_exports(project, admin, tmp_path):
     source = tmp_path / "problems.jsonl"
     source.write_text('{"problem": "1+1?", "answer": "2", "verifier": "numeric"}\n')
     out = StringIO()
-    call_command(
-        "practice", "upload", project.name, "arith", str(source), "--user", admin.username, stdout=out
-    )
+    upload = ["practice", "upload", project.name, "arith", str(source), "--user", admin.username]
+    call_command(*upload, "--seed", "5", "--validation-fraction", "0", stdout=out)
     practice_set = PracticeSet.objects.get(name="arith")
-    assert json.loads(out.getvalue()) == {"practice_set": practice_set.pk, "problems": 1}
+    assert (practice_set.split_seed, practice_set.validation_fraction) == (5, 0.0)
+    assert json.loads(out.getvalue()) == {
+        "practice_set": practice_set.pk,
+        "problems": 1,
+        "split": {"train": 1, "validation": 0},
+    }
 
-    call_command(
-        "practice", "export", "rl", str(practice_set.pk), "--out", str(tmp_path / "rl.jsonl"), stdout=out
-    )
+    out = StringIO()
+    args = ["--set", str(practice_set.pk), "--no-progress"]
+    call_command("export_practice", *args, "--out", str(tmp_path / "rl.jsonl"), stdout=out)
     assert _read(tmp_path / "rl.jsonl")[0]["answer"] == "2"
-    with pytest.raises(CommandError, match="needs a practice run"):
-        call_command("practice", "export", "sft", str(practice_set.pk), "--out", str(tmp_path / "sft.jsonl"))
+    assert json.loads(out.getvalue())["records"] == 1
+    with pytest.raises(CommandError, match="made from a practice run"):
+        call_command("export_practice", *args, "--kind", "sft", "--out", str(tmp_path / "sft.jsonl"))
+    with pytest.raises(CommandError, match="no finished run 99"):
+        call_command("export_practice", *args, "--kind", "sft", "--run", "99")
 
     source.write_text('{"problem": "1+1?", "answer": "two", "verifier": "numeric"}\n')
     err = StringIO()

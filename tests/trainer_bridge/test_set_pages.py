@@ -86,3 +86,24 @@ def test_admins_start_probe_and_practice_runs_from_the_set_pages(project, admin,
         "queued",
     )
     assert f"#{probe_run.pk}" in client.get(probe_url).content.decode()
+
+
+def test_the_practice_upload_form_sets_the_held_out_split(project, admin):
+    client = _client(admin)
+    rows = [
+        {"problem": f"What is {a} plus 1?", "answer": str(a + 1), "verifier": "numeric"} for a in range(30)
+    ]
+    url = reverse("jobs:practice-sets", args=[project.pk])
+    bad = client.post(url, _upload("sums", rows) | {"seed": "1", "validation_fraction": "1.5"})
+    assert bad.status_code == 400 and not PracticeSet.objects.exists()
+
+    assert (
+        client.post(url, _upload("sums", rows) | {"seed": "11", "validation_fraction": "0.4"}).status_code
+        == 302
+    )
+    practice_set = PracticeSet.objects.get()
+    assert (practice_set.split_seed, practice_set.validation_fraction) == (11, 0.4)
+    held_out = practice_set.problems.filter(split="validation").count()
+    page = client.get(reverse("jobs:practice-set", args=[project.pk, practice_set.pk])).content.decode()
+    assert f"{30 - held_out} training problems, {held_out} held out for validation" in page
+    assert 0 < held_out < 30

@@ -1,4 +1,5 @@
-"""REST API for snapshots and exports: parse, check the role, call a service, render."""
+"""REST API for snapshots and exports (of snapshots and of practice sets): parse, check the role, call a
+service, render."""
 
 from typing import Any
 
@@ -9,21 +10,25 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotFound
 from core.types import ApiRequest
-from curation.models import DatasetSnapshot
+from curation.models import DatasetSnapshot, PracticeSet
 from curation.selectors import snapshot_get, snapshots_for
 from curation.snapshots import Verdict, snapshot_freeze
 from labeling.access import project_for, require_role
 from labeling.models import Project, TaskKind
-from trainer_bridge.exports import KINDS
-from trainer_bridge.models import ExportJob
+from trainer_bridge.exports import KINDS, LAYOUTS, PRACTICE_KINDS
+from trainer_bridge.models import ExportJob, PracticeRun
 from trainer_bridge.services.exports import (
     EXPORT_ROLE,
     export_job_file,
     export_job_for,
     export_job_payload,
     export_job_start,
+    practice_export_job_start,
 )
+
+INT_MAX = 2**31 - 1
 
 
 class SnapshotFreezeSerializer(serializers.Serializer):
@@ -47,6 +52,21 @@ class ExportStartSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["pairwise", "kwise"], required=False, help_text="rm only")
     by = serializers.ChoiceField(choices=["labeler", "consensus"], required=False, help_text="rm only")
     margin = serializers.BooleanField(required=False, help_text="rm pairwise only")
+    layout = serializers.ChoiceField(
+        choices=list(LAYOUTS),
+        required=False,
+        help_text="whose trainer reads it: trl (default), verl (prompts), openrlhf (rm pairwise, prompts)",
+    )
+
+
+class PracticeExportStartSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(PRACTICE_KINDS))
+    run = serializers.IntegerField(
+        required=False, min_value=1, max_value=INT_MAX, help_text="a finished run (needed by sft and rm)"
+    )
+    format = serializers.ChoiceField(choices=["jsonl", "parquet"], required=False)
+    split = serializers.ChoiceField(choices=["all", "train", "validation"], required=False)
+    layout = serializers.ChoiceField(choices=list(LAYOUTS), required=False)
 
 
 def snapshot_payload(snapshot: DatasetSnapshot, *, manifest: bool = False) -> dict[str, Any]:
@@ -123,6 +143,28 @@ class ExportStart(APIView):
         options = dict(serializer.validated_data)
         kind = options.pop("kind")
         job, created = export_job_start(snapshot=snapshot, kind=kind, options=options, user=request.user)
+        return Response(_job_body(request, job) | {"created": created}, status=status.HTTP_202_ACCEPTED)
+
+
+class PracticeExportStart(APIView):
+    @extend_schema(request=PracticeExportStartSerializer, responses={202: None})
+    def post(self, request: ApiRequest, set_id: int) -> Response:
+        practice_set = PracticeSet.objects.select_related("project").filter(pk=set_id).first()
+        if practice_set is None:
+            raise NotFound("no such practice set")
+        require_role(user=request.user, project=practice_set.project, role=EXPORT_ROLE)
+        serializer = PracticeExportStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        options = dict(serializer.validated_data)
+        kind, run_id = options.pop("kind"), options.pop("run", None)
+        run = None
+        if run_id is not None:
+            run = PracticeRun.objects.filter(pk=run_id, practice_set=practice_set).first()
+            if run is None:
+                raise NotFound(f"practice set {practice_set.pk} has no run {run_id}", field="run")
+        job, created = practice_export_job_start(
+            practice_set=practice_set, kind=kind, run=run, options=options, user=request.user
+        )
         return Response(_job_body(request, job) | {"created": created}, status=status.HTTP_202_ACCEPTED)
 
 

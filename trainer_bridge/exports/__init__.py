@@ -1,7 +1,10 @@
-"""Exports of frozen snapshots (SFT, reward model, prompts) and the jobs that run them in the background."""
+"""Exports of frozen snapshots (SFT, reward model, prompts) and of practice sets (problems, a run's
+solutions), for TRL, verl or OpenRLHF, and the jobs that run them in the background."""
 
 from trainer_bridge.exports.core import (
     KINDS,
+    LAYOUTS,
+    PRACTICE_KINDS,
     ExportEmpty,
     ExportFailed,
     ExportResult,
@@ -10,11 +13,16 @@ from trainer_bridge.exports.core import (
     export_prompts,
     export_rm,
     export_sft,
+    practice_export_options,
+    practice_export_path,
     run_export,
+    run_practice_export,
 )
 
 __all__ = [
     "KINDS",
+    "LAYOUTS",
+    "PRACTICE_KINDS",
     "ExportEmpty",
     "ExportFailed",
     "ExportResult",
@@ -23,5 +31,8 @@ __all__ = [
     "export_prompts",
     "export_rm",
     "export_sft",
+    "practice_export_options",
+    "practice_export_path",
     "run_export",
+    "run_practice_export",
 ]

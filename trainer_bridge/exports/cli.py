@@ -12,12 +12,24 @@ from curation.selectors import snapshot_get
 from trainer_bridge.exports.core import ExportResult, default_export_path, export_options, run_export
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--snapshot", required=True, help="snapshot id (or its name, when unique)")
+def add_common_arguments(parser: argparse.ArgumentParser, *, snapshot: bool = True) -> None:
+    if snapshot:
+        parser.add_argument("--snapshot", required=True, help="snapshot id (or its name, when unique)")
     parser.add_argument("--out", type=Path, help="output file (default: under COACH_DATA_ROOT/exports)")
-    parser.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    parser.add_argument(
+        "--format", choices=["jsonl", "parquet"], help="default: jsonl (parquet for --layout verl)"
+    )
     parser.add_argument("--split", choices=["all", "train", "validation"], default="all")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_layout_argument(parser: argparse.ArgumentParser, layouts: tuple[str, ...]) -> None:
+    parser.add_argument(
+        "--layout",
+        choices=layouts,
+        default="trl",
+        help="whose trainer reads the file (docs/operations.md shows how to hand it over)",
+    )
 
 
 def run_export_command(

@@ -1,7 +1,8 @@
-"""Export a frozen snapshot to a file: SFT conversations, reward-model rankings, or prompts.
+"""Export a frozen snapshot (SFT conversations, reward-model rankings, or prompts) or a practice set (its
+problems, or a run's solutions) to a file, laid out for TRL, verl or OpenRLHF.
 
 The rows stream from a server-side cursor and the file is written as it goes, so memory stays flat
-however big the snapshot; the same snapshot and options always give byte-identical files.
+however big the snapshot; the same source and options always give byte-identical files.
 """
 
 import hashlib
@@ -17,11 +18,11 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from core.errors import DomainError
-from curation.models import DatasetSnapshot
+from curation.models import DatasetSnapshot, PracticeSet
 from curation.selectors import snapshot_row_count, snapshot_rows
 from curation.snapshots import snapshot_consensus_rule
 from curation.splits import SPLITS
-from trainer_bridge.exports import records
+from trainer_bridge.exports import practice, records
 from trainer_bridge.exports.files import (
     FORMATS,
     EmptyOutput,
@@ -31,8 +32,16 @@ from trainer_bridge.exports.files import (
     write_jsonl,
     write_parquet,
 )
+from trainer_bridge.models import JobStatus, PracticeRun
 
-KINDS = ("sft", "rm", "prompts")
+KINDS = ("sft", "rm", "prompts")  # of a snapshot
+PRACTICE_KINDS = ("problems", "sft", "rm")  # of a practice set
+# Whose trainer reads the file. TRL's is Coach's own; verl reads Parquet only.
+LAYOUTS = ("trl", "verl", "openrlhf")
+_LAYOUTS_OF = {
+    "snapshot": {"sft": ("trl",), "rm": ("trl", "openrlhf"), "prompts": LAYOUTS},
+    "practice": {"problems": LAYOUTS, "sft": ("trl",), "rm": ("trl", "openrlhf")},
+}
 SFT_KINDS = ("demonstration", "refusal", "search")
 PROMPT_KINDS = ("ranking", *SFT_KINDS)
 RM_MODES = ("pairwise", "kwise")
@@ -62,20 +71,20 @@ class ExportResult:
 
 
 def export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Checked options with defaults filled in; the same dict always names the same file."""
+    """Checked options of a snapshot export, with defaults filled in; the same dict always names the same
+    file."""
     raw = dict(raw or {})
     if kind not in KINDS:
         raise DomainError(f"an export is one of {list(KINDS)}", field="kind")
-    options: dict[str, Any] = {
-        "format": _choice(raw.pop("format", None) or "jsonl", FORMATS, "format"),
-        "split": _choice(raw.pop("split", None) or "all", ("all", *SPLITS), "split"),
-    }
+    options = _common_options("snapshot", kind, raw)
     if kind == "rm":
         options["mode"] = _choice(raw.pop("mode", None) or "pairwise", RM_MODES, "mode")
         options["by"] = _choice(raw.pop("by", None) or "labeler", RM_BY, "by")
         options["margin"] = bool(raw.pop("margin", False))
         if options["margin"] and options["mode"] != "pairwise":
             raise DomainError("a margin belongs to pairwise rows", field="margin")
+        if options.get("layout") == "openrlhf" and options["mode"] != "pairwise":
+            raise DomainError("OpenRLHF reads pairwise rows (chosen, rejected)", field="mode")
     else:
         allowed = SFT_KINDS if kind == "sft" else PROMPT_KINDS
         kinds = raw.pop("kinds", None) or list(allowed)
@@ -84,11 +93,44 @@ def export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str,
         if unknown := sorted(set(kinds) - set(allowed)):
             raise DomainError(f"{kind} exports take kinds from {list(allowed)}, not {unknown}", field="kinds")
         options["kinds"] = sorted(set(kinds))
+    _refuse_unused(kind, raw)
+    return options
+
+
+def practice_export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Checked options of a practice-set export (format, split, layout), with defaults filled in."""
+    raw = dict(raw or {})
+    if kind not in PRACTICE_KINDS:
+        raise DomainError(f"a practice-set export is one of {list(PRACTICE_KINDS)}", field="kind")
+    options = _common_options("practice", kind, raw)
+    _refuse_unused(kind, raw)
+    return options
+
+
+def _common_options(source: str, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """format and split, and the layout when it is not TRL's (so the options, and the file names, of the
+    exports made before layouts existed stay what they were)."""
+    layouts = _LAYOUTS_OF[source][kind]
+    layout = raw.pop("layout", None) or "trl"
+    if layout not in layouts:
+        raise DomainError(f"a {kind} export is laid out for one of {list(layouts)}", field="layout")
+    fmt = raw.pop("format", None) or ("parquet" if layout == "verl" else "jsonl")
+    options: dict[str, Any] = {
+        "format": _choice(fmt, FORMATS, "format"),
+        "split": _choice(raw.pop("split", None) or "all", ("all", *SPLITS), "split"),
+    }
+    if layout == "verl" and options["format"] != "parquet":
+        raise DomainError("verl reads Parquet files: export parquet", field="format")
+    if layout != "trl":
+        options["layout"] = layout
+    return options
+
+
+def _refuse_unused(kind: str, raw: dict[str, Any]) -> None:
     if unused := {k: v for k, v in raw.items() if v not in (None, False, "", [])}:
         raise DomainError(
             f"options {sorted(unused)} do not apply to a {kind} export", field=sorted(unused)[0]
         )
-    return options
 
 
 def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
@@ -99,14 +141,39 @@ def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
 
 def default_export_path(snapshot: DatasetSnapshot, kind: str, options: dict[str, Any]) -> Path:
     """Where an export of these options goes under EXPORT_ROOT: one file per snapshot and options."""
-    key = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:10]
     parts = [slugify(snapshot.name) or "snapshot", kind]
     if kind == "rm":
         parts += [options["mode"], options["by"]]
+    return _export_path(f"snapshot-{snapshot.pk}", parts, options, options)
+
+
+def check_practice_run(practice_set: PracticeSet, run: PracticeRun | None, kind: str) -> None:
+    """A solutions export needs a run; a run named must be a finished run of this set."""
+    if kind != "problems" and run is None:
+        raise DomainError(f"a {kind} export is made from a practice run: name one", field="run")
+    if run is not None and (run.practice_set_id != practice_set.pk or run.status != JobStatus.DONE):
+        raise DomainError(f"run {run.pk} is not a finished run of {practice_set.name}", field="run")
+
+
+def practice_export_path(
+    practice_set: PracticeSet, run: PracticeRun | None, kind: str, options: dict[str, Any]
+) -> Path:
+    """Where a practice-set export goes under EXPORT_ROOT: one file per set, run and options."""
+    parts = [slugify(practice_set.name) or "practice", kind]
+    if run is not None:
+        parts.append(f"run{run.pk}")
+    keyed = options if run is None else options | {"run": run.pk}
+    return _export_path(f"practice-set-{practice_set.pk}", parts, options, keyed)
+
+
+def _export_path(folder: str, parts: list[str], options: dict[str, Any], keyed: dict[str, Any]) -> Path:
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:10]
+    if "layout" in options:
+        parts.append(options["layout"])
     if options["split"] != "all":
         parts.append(options["split"])
     extension = "jsonl" if options["format"] == "jsonl" else "parquet"
-    return Path(settings.EXPORT_ROOT) / f"snapshot-{snapshot.pk}" / f"{'-'.join(parts)}-{key}.{extension}"
+    return Path(settings.EXPORT_ROOT) / folder / f"{'-'.join(parts)}-{key}.{extension}"
 
 
 def run_export(
@@ -141,14 +208,23 @@ def run_export(
                 on_progress(read[0], total * passes)
             yield row
 
+    layout = options.get("layout", "trl")
+    data_source = f"coach/snapshot/{snapshot.name}"
+
     def make_records() -> Iterator[dict[str, Any]]:
         if kind == "sft":
             return records.sft_records(rows())
         if kind == "prompts":
+            if layout == "verl":
+                return records.verl_prompt_records(rows(), data_source=data_source)
+            if layout == "openrlhf":
+                return records.openrlhf_prompt_records(rows(), data_source=data_source)
             return records.prompt_records(rows())
         if options["mode"] == "kwise":
             return records.kwise_records(rows(), by=options["by"], consensus=consensus)
-        return records.pair_records(rows(), by=options["by"], margin=options["margin"], consensus=consensus)
+        return records.pair_records(
+            rows(), by=options["by"], margin=options["margin"], consensus=consensus, layout=layout
+        )
 
     try:
         with transaction.atomic():  # server-side cursors stream rows only inside a transaction
@@ -157,7 +233,7 @@ def run_export(
                 written = write_parquet(path, make_records)
             elif kind == "rm" and options["mode"] == "pairwise":
                 lines = records.pair_lines(
-                    rows(), by=options["by"], margin=options["margin"], consensus=consensus
+                    rows(), by=options["by"], margin=options["margin"], consensus=consensus, layout=layout
                 )
                 written = write_jsonl(path, lines)
             else:
@@ -176,6 +252,64 @@ def run_export(
         kind=kind,
         options=options,
         rows_read=total,
+        records=written.records,
+        bytes=written.bytes,
+        sha256=written.sha256,
+        seconds=time.monotonic() - started,
+    )
+
+
+def run_practice_export(
+    *,
+    practice_set: PracticeSet,
+    run: PracticeRun | None,
+    kind: str,
+    path: Path,
+    options: Mapping[str, Any] | None = None,
+    on_progress: OnProgress | None = None,
+) -> ExportResult:
+    """A practice set's problems (with the run's pass rates, if a run is given), or a run's verified
+    solutions (sft: the correct ones; rm: correct over incorrect), in the problems of one split or all."""
+    started = time.monotonic()
+    options = practice_export_options(kind, options)
+    check_practice_run(practice_set, run, kind)
+    split = None if options["split"] == "all" else options["split"]
+    problems = practice.problems_of(practice_set, split=split)
+    if not problems:
+        where = "" if split is None else f" in the {split} split"
+        raise ExportEmpty(f"practice set {practice_set.name} has no problems{where}", field="split")
+    layout = options.get("layout", "trl")
+    if on_progress:
+        on_progress(0, len(problems))
+
+    def make_records() -> Iterator[dict[str, Any]]:
+        if kind == "problems":
+            return practice.problem_records(
+                problems, layout=layout, data_source=f"coach/practice/{practice_set.name}", run=run
+            )
+        assert run is not None
+        if kind == "sft":
+            return practice.solution_sft_records(problems, run=run)
+        return practice.solution_pair_records(problems, run=run, layout=layout)
+
+    try:
+        written = (
+            write_parquet(path, make_records)
+            if options["format"] == "parquet"
+            else write_jsonl(path, map(json_line, make_records()))
+        )
+    except EmptyOutput:
+        what = "correct solutions" if kind == "sft" else "problems with both a correct and a wrong solution"
+        raise ExportEmpty(f"run {run.pk if run else ''} has no {what}", field="run") from None
+    except ParquetSchemaConflict as exc:
+        raise ExportFailed(str(exc), field="format") from None
+    if on_progress:
+        on_progress(len(problems), len(problems))
+    return ExportResult(
+        path=path,
+        kind=kind,
+        options=options,
+        rows_read=len(problems),
         records=written.records,
         bytes=written.bytes,
         sha256=written.sha256,
@@ -206,10 +340,11 @@ def export_rm(
     by: str = "labeler",
     margin: bool = False,
     split: str = "all",
+    layout: str = "trl",
     on_progress: OnProgress | None = None,
 ) -> ExportResult:
     """Rankings as pairwise preference rows or K-wise groups, per labeler or by consensus."""
-    options = {"format": fmt, "mode": mode, "by": by, "margin": margin, "split": split}
+    options = {"format": fmt, "mode": mode, "by": by, "margin": margin, "split": split, "layout": layout}
     return run_export(snapshot=snapshot, kind="rm", path=path, options=options, on_progress=on_progress)
 
 
@@ -217,11 +352,12 @@ def export_prompts(
     *,
     snapshot: DatasetSnapshot,
     path: Path,
-    fmt: str = "jsonl",
+    fmt: str | None = None,
     kinds: list[str] | None = None,
     split: str = "all",
+    layout: str = "trl",
     on_progress: OnProgress | None = None,
 ) -> ExportResult:
-    """Each prompt once, as TRL prompt-only rows for the RL stage."""
-    options = {"format": fmt, "kinds": kinds, "split": split}
+    """Each prompt once, as prompt-only rows for the RL stage (TRL's, verl's or OpenRLHF's)."""
+    options = {"format": fmt, "kinds": kinds, "split": split, "layout": layout}
     return run_export(snapshot=snapshot, kind="prompts", path=path, options=options, on_progress=on_progress)

@@ -10,6 +10,16 @@
   before manifests named a rule takes the mean rank, and its records stay as they were: no
   `consensus_rule`, so an export of it is byte for byte what it always was.
 - Prompts: `{"prompt": [...]}` once per prompt, for the RL stage.
+
+Other trainers' layouts (`layout`), where they read something else:
+
+- OpenRLHF preferences: `{"chosen": [prompt..., assistant turn], "rejected": [...], "margin"?}`, whole
+  conversations, as its reward-model and DPO trainers read them with `--apply_chat_template` and no
+  `--prompt_key` (DPO takes the prompt from `chosen[:-1]`).
+- OpenRLHF prompts: `{"input": [...], "datasource"}` (`--input_key input`).
+- verl prompts: `data_source`, `prompt`, `ability: "alignment"`, `reward_model: {"style": "model",
+  "ground_truth": ""}` (a reward model scores them: there is no answer to check) and
+  `extra_info: {"split", "index", "prompt_id"}`, as verl's own RLHF preprocessing writes them.
 """
 
 from collections.abc import Iterable, Iterator
@@ -74,17 +84,32 @@ def ranked_pairs(tiers: list[list[int]]) -> Iterator[tuple[int, int, int]]:
 
 
 def pair_lines(
-    rows: Iterable[Row], *, by: str, margin: bool, consensus: ConsensusRule | None = None
+    rows: Iterable[Row],
+    *,
+    by: str,
+    margin: bool,
+    consensus: ConsensusRule | None = None,
+    layout: str = "trl",
 ) -> Iterator[bytes]:
     """Pairwise JSONL lines, built from pieces encoded once per ranking (a K=9 ranking gives 36 lines)."""
     for ranking in _rankings(rows, by, consensus):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
-        turn = {cid: _dumps([{"role": "assistant", "content": text}]) for cid, text in texts.items()}
-        head = b'{"prompt":' + _dumps(ranking["prompt"]) + b',"chosen":'
+        turn = {cid: _dumps(_answer(ranking["prompt"], text, layout)) for cid, text in texts.items()}
+        head = (
+            b'{"chosen":'
+            if layout == "openrlhf"
+            else b'{"prompt":' + _dumps(ranking["prompt"]) + b',"chosen":'
+        )
         tail = _pair_tail(ranking, by, consensus)
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
             extra = b',"margin":%s' % _dumps(float(distance)) if margin else b""
             yield b"".join((head, turn[chosen], b',"rejected":', turn[rejected], extra, tail))
+
+
+def _answer(prompt: list[Row], text: str, layout: str) -> list[Row]:
+    """A chosen or rejected side: the assistant turn (TRL), or the whole conversation (OpenRLHF)."""
+    turn = {"role": "assistant", "content": text}
+    return [*prompt, turn] if layout == "openrlhf" else [turn]
 
 
 def _pair_tail(ranking: Row, by: str, consensus: ConsensusRule | None) -> bytes:
@@ -95,17 +120,20 @@ def _pair_tail(ranking: Row, by: str, consensus: ConsensusRule | None) -> bytes:
 
 
 def pair_records(
-    rows: Iterable[Row], *, by: str, margin: bool, consensus: ConsensusRule | None = None
+    rows: Iterable[Row],
+    *,
+    by: str,
+    margin: bool,
+    consensus: ConsensusRule | None = None,
+    layout: str = "trl",
 ) -> Iterator[Row]:
     """The same pairs as `pair_lines`, as records (for Parquet)."""
     for ranking in _rankings(rows, by, consensus):
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
-            record: Row = {
-                "prompt": ranking["prompt"],
-                "chosen": [{"role": "assistant", "content": texts[chosen]}],
-                "rejected": [{"role": "assistant", "content": texts[rejected]}],
-            }
+            record: Row = {} if layout == "openrlhf" else {"prompt": ranking["prompt"]}
+            record["chosen"] = _answer(ranking["prompt"], texts[chosen], layout)
+            record["rejected"] = _answer(ranking["prompt"], texts[rejected], layout)
             if margin:
                 record["margin"] = float(distance)
             record["prompt_id"] = ranking["prompt_id"]
@@ -148,11 +176,35 @@ def _rating(rating: Row | None) -> Row | None:
 # --- prompts -------------------------------------------------------------------------------------
 
 
-def prompt_records(rows: Iterable[Row]) -> Iterator[Row]:
-    """One record per prompt (rows arrive grouped by prompt); tools come from a row that used them."""
-    for prompt_id, group in groupby(rows, key=lambda row: row["prompt_id"]):
+def _prompts(rows: Iterable[Row]) -> Iterator[tuple[Row, Any]]:
+    """(the first row of each prompt, the tools of a row that used them); rows arrive grouped by prompt."""
+    for _, group in groupby(rows, key=lambda row: row["prompt_id"]):
         members = list(group)
-        record: Row = {"prompt": members[0]["prompt"], "prompt_id": prompt_id}
-        if tools := next((row["tools"] for row in members if row.get("tools")), None):
+        yield members[0], next((row["tools"] for row in members if row.get("tools")), None)
+
+
+def prompt_records(rows: Iterable[Row]) -> Iterator[Row]:
+    """One record per prompt; tools come from a row that used them."""
+    for first, tools in _prompts(rows):
+        record: Row = {"prompt": first["prompt"], "prompt_id": first["prompt_id"]}
+        if tools:
             record["tools"] = tools
         yield record
+
+
+def verl_prompt_records(rows: Iterable[Row], *, data_source: str) -> Iterator[Row]:
+    """One verl row per prompt, to be scored by a reward model."""
+    for index, (first, _) in enumerate(_prompts(rows)):
+        yield {
+            "data_source": data_source,
+            "prompt": first["prompt"],
+            "ability": "alignment",
+            "reward_model": {"style": "model", "ground_truth": ""},
+            "extra_info": {"split": first["split"], "index": index, "prompt_id": first["prompt_id"]},
+        }
+
+
+def openrlhf_prompt_records(rows: Iterable[Row], *, data_source: str) -> Iterator[Row]:
+    """One OpenRLHF prompt row per prompt."""
+    for first, _ in _prompts(rows):
+        yield {"input": first["prompt"], "datasource": data_source, "prompt_id": first["prompt_id"]}

@@ -106,25 +106,56 @@ class JobMetric(models.Model):
 
 
 class ExportJob(Job):
-    """One export of a snapshot to a file; progress counts the snapshot rows read."""
+    """One export to a file, of a snapshot or of a practice set (and one of its runs); progress counts
+    the snapshot rows or the problems read."""
 
     class Kind(models.TextChoices):
         SFT = "sft"
         RM = "rm"
         PROMPTS = "prompts"
+        PROBLEMS = "problems"  # a practice set's problems with their answers and verifiers
 
     snapshot = models.ForeignKey(
-        "curation.DatasetSnapshot", on_delete=models.PROTECT, related_name="export_jobs"
+        "curation.DatasetSnapshot",
+        on_delete=models.PROTECT,
+        related_name="export_jobs",
+        null=True,
+        blank=True,
+    )
+    practice_set = models.ForeignKey(
+        "curation.PracticeSet", on_delete=models.PROTECT, related_name="export_jobs", null=True, blank=True
+    )
+    # The run whose solutions a practice-set export writes (sft, rm), or whose pass rates it adds.
+    practice_run = models.ForeignKey(
+        "trainer_bridge.PracticeRun", on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    options = models.JSONField(default=dict, blank=True)  # format, split, kinds, mode, by, margin
+    options = models.JSONField(default=dict, blank=True)  # format, split, layout, kinds, mode, by, margin
     rows_written = models.BigIntegerField(default=0)  # lines (or records) in the file
     file_path = models.CharField(max_length=1000, blank=True, default="")
     file_bytes = models.BigIntegerField(default=0)
     file_sha256 = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["snapshot", "kind"], name="export_job_by_snapshot")]
+        indexes = [
+            models.Index(fields=["snapshot", "kind"], name="export_job_by_snapshot"),
+            models.Index(fields=["practice_set", "kind"], name="export_job_by_practice_set"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(snapshot__isnull=False, practice_set__isnull=True, practice_run__isnull=True)
+                | Q(snapshot__isnull=True, practice_set__isnull=False),
+                name="export_job_of_a_snapshot_or_a_practice_set",
+            )
+        ]
+
+    @property
+    def source_name(self) -> str:
+        """What the export is of, in words."""
+        if self.practice_set is not None:
+            return f"practice set {self.practice_set.name}"
+        assert self.snapshot is not None  # the check constraint: one or the other
+        return f"snapshot {self.snapshot.name}"
 
 
 class GenerationJob(Job):

@@ -1,19 +1,29 @@
-"""Export jobs: an export started from the web or the API runs in a Celery worker and reports progress."""
+"""Export jobs: an export of a snapshot or a practice set, started from the web or the API, runs in a Celery
+worker and reports progress."""
 
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from core.errors import Conflict, DomainError, Gone, NotFound
 from core.types import User
-from curation.models import DatasetSnapshot
+from curation.models import DatasetSnapshot, PracticeSet
 from labeling.access import require_role
 from labeling.models import Role
-from trainer_bridge.exports.core import default_export_path, export_options, run_export
+from trainer_bridge.exports.core import (
+    check_practice_run,
+    default_export_path,
+    export_options,
+    practice_export_options,
+    practice_export_path,
+    run_export,
+    run_practice_export,
+)
 from trainer_bridge.jobs.lifecycle import Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
-from trainer_bridge.models import ExportJob, JobStatus, JobType
+from trainer_bridge.models import ExportJob, JobStatus, JobType, PracticeRun
 
 EXPORT_ROLE = Role.REVIEWER  # reviewers and admins of the project may export its data
 
@@ -25,12 +35,9 @@ def export_job_start(
     """Queue an export; the same snapshot and options give back the job that made (or makes) that file."""
     require_role(user=user, project=snapshot.project, role=EXPORT_ROLE)
     options = export_options(kind, options)
-    same = ExportJob.objects.filter(snapshot=snapshot, kind=kind, options=options).order_by(
-        "-created_at", "-id"
-    )
-    for job in same.exclude(status__in=(JobStatus.FAILED, JobStatus.CANCELLED))[:1]:
-        if job.status != JobStatus.DONE or Path(job.file_path).exists():
-            return job, False
+    same = ExportJob.objects.filter(snapshot=snapshot, kind=kind, options=options)
+    if (found := _same_file(same)) is not None:
+        return found, False
     job = ExportJob.objects.create(
         type=JobType.EXPORT,
         project=snapshot.project,
@@ -45,11 +52,56 @@ def export_job_start(
     return job, True
 
 
+@transaction.atomic
+def practice_export_job_start(
+    *,
+    practice_set: PracticeSet,
+    kind: str,
+    run: PracticeRun | None = None,
+    options: dict[str, Any] | None,
+    user: User,
+) -> tuple[ExportJob, bool]:
+    """Queue an export of a practice set's problems, or of a finished run's solutions (sft, rm)."""
+    require_role(user=user, project=practice_set.project, role=EXPORT_ROLE)
+    options = practice_export_options(kind, options)
+    check_practice_run(practice_set, run, kind)
+    same = ExportJob.objects.filter(practice_set=practice_set, practice_run=run, kind=kind, options=options)
+    if (found := _same_file(same)) is not None:
+        return found, False
+    job = ExportJob.objects.create(
+        type=JobType.EXPORT,
+        project=practice_set.project,
+        practice_set=practice_set,
+        practice_run=run,
+        kind=kind,
+        options=options,
+        created_by=user,
+        file_path=str(practice_export_path(practice_set, run, kind, options)),
+    )
+    of_run = f" (run {run.pk})" if run is not None else ""
+    job_log(job, f"queued: {kind} export of practice set {practice_set.name}{of_run}")
+    job_dispatch(job)
+    return job, True
+
+
+def _same_file(same: QuerySet[ExportJob]) -> ExportJob | None:
+    """The job that made (or is making) the file of these options, unless it failed or its file is gone."""
+    alive = same.exclude(status__in=(JobStatus.FAILED, JobStatus.CANCELLED)).order_by("-created_at", "-id")
+    for job in alive[:1]:
+        if job.status != JobStatus.DONE or Path(job.file_path).exists():
+            return job
+    return None
+
+
 def export_job_for(*, job_id: int, user: User) -> ExportJob:
-    job = ExportJob.objects.select_related("snapshot__project", "created_by").filter(pk=job_id).first()
+    job = (
+        ExportJob.objects.select_related("project", "snapshot", "practice_set", "created_by")
+        .filter(pk=job_id)
+        .first()
+    )
     if job is None:
         raise NotFound("no such export")
-    require_role(user=user, project=job.snapshot.project, role=EXPORT_ROLE)
+    require_role(user=user, project=job.project, role=EXPORT_ROLE)
     return job
 
 
@@ -64,9 +116,20 @@ def export_work(run: Run, job: ExportJob) -> None:
         run.report(done, total)
         run.check()  # a cancelled export stops at its next thousand rows; no file is left
 
-    result = run_export(
-        snapshot=job.snapshot, kind=job.kind, path=path, options=job.options, on_progress=on_progress
-    )
+    if job.practice_set is not None:
+        result = run_practice_export(
+            practice_set=job.practice_set,
+            run=job.practice_run,
+            kind=job.kind,
+            path=path,
+            options=job.options,
+            on_progress=on_progress,
+        )
+    else:
+        assert job.snapshot is not None  # a check constraint: an export is of one or the other
+        result = run_export(
+            snapshot=job.snapshot, kind=job.kind, path=path, options=job.options, on_progress=on_progress
+        )
     ExportJob.objects.filter(pk=job.pk).update(
         rows_written=result.records, file_bytes=result.bytes, file_sha256=result.sha256
     )
@@ -83,6 +146,9 @@ def export_job_payload(job: ExportJob, *, download_url: str | None = None) -> di
     return {
         "id": job.pk,
         "snapshot": job.snapshot_id,
+        "practice_set": job.practice_set_id,
+        "practice_run": job.practice_run_id,
+        "source": job.source_name,
         "kind": job.kind,
         "options": job.options,
         "status": job.status,
@@ -112,4 +178,11 @@ def export_job_file(job: ExportJob) -> Path:
     return path
 
 
-__all__ = ["DomainError", "export_job_file", "export_job_for", "export_job_payload", "export_job_start"]
+__all__ = [
+    "DomainError",
+    "export_job_file",
+    "export_job_for",
+    "export_job_payload",
+    "export_job_start",
+    "practice_export_job_start",
+]

@@ -1,24 +1,18 @@
 """Practice runs: a model version solves every problem of a practice set N times, each solution checked by
 its verifier (curation.practice); the pass rates say how hard each problem is for that model.
 
-Exports: the correct solutions as SFT rows (rejection sampling), correct-vs-incorrect solutions of one
-problem as reward-model pairs, and the problems with their answers and verifiers for RL. The row
-shapes are those of the snapshot exports.
+What a run sampled is exported by the export jobs (`trainer_bridge.exports.practice`): the correct
+solutions as SFT rows (rejection sampling), correct-vs-incorrect solutions of one problem as
+reward-model pairs, and the problems with their pass rates for RL.
 """
 
 import math
 from collections import defaultdict
-from collections.abc import Iterator
-from itertools import islice, product
-from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 
-from core.errors import DomainError
 from core.types import User
-from curation.jsonl import write_jsonl
-from curation.models import PracticeProblem, PracticeSet
+from curation.models import PracticeSet
 from curation.practice import problem_messages, verify
 from registry.models import ModelVersion
 from trainer_bridge.jobs.lifecycle import Run
@@ -99,69 +93,3 @@ def practice_run_verify(*, run: PracticeRun) -> None:
             problem_id=problem_id,
             defaults={"passed": passed, "total": total, "pass_rate": passed / total},
         )
-
-
-# --- exports ---------------------------------------------------------------------------------------
-
-
-def _solutions_by_problem(run: PracticeRun) -> Iterator[tuple[PracticeProblem, list[str], list[str]]]:
-    """(problem, distinct correct solutions, distinct incorrect solutions), in problem order."""
-    right: dict[int, list[str]] = defaultdict(list)
-    wrong: dict[int, list[str]] = defaultdict(list)
-    rows = PracticeSolution.objects.filter(run=run, correct__isnull=False).order_by(
-        "problem_id", "sample_index"
-    )
-    for problem_id, text, correct in rows.values_list("problem_id", "text", "correct"):
-        bucket = right if correct else wrong
-        if text.strip() and text not in bucket[problem_id]:
-            bucket[problem_id].append(text)
-    for problem in run.practice_set.problems.order_by("line"):
-        yield problem, right[problem.pk], wrong[problem.pk]
-
-
-def practice_sft_rows(*, run: PracticeRun, per_problem: int | None = None) -> Iterator[dict[str, Any]]:
-    """Rejection sampling: each distinct correct solution as an SFT conversation."""
-    for problem, right, _ in _solutions_by_problem(run):
-        for text in right[:per_problem]:
-            yield {"messages": [*problem_messages(problem), {"role": "assistant", "content": text}]}
-
-
-def practice_rm_pair_rows(*, run: PracticeRun, per_problem: int = 4) -> Iterator[dict[str, Any]]:
-    """Reward-model pairs: a correct solution chosen over an incorrect one to the same problem."""
-    for problem, right, wrong in _solutions_by_problem(run):
-        for chosen, rejected in islice(product(right, wrong), per_problem):
-            yield {
-                "prompt": problem_messages(problem),
-                "chosen": [{"role": "assistant", "content": chosen}],
-                "rejected": [{"role": "assistant", "content": rejected}],
-            }
-
-
-def practice_rl_rows(
-    *, practice_set: PracticeSet, run: PracticeRun | None = None
-) -> Iterator[dict[str, Any]]:
-    """Problems with answers and verifiers, for RL with a verifiable reward; with a run, its pass rates."""
-    rates = dict(run.results.values_list("problem_id", "pass_rate")) if run is not None else {}
-    for problem in practice_set.problems.order_by("line"):
-        row: dict[str, Any] = {
-            "prompt": problem_messages(problem),
-            "answer": problem.answer,
-            "verifier": problem.verifier,
-            "options": problem.options,
-        }
-        if problem.pk in rates:
-            row["pass_rate"] = rates[problem.pk]
-        yield row
-
-
-def practice_export(*, kind: str, path: Path, practice_set: PracticeSet, run: PracticeRun | None) -> int:
-    """Write one export as JSONL (whole or not at all); returns the number of rows."""
-    if kind == "rl":
-        return write_jsonl(path, practice_rl_rows(practice_set=practice_set, run=run))
-    if kind not in ("sft", "rm"):
-        raise DomainError(f"unknown export {kind!r}; expected sft, rm or rl", field="kind")
-    if run is None:
-        raise DomainError(f"a {kind} export needs a practice run")
-    if kind == "sft":
-        return write_jsonl(path, practice_sft_rows(run=run))
-    return write_jsonl(path, practice_rm_pair_rows(run=run))

@@ -74,8 +74,8 @@ def _download_url(job: ExportJob) -> str:
 def exports_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     project, role = project_for(request.user, project_id, EXPORT_ROLE)
     jobs = (
-        ExportJob.objects.filter(snapshot__project=project)
-        .select_related("snapshot", "created_by")
+        ExportJob.objects.filter(project=project)
+        .select_related("snapshot", "practice_set", "created_by")
         .order_by("-created_at", "-id")[:50]
     )
     context = project_nav(project, role, "exports") | {
@@ -132,6 +132,8 @@ def export_start(request: AuthedRequest, snapshot_id: int) -> HttpResponse:
     )
     kind = request.POST.get("kind", "")
     options: dict[str, Any] = {"format": request.POST.get("format"), "split": request.POST.get("split")}
+    if kind in ("rm", "prompts"):
+        options["layout"] = request.POST.get("layout")
     if kind == "rm":
         options |= {
             "mode": request.POST.get("mode"),

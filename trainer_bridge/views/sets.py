@@ -1,5 +1,5 @@
-"""Probe and practice set pages: upload a set (curation), run it against a model version (a job), and
-read a run's outcomes. Reviewers read; admins upload and run."""
+"""Probe and practice set pages: upload a set (curation), run it against a model version (a job), read a
+run's outcomes, and export a practice set (a job). Reviewers read and export; admins upload and run."""
 
 from collections.abc import Callable
 from typing import Any, cast
@@ -9,18 +9,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.charts import histogram
 from core.errors import DomainError, NotAllowed, NotFound
-from core.forms import refusal_context, upload_within_limit
+from core.forms import id_or_error, refusal_context, upload_within_limit
+from core.pages import flash_errors
 from core.types import AuthedRequest
 from curation import practice, probes
-from curation.models import PracticeSet, ProbeSet
+from curation.models import PracticeSet, PracticeSplit, ProbeSet
 from labeling.access import has_role, project_for, project_nav
 from labeling.models import Role
 from registry.selectors import models_for
-from trainer_bridge.models import PracticeRun, ProbeRun
+from trainer_bridge.exports import LAYOUTS, PRACTICE_KINDS
+from trainer_bridge.models import ExportJob, JobStatus, PracticeRun, ProbeRun
+from trainer_bridge.services.exports import EXPORT_ROLE, export_job_payload, practice_export_job_start
 from trainer_bridge.services.practice import practice_run_start
 from trainer_bridge.services.probes import probe_outcomes, probe_run_start
 
@@ -28,6 +32,19 @@ from trainer_bridge.services.probes import probe_outcomes, probe_run_start
 class UploadForm(forms.Form):
     name = forms.CharField(max_length=200)
     file = forms.FileField(help_text="JSONL, one object per line", validators=[upload_within_limit])
+
+
+class PracticeUploadForm(UploadForm):
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=practice.SEED_MAX,
+        initial=0,
+        help_text="of the held-out split by problem",
+    )
+    validation_fraction = forms.FloatField(
+        required=False, min_value=0, max_value=0.99, initial=0.1, help_text="share of the problems held out"
+    )
 
 
 class RunForm(forms.Form):
@@ -63,7 +80,8 @@ _SETS: dict[str, tuple[type[ProbeSet] | type[PracticeSet], SetUpload, str, str]]
 def _sets_page(request: AuthedRequest, project_id: int, kind: str) -> HttpResponse:
     project, role = project_for(request.user, project_id, Role.REVIEWER)
     model, upload, list_url, _ = _SETS[kind]
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form_class = PracticeUploadForm if kind == "practice" else UploadForm
+    form = form_class(request.POST or None, request.FILES or None)
     context = project_nav(project, role, "quality") | {
         "form": form,
         "kind": kind,
@@ -75,12 +93,18 @@ def _sets_page(request: AuthedRequest, project_id: int, kind: str) -> HttpRespon
         if not form.is_valid():
             status = 400
         else:
+            split = {
+                k: form.cleaned_data[k]
+                for k in ("seed", "validation_fraction")
+                if form.cleaned_data.get(k) is not None
+            }
             try:
                 made = upload(
                     project=project,
                     name=form.cleaned_data["name"],
                     stream=form.cleaned_data["file"],
                     uploaded_by=request.user,
+                    **split,
                 )
             except DomainError as exc:
                 context |= refusal_context(exc)
@@ -155,9 +179,12 @@ def _set_page(request: AuthedRequest, project_id: int, set_id: int, kind: str) -
             context["outcomes"] = probe_outcomes(run=shown)
     else:
         context["items"] = the_set.problems.order_by("line")
+        context["split_counts"] = practice.split_counts(the_set)
+        context |= _practice_exports(the_set, [r for r in runs if isinstance(r, PracticeRun)], role)
         if isinstance(shown, PracticeRun):
             results = list(shown.results.select_related("problem").order_by("problem__line"))
             context["results"] = results
+            context["pass_rate_by_split"] = _pass_rate_by_split(results)
             context["difficulty_chart"] = histogram(
                 [r.pass_rate for r in results], title="Problems by pass rate"
             )
@@ -175,3 +202,60 @@ def probe_set(request: AuthedRequest, project_id: int, set_id: int) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 def practice_set(request: AuthedRequest, project_id: int, set_id: int) -> HttpResponse:
     return _set_page(request, project_id, set_id, "practice")
+
+
+def _pass_rate_by_split(results: list[Any]) -> dict[str, float | None]:
+    """A run's mean pass rate over the problems of each split (None where the split has none)."""
+    rates: dict[str, list[float]] = {split: [] for split in PracticeSplit.values}
+    for result in results:
+        rates[result.problem.split].append(result.pass_rate)
+    return {split: sum(r) / len(r) if r else None for split, r in rates.items()}
+
+
+def _practice_exports(the_set: PracticeSet, runs: list[PracticeRun], role: str) -> dict[str, Any]:
+    """The export form's choices and the set's export jobs, for those who may export."""
+    if not has_role(role, EXPORT_ROLE):
+        return {}
+    jobs = ExportJob.objects.filter(practice_set=the_set).select_related("practice_set", "created_by")
+    return {
+        "export_kinds": PRACTICE_KINDS,
+        "export_layouts": LAYOUTS,
+        "export_runs": [r for r in runs if r.status == JobStatus.DONE],
+        "exports": [
+            (
+                job,
+                export_job_payload(
+                    job, download_url=reverse("trainer_bridge:export-download", args=[job.pk])
+                ),
+            )
+            for job in jobs.order_by("-created_at", "-id")[:20]
+        ],
+    }
+
+
+def _practice_set_url(request: AuthedRequest, project_id: int, set_id: int) -> str:
+    return reverse("jobs:practice-set", args=[project_id, set_id])
+
+
+@login_required
+@require_POST
+@flash_errors(_practice_set_url)
+def practice_export_start(request: AuthedRequest, project_id: int, set_id: int) -> HttpResponse:
+    project = project_for(request.user, project_id, EXPORT_ROLE)[0]
+    the_set = PracticeSet.objects.filter(project=project, pk=set_id).first()
+    if the_set is None:
+        raise NotFound("no such practice set")
+    run = None
+    if run_id := request.POST.get("run"):
+        run = PracticeRun.objects.filter(practice_set=the_set, pk=id_or_error(run_id, "run")).first()
+        if run is None:
+            raise DomainError("that run is not a run of this practice set", field="run")
+    options = {key: request.POST.get(key) for key in ("format", "split", "layout")}
+    job, created = practice_export_job_start(
+        practice_set=the_set, kind=request.POST.get("kind", ""), run=run, options=options, user=request.user
+    )
+    if created:
+        messages.success(request, f"Export {job.pk} queued.")
+    else:
+        messages.info(request, "The same export exists already; here it is.")
+    return redirect("jobs:practice-set", project_id=project.pk, set_id=the_set.pk)

@@ -1,7 +1,7 @@
 from typing import Any
 
 from core.commands import DomainCommand
-from trainer_bridge.exports.cli import add_common_arguments, run_export_command
+from trainer_bridge.exports.cli import add_common_arguments, add_layout_argument, run_export_command
 
 
 class Command(DomainCommand):
@@ -11,6 +11,7 @@ class Command(DomainCommand):
 
     def add_arguments(self, parser) -> None:
         add_common_arguments(parser)
+        add_layout_argument(parser, ("trl", "openrlhf"))
         parser.add_argument(
             "--mode",
             choices=["pairwise", "kwise"],
@@ -26,5 +27,10 @@ class Command(DomainCommand):
         parser.add_argument("--margin", action="store_true", help="pairwise rows carry the tier distance")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        export = {"mode": options["mode"], "by": options["by"], "margin": options["margin"]}
+        export = {
+            "mode": options["mode"],
+            "by": options["by"],
+            "margin": options["margin"],
+            "layout": options["layout"],
+        }
         run_export_command(self, options, "rm", export)

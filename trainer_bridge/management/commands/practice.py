@@ -1,39 +1,36 @@
-"""Verifiable practice sets from the command line: upload problems, sample and verify solutions, export."""
+"""Verifiable practice sets from the command line: upload problems, sample and verify solutions (the
+exports are `export_practice`)."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from core.commands import DomainCommand, author_named
 from curation.models import PracticeSet
-from curation.practice import practice_set_upload
+from curation.practice import practice_set_upload, split_counts
 from labeling.access import project_named
 from trainer_bridge.management.commands import _sets as cli
 from trainer_bridge.management.commands._jobs import follow
-from trainer_bridge.models import JobStatus, PracticeRun
-from trainer_bridge.services.practice import practice_export, practice_run_start
+from trainer_bridge.services.practice import practice_run_start
 
 
 class Command(DomainCommand):
-    help = "Practice sets: upload | run | export (sft: correct solutions; rm: correct vs incorrect; rl)."
+    help = "Practice sets: upload | run (exports: manage.py export_practice)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
-        cli.add_upload_arguments(
-            actions.add_parser("upload", help="store problems with answers and verifiers")
+        upload = actions.add_parser("upload", help="store problems with answers and verifiers")
+        cli.add_upload_arguments(upload)
+        upload.add_argument("--seed", type=int, default=0, help="seed of the held-out split by problem")
+        upload.add_argument(
+            "--validation-fraction", type=float, default=0.1, help="share of problems held out (0 to below 1)"
         )
         cli.add_run_arguments(
             actions.add_parser("run", help="sample solutions per problem and verify them"),
             samples=16,
             max_new_tokens=256,
         )
-        export = actions.add_parser("export", help="write a JSONL export")
-        export.add_argument("kind", choices=["sft", "rm", "rl"])
-        export.add_argument("set", type=int, help="practice set id")
-        export.add_argument("--run", type=int, help="the run whose solutions to export (default: the latest)")
-        export.add_argument("--out", type=Path, required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(json.dumps(getattr(self, f"_{options['action']}")(options)))
@@ -51,11 +48,20 @@ class Command(DomainCommand):
         practice_set = cli.read_upload(
             options["path"],
             lambda stream: practice_set_upload(
-                project=project, name=options["name"], stream=stream, uploaded_by=user
+                project=project,
+                name=options["name"],
+                stream=stream,
+                uploaded_by=user,
+                seed=options["seed"],
+                validation_fraction=options["validation_fraction"],
             ),
             self.stderr,
         )
-        return {"practice_set": practice_set.pk, "problems": practice_set.problems.count()}
+        return {
+            "practice_set": practice_set.pk,
+            "problems": practice_set.problems.count(),
+            "split": split_counts(practice_set),
+        }
 
     def _run(self, options: dict[str, Any]) -> dict[str, Any]:
         run = practice_run_start(
@@ -71,14 +77,3 @@ class Command(DomainCommand):
         rates = list(run.results.values_list("pass_rate", flat=True))
         mean = sum(rates) / len(rates) if rates else None
         return {"run": run.pk, "status": run.status, "problems": len(rates), "mean_pass_rate": mean}
-
-    def _export(self, options: dict[str, Any]) -> dict[str, Any]:
-        practice_set = self._set(options["set"])
-        runs = PracticeRun.objects.filter(practice_set=practice_set, status=JobStatus.DONE)
-        run = (
-            runs.filter(pk=options["run"]).first() if options["run"] else runs.order_by("-created_at").first()
-        )
-        if options["run"] and run is None:
-            raise CommandError(f"no finished run {options['run']} of this practice set")
-        rows = practice_export(kind=options["kind"], path=options["out"], practice_set=practice_set, run=run)
-        return {"path": str(options["out"]), "rows": rows, "run": run.pk if run else None}

@@ -214,8 +214,20 @@ def model_server_check(*, server: ModelServer, user: User | None = None) -> Mode
 
 
 def model_servers_check() -> int:
-    """Check every live server that has an address (on the beat); returns how many were checked."""
-    servers = ModelServer.objects.filter(status__in=ModelServer.LIVE).exclude(url="")
+    """On the beat: a server whose serving job has ended is stopped; every other live server with an address
+    is asked whether it answers. Returns how many were asked."""
+    ended = ModelServer.objects.filter(
+        managed=True, status__in=[*ModelServer.LIVE, Status.STOPPING], job__status__in=ServingJob.FINISHED
+    )
+    for server in ended.select_related("job"):
+        _record(
+            server,
+            live_only=False,
+            status=Status.STOPPED,
+            stopped_at=timezone.now(),
+            detail=f"its serving job is {server.job.status}",
+        )
+    servers = list(ModelServer.objects.filter(status__in=ModelServer.LIVE).exclude(url=""))
     for server in servers:
         model_server_check(server=server)
     return len(servers)
@@ -236,10 +248,7 @@ def serving_work(run: Run, job: ServingJob) -> None:
     from trainer_bridge import serving  # starts processes: only the machines that host servers get here
 
     server = ModelServer.objects.select_related("model_version").get(pk=job.server_id)
-    if server.status in (Status.STOPPING, Status.STOPPED):
-        run.finish(JobStatus.DONE, line="the server was stopped before it started")
-        return
-    model = server.model_version
+    model = server.model_version  # a retried job brings its stopped server back
     try:
         process = serving.launch(
             engine=server.engine,
@@ -251,7 +260,14 @@ def serving_work(run: Run, job: ServingJob) -> None:
         _record(server, live_only=False, status=Status.STOPPED, stopped_at=timezone.now(), detail=str(exc))
         raise DomainError(str(exc)) from exc
     where = f"{socket.gethostname()} pid {process.process.pid}"
-    _record(server, status=Status.STARTING, url=process.url, detail=f"starting on {where}")
+    _record(
+        server,
+        live_only=False,
+        status=Status.STARTING,
+        url=process.url,
+        stopped_at=None,
+        detail=f"starting on {where}",
+    )
     server.url = process.url
     run.log(f"starting {server.engine} for {model.name} at {process.url} ({where}; log {process.log_path})")
     started = time.monotonic()

@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # vLLM runs as its own server process (`vllm serve`) from a virtualenv of its own: it pins torch and
-# transformers for itself. Its CPU build runs the tests; torchvision, torchaudio and torchcodec come
-# along with it, break imports beside that torch and serve no text model, so they go.
+# transformers for itself. Its CPU build runs the tests (`make test` builds it; `make run` does not need
+# it); torchvision, torchaudio and torchcodec come along, break imports beside that torch and serve no
+# text model, so they go.
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
@@ -35,7 +36,7 @@ FAST := -m "not (worker or ml or browser or external or slow)" --ignore=tests/ml
 run: $(STAMP)
 	$(PY) -m config.embedded run
 
-test: lint
+test: lint $(VLLM_STAMP)
 	$(PY) -m config.embedded test
 
 test-fast: $(STAMP)
@@ -50,4 +51,4 @@ bench-queue: $(STAMP)
 	$(PY) -m config.embedded exec $(PY) bench/queue.py
 
 clean:
-	rm -rf $(VENV) .data artifacts static_root
+	rm -rf $(VENV) $(VLLM_VENV) .data artifacts static_root

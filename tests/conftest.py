@@ -171,8 +171,13 @@ def served_model_dir(tmp_path_factory: Any) -> Any:
 
 
 # The vLLM server of the session: its OpenMP threads bounded (it would take every core from gunicorn and
-# Chromium), and a tenth of the RAM for its KV cache (on a CPU that is what gpu_memory_utilization sizes).
-TEST_SERVER_SETTINGS = {"SERVER_THREADS": 1, "VLLM_ARGS": "--gpu-memory-utilization 0.1 --max-model-len 1024"}
+# Chromium), a tenth of the RAM for its KV cache (on a CPU that is what gpu_memory_utilization sizes), and
+# no chunked prefill: on a CPU, a seeded request whose prompt is prefilled in two steps stops the engine
+# ("CPU Generator does not use offset", vLLM 0.32).
+TEST_SERVER_SETTINGS = {
+    "SERVER_THREADS": 1,
+    "VLLM_ARGS": "--gpu-memory-utilization 0.1 --max-model-len 1024 --no-enable-chunked-prefill",
+}
 VLLM_SERVED_NAME = "tiny-served"
 
 

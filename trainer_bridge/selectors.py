@@ -155,6 +155,7 @@ def job_payload(job: Job, *, log_tail: int | None = 50) -> dict[str, Any]:
             "sampling_params": job.sampling_params,
             "seed": job.seed,
             "batch_size": job.batch_size,
+            "engine": job.engine,
             "candidates_created": job.candidates_created,
             "ranking_tasks_created": job.ranking_tasks_created,
         }

@@ -132,6 +132,8 @@ def launch(
     log_dir.mkdir(parents=True, exist_ok=True)
     handle, log_name = tempfile.mkstemp(prefix=f"{engine}-{port}-", suffix=".log", dir=log_dir)
     with os.fdopen(handle, "wb") as log:
+        log.write(f"$ {shlex.join(command)}\n".encode())
+        log.flush()
         process = subprocess.Popen(
             command,
             cwd=ROOT,

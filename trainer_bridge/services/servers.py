@@ -229,7 +229,10 @@ def model_servers_check() -> int:
         )
     servers = list(ModelServer.objects.filter(status__in=ModelServer.LIVE).exclude(url=""))
     for server in servers:
-        model_server_check(server=server)
+        try:
+            model_server_check(server=server)
+        except Conflict:
+            pass  # stopped meanwhile
     return len(servers)
 
 
@@ -270,13 +273,28 @@ def serving_work(run: Run, job: ServingJob) -> None:
     )
     server.url = process.url
     run.log(f"starting {server.engine} for {model.name} at {process.url} ({where}; log {process.log_path})")
+
+    def ours(states: tuple[str, ...] = ModelServer.LIVE, **fields: Any) -> None:
+        # Only while the row still names this process (a run that took the job over has its own), and
+        # a check never brings back a server being stopped.
+        ModelServer.objects.filter(pk=server.pk, url=process.url, status__in=states).update(**fields)
+
+    def down(detail: str) -> None:
+        serving.stop(process)
+        ours(
+            (*ModelServer.LIVE, Status.STOPPING),
+            status=Status.STOPPED,
+            stopped_at=timezone.now(),
+            detail=detail,
+        )
+
     started = time.monotonic()
     try:
         if not serving.wait_ready(
             process, timeout=settings.SERVER_START_SECONDS, should_stop=run.should_stop
         ):
             run.check()
-        _record(server, status=Status.HEALTHY, checked_at=timezone.now(), detail=f"answering on {where}")
+        ours(status=Status.HEALTHY, checked_at=timezone.now(), detail=f"answering on {where}")
         run.update(progress_done=1, progress_total=1)
         run.log(f"answering at {process.url} after {time.monotonic() - started:.0f} s")
         while True:
@@ -286,28 +304,18 @@ def serving_work(run: Run, job: ServingJob) -> None:
                     f"the server exited with code {process.process.returncode}:\n{process.log_tail()}"
                 )
             healthy, said = probe(server)
-            _record(
-                server,
-                status=Status.HEALTHY if healthy else Status.UNHEALTHY,
-                checked_at=timezone.now(),
-                detail=said,
+            ours(
+                status=Status.HEALTHY if healthy else Status.UNHEALTHY, checked_at=timezone.now(), detail=said
             )
     except JobStopped:
-        serving.stop(process)
-        _record(server, live_only=False, status=Status.STOPPED, stopped_at=timezone.now(), detail="stopped")
-        if run.stop_reason == "cancelled":
-            run.finish(JobStatus.DONE, line="stopped as asked: the server is down")
-            return
-        raise
+        if run.stop_reason != "cancelled":
+            serving.stop(process)  # another run holds the job and starts a server of its own
+            raise
+        down("stopped")
+        run.finish(JobStatus.DONE, line="stopped as asked: the server is down")
     except serving.ServerFailed as exc:
-        serving.stop(process)
-        _record(
-            server, live_only=False, status=Status.STOPPED, stopped_at=timezone.now(), detail=str(exc)[-2000:]
-        )
+        down(str(exc)[-2000:])
         raise DomainError(str(exc)) from exc
     except BaseException:
-        serving.stop(process)
-        _record(
-            server, live_only=False, status=Status.STOPPED, stopped_at=timezone.now(), detail="its job failed"
-        )
+        down("its serving job failed")
         raise

@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.types import User
 from labeling.access import require_role
 from labeling.models import Candidate, Project, Prompt
-from labeling.services.imports import candidates_add
+from labeling.services.imports import ranking_tasks_create
 from registry.models import ModelVersion
 from trainer_bridge.engines import ENGINES, sample_answers
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, Run, job_log
@@ -160,19 +160,26 @@ def generation_work(run: Run, job: GenerationJob) -> None:
         def on_batch(start: int, batch_candidates: list[list[str]]) -> None:
             batch = todo[start : start + len(batch_candidates)]
             ids = [p.pk for p in batch]
+            rows = [
+                Candidate(
+                    prompt=prompt,
+                    text=storable(text),
+                    model_name=model_name,
+                    model_version_id=model.pk,
+                    sample_index=index,
+                    sampling_params=job.sampling_params
+                    | {"seed": prompt_seed(job, prompt.pk), "generation_job": job.pk}
+                    | used,
+                )
+                for prompt, texts in zip(batch, batch_candidates, strict=True)
+                for index, text in enumerate(texts)
+            ]
             with transaction.atomic():  # the batch's candidates and the progress that counts them, together
                 before = Candidate.objects.filter(prompt_id__in=ids, model_name=model_name).count()
-                tasks = 0
-                for prompt, texts in zip(batch, batch_candidates, strict=True):
-                    tasks += candidates_add(
-                        prompt=prompt,
-                        texts=[storable(text) for text in texts],
-                        model_name=model_name,
-                        model_version_id=model.pk,
-                        sampling_params=job.sampling_params
-                        | {"seed": prompt_seed(job, prompt.pk), "generation_job": job.pk}
-                        | used,
-                    )
+                Candidate.objects.bulk_create(
+                    rows, ignore_conflicts=True
+                )  # a retried batch adds nothing twice
+                tasks = ranking_tasks_create(project=job.project, prompt_ids=ids)
                 added = Candidate.objects.filter(prompt_id__in=ids, model_name=model_name).count() - before
                 run.update(progress_done=F("progress_done") + len(batch))
                 GenerationJob.objects.filter(pk=job.pk).update(

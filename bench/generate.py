@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per batch of the loop and the job")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads of the in-process paths")
+    # vLLM's CPU build computes on one core of two (it keeps the other for its API process): the
+    # in-process paths get as many torch threads
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the in-process paths")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, scratch_database("coach_bench_generate") as database:

@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from labeling.models import Candidate, Task
+from registry.client import ChatClient
 from registry.models import ModelServer
 from registry.services import model_register
 from tests.conftest import TEST_SERVER_SETTINGS, VLLM_SERVED_NAME
@@ -159,3 +160,13 @@ def test_a_vllm_job_with_no_server_starts_one_for_itself_and_stops_it(
     assert "stopped the job's vLLM server" in job.log
     assert samples_per_prompt(prompt_ids) == {pid: [0, 1, 2] for pid in prompt_ids}
     assert set(Candidate.objects.values_list("sampling_params__engine", flat=True)) == {"vllm"}
+
+
+def test_the_client_streams_a_reply_from_vllm(vllm_server):
+    client = ChatClient(base_url=vllm_server.url, model=VLLM_SERVED_NAME)
+    chat = [{"role": "user", "content": "Give me a short tip about sleep."}]
+
+    pieces = list(client.stream(chat, seed=5, max_tokens=24, temperature=1.5))
+
+    assert len(pieces) > 3 and "".join(pieces).strip()
+    assert not any("\ufffd" in piece for piece in pieces)

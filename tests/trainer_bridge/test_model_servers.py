@@ -12,7 +12,7 @@ from registry.models import ModelServer
 from tests.conftest import VLLM_SERVED_NAME
 from tests.factories import import_waiting_prompts
 from tests.workers import wait_for
-from trainer_bridge.jobs.lifecycle import job_cancel
+from trainer_bridge.jobs.lifecycle import job_cancel, jobs_resume_stale
 from trainer_bridge.models import GenerationJob, JobStatus, ServingJob
 from trainer_bridge.services.generation import generation_job_start
 from trainer_bridge.services.servers import (
@@ -75,6 +75,44 @@ def test_an_admin_starts_a_server_on_the_models_page_jobs_sample_through_it_and_
     with pytest.raises(ServerUnavailable, match="cannot be reached"):
         ChatClient(base_url=server.url, model=server.served_model_name, retries=0).served_models()
     assert "cancel asked by ada" in serving.log and server.detail == "stopped"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_server_dies_with_the_worker_that_ran_it_and_comes_back_when_its_job_resumes(
+    project, admin, shared_model, celery_worker, tmp_path
+):
+    env = {
+        "COACH_SERVER_THREADS": "1",
+        "COACH_DATA_ROOT": str(tmp_path),
+        "COACH_JOB_HEARTBEAT_SECONDS": "0.2",
+    }
+    worker = celery_worker(**env)
+    server = model_server_start(
+        project=project, model_version=shared_model, user=admin, engine="transformers"
+    )
+    server = wait_for(server, lambda s: s.status != Status.STARTING, timeout=300)
+    assert server.status == Status.HEALTHY, server.detail
+    first = ChatClient(base_url=server.url, model=server.served_model_name, retries=0)
+    assert first.served_models() == ["tiny-chat"]
+
+    worker.kill()  # SIGKILL: the serving job's process cannot stop its server itself
+
+    gone = wait_for(server, lambda s: _refused(first), timeout=60)
+    assert _refused(first), "the server outlived the worker that started it"
+    celery_worker(**env)
+    assert jobs_resume_stale(stale_seconds=0) == [server.job.pk]
+    back = wait_for(gone, lambda s: s.status == Status.HEALTHY and s.url != first.base_url, timeout=300)
+    assert back.status == Status.HEALTHY, back.detail
+    assert ChatClient(base_url=back.url, model=back.served_model_name).served_models() == ["tiny-chat"]
+    assert ServingJob.objects.get(server=back).attempts == 2
+
+
+def _refused(client: ChatClient) -> bool:
+    try:
+        client.served_models()
+    except ServerUnavailable:
+        return True
+    return False
 
 
 def test_who_may_see_start_register_check_and_stop_servers(

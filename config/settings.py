@@ -216,12 +216,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600, "socket_connect_timeout": 2}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-# Jobs that run a model go to workers started with `-Q gpu`, one per GPU.
-CELERY_TASK_ROUTES = {"trainer_bridge.tasks.gpu_*": {"queue": "gpu"}}
+# Jobs that run a model go to workers started with `-Q gpu`, one per GPU; the jobs that keep a model
+# server running go to `-Q serve` on the machines that host servers (one task per server).
+CELERY_TASK_ROUTES = {
+    "trainer_bridge.tasks.gpu_*": {"queue": "gpu"},
+    "trainer_bridge.tasks.serve_*": {"queue": "serve"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},
     "resume-stale-jobs": {"task": "trainer_bridge.tasks.jobs_resume_stale", "schedule": 30.0},
+    "check-model-servers": {"task": "trainer_bridge.tasks.model_servers_check", "schedule": 60.0},
 }
 # A running job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its worker
 # and is queued again (it resumes from its saved progress).
@@ -229,12 +234,33 @@ JOB_HEARTBEAT_SECONDS = float(os.environ.get("COACH_JOB_HEARTBEAT_SECONDS", "5")
 JOB_STALE_SECONDS = float(os.environ.get("COACH_JOB_STALE_SECONDS", "60"))
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- model servers (docs/operations.md, "Model servers") ---
+# vLLM's own virtualenv (`make vllm`); where it is missing, Coach starts no vLLM server on this machine.
+VLLM_PYTHON = os.environ.get("COACH_VLLM_PYTHON", str(BASE_DIR / ".venv-vllm" / "bin" / "python"))
+# Extra arguments for every vLLM server this machine starts; on a CPU: "--gpu-memory-utilization 0.1"
+# (there it is the share of RAM kept for the KV cache; the default 0.9 fails).
+VLLM_ARGS = os.environ.get("COACH_VLLM_ARGS", "")
+# The address servers started here listen on and are reached at (the machine's address on the private
+# network when clients run on other machines).
+SERVER_HOST = os.environ.get("COACH_SERVER_HOST", "127.0.0.1")
+SERVER_THREADS = int(os.environ.get("COACH_SERVER_THREADS", "0"))  # OpenMP threads of a server; 0: all
+SERVER_START_SECONDS = float(os.environ.get("COACH_SERVER_START_SECONDS", "900"))
+SERVER_CHECK_SECONDS = float(os.environ.get("COACH_SERVER_CHECK_SECONDS", "10"))
+# Requests a job keeps in flight to a server (each asks for the K answers of one prompt).
+SERVER_CONCURRENCY = int(os.environ.get("COACH_SERVER_CONCURRENCY", "32"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # the model-server client logs every request at INFO: a generation job sends one per prompt
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
 }
 
 if PRODUCTION:

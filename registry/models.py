@@ -50,3 +50,52 @@ class ModelVersion(models.Model):
     def candidate_model_name(self) -> str:
         """The model_name its candidates carry: stable per version, so a retried job hits the unique key."""
         return f"{self.name}@{self.pk}"
+
+
+# --- model servers ---------------------------------------------------------------------------------------
+
+
+class ModelServer(models.Model):
+    """An OpenAI-compatible server answering for a model version: one Coach started (a serving job runs it
+    and stops it), or one an operator runs elsewhere and registered by its URL."""
+
+    class Engine(models.TextChoices):
+        VLLM = "vllm", "vLLM"
+        TRANSFORMERS = "transformers", "transformers (Coach's own server)"
+        OPENAI = "openai", "another OpenAI-compatible server"
+
+    class Status(models.TextChoices):
+        STARTING = "starting"
+        HEALTHY = "healthy"
+        UNHEALTHY = "unhealthy"  # the last check got no good answer; checks go on
+        STOPPING = "stopping"  # asked to stop: no new client picks it
+        STOPPED = "stopped"  # stopped, or unregistered: never used again
+
+    LIVE = (Status.STARTING, Status.HEALTHY, Status.UNHEALTHY)
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="servers")
+    # The project it was started or registered from: its admins manage it.
+    project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="model_servers")
+    engine = models.CharField(max_length=20, choices=Engine.choices)
+    managed = models.BooleanField(help_text="Coach started it and stops it; otherwise an operator runs it")
+    url = models.CharField(max_length=500, blank=True, default="", help_text="base URL, ending in /v1")
+    served_model_name = models.CharField(max_length=200)
+    # The name of an environment variable that holds the API key where the clients run; never the key.
+    api_key_env = models.CharField(max_length=100, blank=True, default="")
+    options = models.JSONField(
+        default=dict, blank=True
+    )  # how a managed server is started (tensor parallel...)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTING)
+    detail = models.TextField(blank=True, default="")  # what the last check or the stop said
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_version", "status"], name="server_by_model")]
+
+    def __str__(self) -> str:
+        return f"{self.get_engine_display()} server #{self.pk} for {self.model_version.name}"

@@ -11,7 +11,14 @@ from labeling.models import Project, Role
 from labeling.services.projects import membership_set, project_create
 
 User = get_user_model()
-ML_FIXTURES = {"tiny_model_dir", "untrained_model_dir", "tiny_tokenizer", "base_model"}
+ML_FIXTURES = {
+    "tiny_model_dir",
+    "untrained_model_dir",
+    "tiny_tokenizer",
+    "base_model",
+    "served_model_dir",
+    "vllm_server",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -101,16 +108,18 @@ def celery_worker(django_db_setup, django_db_blocker):
     from tests.workers import Worker
 
     cpu_queue, gpu_queue = f"test-{os.getpid()}-cpu", f"test-{os.getpid()}-gpu"
+    serve_queue = f"test-{os.getpid()}-serve"
     saved = app.conf.task_default_queue, app.conf.task_routes
     # update(), not assignment: only an update makes Celery rebuild the router it caches at the first send
     app.conf.update(
         task_default_queue=cpu_queue,
-        task_routes={f"{name}.tasks.gpu_*": {"queue": gpu_queue} for name in ("trainer_bridge", "curation")},
+        task_routes={f"{name}.tasks.gpu_*": {"queue": gpu_queue} for name in ("trainer_bridge", "curation")}
+        | {"trainer_bridge.tasks.serve_*": {"queue": serve_queue}},
     )
     workers: list[Worker] = []
 
     def start(**env: str) -> Worker:
-        workers.append(Worker([cpu_queue, gpu_queue], env=env).start())
+        workers.append(Worker([cpu_queue, gpu_queue, serve_queue], env=env).start())
         return workers[-1]
 
     yield start
@@ -151,3 +160,42 @@ def tiny_model_dir(tmp_path_factory: Any) -> Any:
 def untrained_model_dir(tmp_path_factory: Any) -> Any:
     """The same tiny chat model with random weights (no warm-up), so its samples rarely stop early."""
     return _tiny(tmp_path_factory, "untrained-model", warmup_steps=0)
+
+
+@pytest.fixture(scope="session")
+def served_model_dir(tmp_path_factory: Any) -> Any:
+    """The tiny chat model in the shape vLLM's CPU backend serves (head_dim 64), warmed up the same way."""
+    from trainer_bridge.ml.tiny import SERVED_SHAPE
+
+    return _tiny(tmp_path_factory, "served-model", **SERVED_SHAPE)
+
+
+# The vLLM server of the session: its OpenMP threads bounded (it would take every core from gunicorn and
+# Chromium), a tenth of the RAM for its KV cache (on a CPU that is what gpu_memory_utilization sizes), and
+# no chunked prefill: on a CPU, a seeded request whose prompt is prefilled in two steps stops the engine
+# ("CPU Generator does not use offset", vLLM 0.32).
+TEST_SERVER_SETTINGS = {
+    "SERVER_THREADS": 1,
+    "VLLM_ARGS": "--gpu-memory-utilization 0.1 --max-model-len 1024 --no-enable-chunked-prefill",
+}
+VLLM_SERVED_NAME = "tiny-served"
+
+
+@pytest.fixture(scope="session")
+def vllm_server(served_model_dir: Any, tmp_path_factory: Any) -> Any:
+    """One real vLLM server (the CPU build) for the whole session: it takes 25-45 s to start."""
+    from django.test import override_settings
+
+    from trainer_bridge import serving
+
+    if serving.vllm_python() is None:
+        if os.environ.get("CI"):
+            pytest.fail("vLLM is not installed: `make vllm` builds .venv-vllm")
+        pytest.skip("vLLM is not installed: `make vllm` builds .venv-vllm")
+    with override_settings(DATA_ROOT=tmp_path_factory.mktemp("vllm"), **TEST_SERVER_SETTINGS):
+        process = serving.launch(engine="vllm", model_dir=str(served_model_dir), served_name=VLLM_SERVED_NAME)
+    try:
+        serving.wait_ready(process, timeout=600)
+        yield process
+    finally:
+        serving.stop(process)

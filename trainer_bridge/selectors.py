@@ -11,7 +11,7 @@ from curation.selectors import snapshot_row_count
 from curation.splits import TRAIN, VALIDATION
 from labeling.access import RANK, require_role
 from labeling.models import Membership, Project, TaskKind
-from registry.models import ModelVersion
+from registry.models import ModelServer, ModelVersion
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import VIEW_ROLE
 from trainer_bridge.models import (
@@ -23,6 +23,7 @@ from trainer_bridge.models import (
     PracticeRun,
     ProbeRun,
     RetrainPolicy,
+    ServingJob,
     TrainingJob,
 )
 
@@ -156,6 +157,7 @@ def job_payload(job: Job, *, log_tail: int | None = 50) -> dict[str, Any]:
             "sampling_params": job.sampling_params,
             "seed": job.seed,
             "batch_size": job.batch_size,
+            "engine": job.engine,
             "candidates_created": job.candidates_created,
             "ranking_tasks_created": job.ranking_tasks_created,
         }
@@ -258,3 +260,42 @@ def model_label_counts(*, model: ModelVersion) -> list[dict[str, Any]]:
             {"model": version, "snapshot": origin.snapshot, "by_kind": by_kind, "validation": validation}
         )
     return counts
+
+
+# --- model servers ---------------------------------------------------------------------------------------
+
+
+def model_server_get(*, server_id: int, user: User, role: str = VIEW_ROLE) -> ModelServer:
+    """A server, for a user who holds `role` in the project it was started or registered from."""
+    found = (
+        ModelServer.objects.select_related("model_version", "project", "created_by")
+        .filter(pk=server_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound("no such model server")
+    require_role(user=user, project=found.project, role=role)
+    return found
+
+
+def server_payload(server: ModelServer) -> dict[str, Any]:
+    job = ServingJob.objects.filter(server=server).values_list("pk", flat=True).first()
+    return {
+        "id": server.pk,
+        "project": server.project_id,
+        "model_version": server.model_version_id,
+        "model_name": server.model_version.name,
+        "engine": server.engine,
+        "managed": server.managed,
+        "url": server.url,
+        "served_model_name": server.served_model_name,
+        "api_key_env": server.api_key_env,
+        "options": server.options,
+        "status": server.status,
+        "detail": server.detail,
+        "checked_at": server.checked_at.isoformat() if server.checked_at else None,
+        "created_by": server.created_by.get_username() if server.created_by else None,
+        "created_at": server.created_at.isoformat(),
+        "stopped_at": server.stopped_at.isoformat() if server.stopped_at else None,
+        "serving_job": job,
+    }

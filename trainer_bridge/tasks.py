@@ -23,6 +23,22 @@ def gpu_run_job(job_id: int) -> None:
     job_run(job_id=job_id)  # resumes from what the job saved; a finished job is left alone
 
 
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def serve_run_job(job_id: int) -> None:
+    """A serving job: runs as long as its model server does (the `serve` queue, on the server's machine)."""
+    from trainer_bridge.jobs.lifecycle import job_run
+
+    job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def model_servers_check() -> None:
+    """Ask every live model server whether it answers, and record what it said."""
+    from trainer_bridge.services.servers import model_servers_check as check
+
+    check()
+
+
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def jobs_resume_stale(stale_seconds: float | None = None) -> None:
     """Queue again the jobs whose worker died (no heartbeat); they resume from what they saved."""

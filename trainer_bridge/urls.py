@@ -1,7 +1,8 @@
 from django.urls import path
 
 from trainer_bridge.api import jobs as jobs_api
-from trainer_bridge.views import exports, jobs, models, retrain, sets
+from trainer_bridge.api import servers as servers_api
+from trainer_bridge.views import exports, jobs, models, retrain, servers, sets
 
 app_name = "trainer_bridge"
 urlpatterns = [
@@ -45,6 +46,36 @@ job_patterns = (
         path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
         path("retrain/<int:policy_id>/", retrain.retrain_action, name="retrain-action"),
         # API
+        # --- model servers ---
+        path("projects/<int:project_id>/servers/", servers.server_start, name="server-start"),
+        path("projects/<int:project_id>/servers/register/", servers.server_register, name="server-register"),
+        path(
+            "projects/<int:project_id>/servers/<int:server_id>/", servers.server_action, name="server-action"
+        ),
+        path(
+            "api/projects/<int:project_id>/model-servers/",
+            servers_api.ServerList.as_view(),
+            name="api-model-servers",
+        ),
+        path(
+            "api/projects/<int:project_id>/model-servers/register/",
+            servers_api.ServerRegister.as_view(),
+            name="api-model-server-register",
+        ),
+        path(
+            "api/model-servers/<int:server_id>/", servers_api.ServerDetail.as_view(), name="api-model-server"
+        ),
+        path(
+            "api/model-servers/<int:server_id>/check/",
+            servers_api.ServerCheck.as_view(),
+            name="api-model-server-check",
+        ),
+        path(
+            "api/model-servers/<int:server_id>/stop/",
+            servers_api.ServerStop.as_view(),
+            name="api-model-server-stop",
+        ),
+        # ---
         path("api/projects/<int:project_id>/models/", jobs_api.ModelList.as_view(), name="api-models"),
         path("api/models/<int:model_id>/", jobs_api.ModelDetail.as_view(), name="api-model"),
         path(

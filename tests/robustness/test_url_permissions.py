@@ -120,6 +120,16 @@ EXPECTED: dict[str, Rule] = {
     "jobs:api-retrain-policies": Rule("reviewer", 200, "admin", 400),
     "jobs:api-retrain-policy": Rule("reviewer", 200, "user", 405),
     "jobs:api-retrain-policy-check": Rule("user", 405, "admin", 200),
+    # model servers: an empty form or body is refused (redirect with the reason, 400); the world's server
+    # is an operator's that does not answer, so a check records it unhealthy and a stop unregisters it
+    "jobs:server-start": Rule("user", 405, "admin", 302),
+    "jobs:server-register": Rule("user", 405, "admin", 302),
+    "jobs:server-action": Rule("user", 405, "admin", 302),
+    "jobs:api-model-servers": Rule("reviewer", 200, "admin", 400),
+    "jobs:api-model-server-register": Rule("user", 405, "admin", 400),
+    "jobs:api-model-server": Rule("reviewer", 200, "user", 405),
+    "jobs:api-model-server-check": Rule("user", 405, "admin", 200),
+    "jobs:api-model-server-stop": Rule("user", 405, "admin", 202),
     "guidelines:page": Rule("labeler", 200, "labeler", 200),
     "guidelines:version": Rule("labeler", 200, "labeler", 200),
     "guidelines:diff": Rule("labeler", 200, "labeler", 200),
@@ -302,7 +312,7 @@ def test_every_role_gets_the_reviewed_status(world, endpoint):
 
 SCOPED_KWARGS = {
     "project_id", "assignment_id", "task_id", "snapshot_id", "job_id", "set_id", "policy_id", "cluster_id",
-    "eval_set_id", "corpus_id", "model_id", "user_id", "number", "old", "new",
+    "eval_set_id", "corpus_id", "model_id", "user_id", "number", "old", "new", "server_id",
 }  # fmt: skip
 SCOPED = [e for e in ENDPOINTS if SCOPED_KWARGS & e.kwargs.keys()]
 

@@ -14,7 +14,7 @@ from labeling.services.annotations import ranking_submit
 from labeling.services.projects import membership_set, project_create
 from labeling.services.queue import claim_next_task
 from labeling.services.review import review_create
-from registry.models import ModelVersion
+from registry.models import ModelServer, ModelVersion
 from tests.factories import seed_rankings
 from trainer_bridge.models import ExportJob, GenerationJob, RetrainPolicy, TrainingJob
 
@@ -85,6 +85,16 @@ def build_world() -> World:
         min_new_annotations=10,
         interval_minutes=60,
     )
+    server = ModelServer.objects.create(  # an operator's server; nothing answers on port 9
+        model_version=base,
+        project=project,
+        engine="vllm",
+        managed=False,
+        url="http://127.0.0.1:9/v1",
+        served_model_name="world-base",
+        status="unhealthy",
+        created_by=admin,
+    )
     run = CleaningRun.objects.create(project=project, filters=[], thresholds={}, created_by=admin)
     prompt_ids = list(project.prompts.order_by("pk").values_list("pk", flat=True))
     cluster = DuplicateCluster.objects.create(
@@ -112,6 +122,7 @@ def build_world() -> World:
             "snapshot_id": snapshot.pk,
             "model_id": base.pk,
             "policy_id": policy.pk,
+            "server_id": server.pk,
             "cluster_id": cluster.pk,
             "eval_set_id": eval_set.pk,
             "corpus_id": corpus.pk,

@@ -15,6 +15,7 @@ from labeling.models import Project
 from registry.models import ModelVersion
 from registry.selectors import models_for
 from registry.services import model_register
+from trainer_bridge.engines import ENGINES
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
 from trainer_bridge.models import GenerationJob, JobType, RetrainPolicy, TrainingJob
 from trainer_bridge.selectors import (
@@ -68,6 +69,11 @@ class GenerationJobSerializer(serializers.Serializer):
     top_p = serializers.FloatField(default=1.0)
     seed = serializers.IntegerField(default=0, min_value=-INT_MAX, max_value=INT_MAX)
     batch_size = serializers.IntegerField(default=8, min_value=1, max_value=SMALLINT_MAX)
+    engine = serializers.ChoiceField(
+        choices=list(ENGINES),
+        default="auto",
+        help_text="auto: the model's server when one answers, else Coach's loop; vllm; transformers",
+    )
 
 
 class TrainingJobSerializer(serializers.Serializer):

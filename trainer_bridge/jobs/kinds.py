@@ -7,7 +7,16 @@ the web process never loads the model code behind them.
 from dataclasses import dataclass
 
 from labeling.models import Role
-from trainer_bridge.models import ExportJob, GenerationJob, Job, JobType, PracticeRun, ProbeRun, TrainingJob
+from trainer_bridge.models import (
+    ExportJob,
+    GenerationJob,
+    Job,
+    JobType,
+    PracticeRun,
+    ProbeRun,
+    ServingJob,
+    TrainingJob,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +26,7 @@ class JobKind:
     gpu: bool  # runs a model: goes to the `gpu` queue, one worker per GPU
     label: str
     manage_role: str = Role.ADMIN  # who may start, cancel and retry it
+    serves: bool = False  # keeps a model server running: goes to the `serve` queue, one task per server
 
 
 KINDS: dict[str, JobKind] = {
@@ -33,6 +43,10 @@ KINDS: dict[str, JobKind] = {
     JobType.PROBE: JobKind(ProbeRun, "trainer_bridge.services.probes.probe_work", True, "refusal probe"),
     JobType.PRACTICE: JobKind(
         PracticeRun, "trainer_bridge.services.practice.practice_work", True, "practice sampling"
+    ),
+    # --- model servers ---
+    JobType.SERVING: JobKind(
+        ServingJob, "trainer_bridge.services.servers.serving_work", True, "model server", serves=True
     ),
 }
 

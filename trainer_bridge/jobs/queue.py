@@ -24,7 +24,8 @@ def enqueue(job: Job) -> None:
     """
     from trainer_bridge import tasks  # the tasks module imports the services that import this one
 
-    task = tasks.gpu_run_job if KINDS[job.type].gpu else tasks.run_job
+    kind = KINDS[job.type]
+    task = tasks.serve_run_job if kind.serves else tasks.gpu_run_job if kind.gpu else tasks.run_job
     try:
         task.apply_async(args=(job.pk,))
     except BrokerUnavailable as exc:

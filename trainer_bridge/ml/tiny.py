@@ -14,6 +14,9 @@ BOS, EOS, PAD, TURN_START = "<|begin_of_text|>", "<|im_end|>", "<|pad|>", "<|im_
 # Plain added tokens (not special) so decoding with skip_special_tokens keeps a generated tool call readable.
 TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
 VOCAB_SIZE = 768
+# The shape served through vLLM in tests and the demo: vLLM's CPU attention backend refuses the default
+# shape's head size of 16 (64 wide / 4 heads) and takes 64.
+SERVED_SHAPE: dict[str, int] = {"hidden_size": 128, "num_heads": 2, "num_kv_heads": 1}
 
 # ChatML-style turns. Everything an assistant turn produces (content, tool calls, the end-of-turn token)
 # sits inside {% generation %} so apply_chat_template(return_assistant_tokens_mask=True) marks exactly it.

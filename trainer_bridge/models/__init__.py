@@ -7,6 +7,7 @@ from trainer_bridge.models.jobs import (
     JobMetric,
     JobStatus,
     JobType,
+    ServingJob,
     TrainingJob,
 )
 from trainer_bridge.models.lineage import ModelOrigin
@@ -36,5 +37,6 @@ __all__ = [
     "ProbeRun",
     "RetrainPolicy",
     "RetrainRun",
+    "ServingJob",
     "TrainingJob",
 ]

@@ -28,6 +28,7 @@ class JobType(models.TextChoices):
     TRAINING = "training"
     PROBE = "probe"
     PRACTICE = "practice"
+    SERVING = "serving"
 
 
 class Job(models.Model):
@@ -170,6 +171,9 @@ class GenerationJob(Job):
     batch_size = models.PositiveSmallIntegerField(default=8)
     candidates_created = models.PositiveIntegerField(default=0)
     ranking_tasks_created = models.PositiveIntegerField(default=0)
+    # auto: the version's model server when one answers, else Coach's loop in the worker; vllm: a vLLM
+    # server (the version's, or one the job starts for itself); transformers: Coach's loop in the worker.
+    engine = models.CharField(max_length=20, default="auto")
 
 
 class TrainingJob(Job):
@@ -192,3 +196,9 @@ class TrainingJob(Job):
     def base_model(self) -> ModelVersion | None:
         """The model the job trains from."""
         return self.model_version
+
+
+class ServingJob(Job):
+    """Keeps a model server running for as long as the job runs: stopping the server is cancelling it."""
+
+    server = models.OneToOneField("registry.ModelServer", on_delete=models.PROTECT, related_name="job")

@@ -1,6 +1,7 @@
 """Candidate generation jobs: K sampled answers per prompt from a model version, stored exactly once.
 
-The model code (torch, transformers) is imported inside the run, so only GPU workers load it.
+The job samples through trainer_bridge.engines: the version's model server when one answers (vLLM, or
+Coach's transformers server), else Coach's own loop, whose model code is imported inside the run.
 """
 
 from typing import Any
@@ -12,8 +13,9 @@ from core.errors import DomainError
 from core.types import User
 from labeling.access import require_role
 from labeling.models import Candidate, Project, Prompt
-from labeling.services.imports import candidates_add
+from labeling.services.imports import ranking_tasks_create
 from registry.models import ModelVersion
+from trainer_bridge.engines import ENGINES, sample_answers
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.models import GenerationJob, JobStatus, JobType
@@ -62,8 +64,12 @@ def generation_job_start(
     top_p: float = 1.0,
     seed: int = 0,
     batch_size: int = 8,
+    engine: str = "auto",
 ) -> GenerationJob:
-    """Queue a job that samples K candidates for each chosen prompt; the prompt list is fixed now."""
+    """Queue a job that samples K candidates for each chosen prompt; the prompt list is fixed now.
+
+    `engine` says where it samples (trainer_bridge.engines): auto, vllm or transformers.
+    """
     if user is not None:
         require_role(user=user, project=project, role=JOB_ROLE)
     if model_version.kind == ModelVersion.Kind.RM:
@@ -77,6 +83,8 @@ def generation_job_start(
         raise DomainError("batch_size is between 1 and 512", field="batch_size")
     if limit is not None and limit < 1:
         raise DomainError("limit is at least 1", field="limit")
+    if engine not in ENGINES:
+        raise DomainError(f"engine is one of {list(ENGINES)}", field="engine")
     sampling = _sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
     if prompt_ids is not None:
         chosen = list(
@@ -106,17 +114,19 @@ def generation_job_start(
         sampling_params=sampling,
         seed=seed,
         batch_size=batch_size,
+        engine=engine,
         progress_total=len(chosen),
         created_by=user,
     )
-    job_log(job, f"queued: {len(chosen)} prompts × K={k} from {model_version.name}")
+    job_log(job, f"queued: {len(chosen)} prompts × K={k} from {model_version.name} (engine: {engine})")
     job_dispatch(job)
     return job
 
 
 def prompt_seed(job: GenerationJob, prompt_id: int) -> int:
-    """Each prompt samples from its own seed, so a retried prompt gets the very same answers."""
-    return (job.seed * 1_000_003 + prompt_id) % 2**63
+    """Each prompt samples from its own seed, so a retried prompt gets the very same answers (where the
+    engine guarantees it: docs/operations.md). Below 2**62: vLLM seeds the K samples seed, seed + 1, ..."""
+    return (job.seed * 1_000_003 + prompt_id) % 2**62
 
 
 def storable(text: str) -> str:
@@ -145,25 +155,31 @@ def generation_work(run: Run, job: GenerationJob) -> None:
     if done:
         run.log(f"{len(done)} of {len(prompts)} prompts already have their {job.k} candidates; skipping them")
     if todo:
-        from trainer_bridge.ml.generate import generate_candidates  # torch: only GPU workers get here
-
-        run.log(f"loading {model.name} from {model.path}")
+        used = {"engine": job.engine}
 
         def on_batch(start: int, batch_candidates: list[list[str]]) -> None:
             batch = todo[start : start + len(batch_candidates)]
             ids = [p.pk for p in batch]
+            rows = [
+                Candidate(
+                    prompt=prompt,
+                    text=storable(text),
+                    model_name=model_name,
+                    model_version_id=model.pk,
+                    sample_index=index,
+                    sampling_params=job.sampling_params
+                    | {"seed": prompt_seed(job, prompt.pk), "generation_job": job.pk}
+                    | used,
+                )
+                for prompt, texts in zip(batch, batch_candidates, strict=True)
+                for index, text in enumerate(texts)
+            ]
             with transaction.atomic():  # the batch's candidates and the progress that counts them, together
                 before = Candidate.objects.filter(prompt_id__in=ids, model_name=model_name).count()
-                tasks = 0
-                for prompt, texts in zip(batch, batch_candidates, strict=True):
-                    tasks += candidates_add(
-                        prompt=prompt,
-                        texts=[storable(text) for text in texts],
-                        model_name=model_name,
-                        model_version_id=model.pk,
-                        sampling_params=job.sampling_params
-                        | {"seed": prompt_seed(job, prompt.pk), "generation_job": job.pk},
-                    )
+                Candidate.objects.bulk_create(
+                    rows, ignore_conflicts=True
+                )  # a retried batch adds nothing twice
+                tasks = ranking_tasks_create(project=job.project, prompt_ids=ids)
                 added = Candidate.objects.filter(prompt_id__in=ids, model_name=model_name).count() - before
                 run.update(progress_done=F("progress_done") + len(batch))
                 GenerationJob.objects.filter(pk=job.pk).update(
@@ -172,15 +188,20 @@ def generation_work(run: Run, job: GenerationJob) -> None:
                 )
             run.check()
 
-        generate_candidates(
-            model.path,
-            [p.messages for p in todo],
+        sample_answers(
+            model=model,
+            prompts=[p.messages for p in todo],
             k=job.k,
             seeds=[prompt_seed(job, p.pk) for p in todo],
             batch_size=job.batch_size,
             on_batch=on_batch,
+            log=run.log,
+            should_stop=run.should_stop,
+            engine=job.engine,
+            on_engine=lambda name: used.update(engine=name),
             **job.sampling_params,
         )
+        run.check()
     missing = len(job.prompt_ids) - len(_complete_prompt_ids(job.prompt_ids, model_name, job.k))
     if missing:
         raise DomainError(f"{missing} prompts are still short of {job.k} candidates")

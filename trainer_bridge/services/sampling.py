@@ -2,7 +2,8 @@
 
 Resuming is safe: items that already hold all their samples are skipped, answers land on a unique key,
 and each item samples from its own seed, so a retried item gets the answers it would have had the
-first time. The model code (torch) is imported inside the run, so only GPU workers load it.
+first time. They sample through trainer_bridge.engines: the version's model server when one answers,
+else Coach's own loop, whose model code (torch) is imported inside the run.
 """
 
 from collections import Counter
@@ -83,7 +84,7 @@ def sampling_run_create(
 
 
 def item_seed(job: ProbeRun | PracticeRun, item_id: int) -> int:
-    return (job.seed * 1_000_003 + item_id) % (2**63)
+    return (job.seed * 1_000_003 + item_id) % (2**62)  # below 2**62: see generation.prompt_seed
 
 
 def items_done(answers: QuerySet[Any], item_field: str, samples: int) -> set[int]:
@@ -108,7 +109,7 @@ def sample_items(
         run.log(f"{len(done)} of {len(items)} items already hold their {job.samples} samples; skipping them")
     if not todo:
         return
-    from trainer_bridge.ml.generate import generate_candidates  # torch: only GPU workers get here
+    from trainer_bridge.engines import sample_answers
 
     def on_batch(first: int, answers: list[list[str]]) -> None:
         for item, texts in zip(todo[first : first + len(answers)], answers, strict=True):
@@ -118,13 +119,15 @@ def sample_items(
 
     model = job.model()
     run.log(f"sampling {job.samples} answers for {len(todo)} items from {model.name}")
-    generate_candidates(
-        model.path,
-        [item.messages for item in todo],
+    sample_answers(
+        model=model,
+        prompts=[item.messages for item in todo],
         k=job.samples,
         max_new_tokens=job.max_new_tokens,
         temperature=job.temperature,
         seeds=[item_seed(job, item.pk) for item in todo],
         batch_size=batch_size,
         on_batch=on_batch,
+        log=run.log,
+        should_stop=run.should_stop,
     )

@@ -100,6 +100,7 @@ def generation_start(request: AuthedRequest, project_id: int) -> HttpResponse:
         top_p=float_or_error(post.get("top_p"), "top_p", default=1.0),
         seed=int_or_error(post.get("seed"), "seed", default=0),
         batch_size=int_or_error(post.get("batch_size"), "batch_size", default=8),
+        engine=post.get("engine") or "auto",
     )
     messages.success(request, f"Generation job #{job.pk} queued: {len(job.prompt_ids)} prompts × {job.k}.")
     return redirect("jobs:job", kind="generation", job_id=job.pk)

@@ -9,8 +9,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from core.types import AuthedRequest
-from labeling.access import project_for
-from registry.selectors import models_for
+from labeling.access import has_role, project_for
+from registry.models import ModelServer, ModelVersion
+from registry.selectors import models_for, servers_for
 from trainer_bridge.jobs.lifecycle import VIEW_ROLE
 from trainer_bridge.models import TrainingJob
 from trainer_bridge.selectors import (
@@ -19,6 +20,7 @@ from trainer_bridge.selectors import (
     model_lineage,
     model_training_rows,
 )
+from trainer_bridge.services.servers import SERVER_ROLE, STARTED_ENGINES
 from trainer_bridge.views.nav import lineage_text, tab_context
 
 
@@ -29,6 +31,11 @@ def models_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     models = list(models_for(project_id=project.pk))
     context = tab_context(project, role, "models") | {
         "models": [(m, lineage_text(m)) for m in models],
+        "servers": servers_for(project_id=project.pk)[:100],
+        "can_manage_servers": has_role(role, SERVER_ROLE),
+        "servable": [m for m in models if m.kind != ModelVersion.Kind.RM],
+        "started_engines": [(e, ModelServer.Engine(e).label) for e in STARTED_ENGINES],
+        "engines": ModelServer.Engine.choices,
     }
     return render(request, "trainer_bridge/jobs/models.html", context)
 

@@ -3,6 +3,7 @@ from typing import Any
 from core.commands import DomainCommand, user_named
 from labeling.access import project_named
 from registry.selectors import model_named
+from trainer_bridge.engines import ENGINES
 from trainer_bridge.management.commands._jobs import add_run_arguments, follow
 from trainer_bridge.services.generation import WHICH, generation_job_start
 
@@ -24,6 +25,13 @@ class Command(DomainCommand):
         parser.add_argument("--top-p", type=float, default=1.0)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--batch-size", type=int, default=8)
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="auto",
+            help="auto: the model's server if one answers, else Coach's loop; vllm: a vLLM server, started "
+            "for the job if none answers; transformers: Coach's loop",
+        )
         parser.add_argument("--user", help="username recorded as the job's author")
         add_run_arguments(parser)
 
@@ -41,6 +49,7 @@ class Command(DomainCommand):
             top_p=options["top_p"],
             seed=options["seed"],
             batch_size=options["batch_size"],
+            engine=options["engine"],
         )
         if user := user_named(options["user"]):
             type(job).objects.filter(pk=job.pk).update(created_by=user)

@@ -7,7 +7,7 @@ from django import forms
 from django.http import QueryDict
 
 from core.forms import upload_within_limit
-from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
+from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind, VoteChoice
 
 # InstructGPT's per-answer labels; "satisfies constraints" may also be left unanswered.
 FLAG_LABELS = {
@@ -134,6 +134,25 @@ class TierEditForm(forms.Form):
         for c in self.candidates:
             by_tier.setdefault(self.cleaned_data[f"tier-{c.pk}"], []).append(c.pk)
         return [by_tier[n] for n in sorted(by_tier)]
+
+
+class EvaluationForm(forms.Form):
+    """A blind vote: the left answer, the right one, or a tie, with an optional reason. A draft may have
+    no choice yet."""
+
+    choice = forms.ChoiceField(
+        choices=VoteChoice.choices,
+        error_messages={
+            "required": "Choose the better answer, or a tie.",
+            "invalid_choice": "Choose A, B or a tie.",
+        },
+    )
+    why = forms.CharField(max_length=2000, required=False, strip=False)  # the reason; "reason" is the skip's
+    seconds = forms.FloatField(required=False, min_value=0)
+
+    def __init__(self, *args: Any, partial: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].required = not partial
 
 
 class SkipForm(forms.Form):

@@ -23,7 +23,16 @@ from labeling.forms import (
     TierEditForm,
     letter,
 )
-from labeling.models import Assignment, Candidate, Demonstration, Ranking, Role, Task, TaskKind
+from labeling.models import (
+    Assignment,
+    Candidate,
+    Demonstration,
+    EvaluationVote,
+    Ranking,
+    Role,
+    Task,
+    TaskKind,
+)
 from labeling.selectors.review import Submission, submissions_to_review, task_submissions
 from labeling.services.review import review_create
 from labeling.views.display import conversation, query_int
@@ -63,6 +72,8 @@ def task_review(request: AuthedRequest, task_id: int) -> HttpResponse:
     }
     if task.kind == TaskKind.RANKING:
         context |= _ranking_review(task, submissions)
+    elif task.kind == TaskKind.EVALUATION:
+        context |= _evaluation_review(task, submissions)
     else:
         context["columns"] = [_demonstration_column(task, s) for s in submissions]
     for column in context["columns"]:  # a reviewer's own work is for another reviewer to judge
@@ -116,6 +127,32 @@ def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]
     return {"rows": rows, "columns": columns, "tier_numbers": list(range(1, len(ordered) + 1))}
 
 
+CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "About the same"}
+
+
+def _evaluation_review(task: Task, submissions: list[Submission]) -> dict[str, Any]:
+    """The two answers as the labelers saw them (A left, B right; blind here too, so that an edit is a
+    judgement of the answers alone) and each labeler's vote."""
+    texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("pk", "text"))
+    columns = []
+    for s in submissions:
+        current, original = cast(EvaluationVote, s.current), cast(EvaluationVote, s.original)
+        columns.append(
+            {
+                "submission": s,
+                "choice": current.choice,
+                "choice_words": CHOICE_WORDS[current.choice],
+                "original_words": CHOICE_WORDS[original.choice] if s.edited else "",
+                "reason": current.reason,
+            }
+        )
+    answers = [
+        {"letter": letter(i), "html": render_chat_text(texts.get(cid, ""))}
+        for i, cid in enumerate(task.candidate_ids)
+    ]
+    return {"answers": answers, "columns": columns, "choices": list(CHOICE_WORDS.items())}
+
+
 def _demonstration_column(task: Task, submission: Submission) -> dict[str, Any]:
     start = len(task.prompt.messages)
     reply = cast(Demonstration, submission.current).messages[start:]
@@ -162,6 +199,8 @@ def review_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
 
 def _review_edit(request: AuthedRequest, task: Task, assignment: Assignment) -> dict[str, Any]:
     """The edited annotation from the form; a form that does not parse is refused with what to fix."""
+    if task.kind == TaskKind.EVALUATION:
+        return {"choice": request.POST.get("choice", "")}
     if task.kind == TaskKind.RANKING:
         candidates = Candidate.objects.in_bulk(task.candidate_ids)
         ordered = [candidates[cid] for cid in task.candidate_ids if cid in candidates]

@@ -7,7 +7,16 @@ the web process never loads the model code behind them.
 from dataclasses import dataclass
 
 from labeling.models import Role
-from trainer_bridge.models import ExportJob, GenerationJob, Job, JobType, PracticeRun, ProbeRun, TrainingJob
+from trainer_bridge.models import (
+    ExportJob,
+    GenerationJob,
+    Job,
+    JobType,
+    PracticeRun,
+    ProbeRun,
+    ScoringJob,
+    TrainingJob,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,9 @@ KINDS: dict[str, JobKind] = {
     JobType.PROBE: JobKind(ProbeRun, "trainer_bridge.services.probes.probe_work", True, "refusal probe"),
     JobType.PRACTICE: JobKind(
         PracticeRun, "trainer_bridge.services.practice.practice_work", True, "practice sampling"
+    ),
+    JobType.SCORING: JobKind(
+        ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"
     ),
 }
 

@@ -19,8 +19,10 @@ from trainer_bridge.models.sampling import (
     ProbeOutcome,
     ProbeRun,
 )
+from trainer_bridge.models.scoring import AnswerScore, ScoringJob
 
 __all__ = [
+    "AnswerScore",
     "ExportJob",
     "GenerationJob",
     "Job",
@@ -36,5 +38,6 @@ __all__ = [
     "ProbeRun",
     "RetrainPolicy",
     "RetrainRun",
+    "ScoringJob",
     "TrainingJob",
 ]

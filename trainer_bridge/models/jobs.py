@@ -28,6 +28,7 @@ class JobType(models.TextChoices):
     TRAINING = "training"
     PROBE = "probe"
     PRACTICE = "practice"
+    SCORING = "scoring"
 
 
 class Job(models.Model):

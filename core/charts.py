@@ -248,10 +248,11 @@ def interval_chart(
     *,
     title: str,
     reference: float | None = None,
-    width: int = 560,
+    width: int = 720,
+    shown: Callable[[float], str] = _label,
 ) -> SafeString:
     """One row per label: a dot at the value and a line across its interval (low, high), on a shared
-    axis; `reference` draws a dashed line (an average, a baseline)."""
+    axis; `reference` draws a dashed line (an average, a baseline). `shown` writes the axis numbers."""
     row, left, top, right = 24, 150, 28, 20
     plot_w = width - left - right
     height = top + row * max(1, len(rows)) + 24
@@ -271,6 +272,8 @@ def interval_chart(
         [reference] if reference is not None else []
     )
     ticks = _nice_ticks(min(values), max(values), 5)
+    while ticks[-1] < max(values):  # the axis reaches past every interval's end
+        ticks.append(round(2 * ticks[-1] - ticks[-2], 10))
     low_end, high_end = ticks[0], ticks[-1]
 
     def px(x: float) -> float:
@@ -281,7 +284,7 @@ def interval_chart(
         parts.append(
             f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{top}" y2="{bottom}" stroke="#e5e7eb"/>'
             f'<text x="{px(tick):.1f}" y="{bottom + 14}" text-anchor="middle" font-size="11" fill="#374151">'
-            f"{_label(tick)}</text>"
+            f"{escape(shown(tick))}</text>"
         )
     if reference is not None:
         parts.append(
@@ -291,7 +294,7 @@ def interval_chart(
     for i, (label, value, low, high) in enumerate(rows):
         y = top + i * row + row / 2
         color = PALETTE[i % len(PALETTE)]
-        tip = f"{escape(label)}: {_label(value)} ({_label(low)} to {_label(high)})"
+        tip = escape(f"{label}: {shown(value)} ({shown(low)} to {shown(high)})")
         parts.append(
             f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
             f"{escape(label[:22])}</text>"
@@ -304,7 +307,7 @@ def interval_chart(
 
 
 def share_chart(
-    rows: Sequence[tuple[str, Sequence[float]]], *, title: str, parts_named: Sequence[str], width: int = 560
+    rows: Sequence[tuple[str, Sequence[float]]], *, title: str, parts_named: Sequence[str], width: int = 720
 ) -> SafeString:
     """One 100% bar per label, split into named parts (wins, ties, losses...), each with its share."""
     row, left, top = 24, 150, 28

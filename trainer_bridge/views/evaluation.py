@@ -81,6 +81,7 @@ def _charts(view: ProjectLeaderboard) -> dict[str, Any]:
             [(names[r.version.pk], r.score.rating, r.score.low, r.score.high) for r in view.rows],
             title="Rating with its 95% interval",
             reference=ELO_BASE,
+            shown=lambda value: f"{value:.0f}",
         ),
         "baseline": charts.share_chart(
             [(names[r.version], (r.wins, r.ties, r.losses)) for r in view.board.records],

@@ -129,9 +129,10 @@
     if (!f || event.detail.elt !== f) return;
     if (!ready(f)) event.preventDefault();
   });
+  // Also without htmx, or before htmx has taken over a form just swapped in: never send a vote unchosen.
   document.addEventListener("submit", function (event) {
     const f = form();
-    if (!f || event.target !== f || window.htmx) return;
+    if (!f || event.target !== f) return;
     if (event.submitter && event.submitter.hasAttribute("formaction")) return;
     if (!ready(f)) event.preventDefault();
   });

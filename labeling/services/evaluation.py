@@ -46,6 +46,7 @@ from registry.models import ModelVersion
 
 MAX_REASON = 2000
 MAX_VERSIONS = 16
+MAX_PLANNED = 200_000  # comparisons one plan may add (prompts × pairs per prompt)
 
 
 class InvalidVote(DomainError):
@@ -72,8 +73,7 @@ def _checked_versions(project: Project, versions: list[ModelVersion]) -> list[Mo
         raise DomainError(f"compare at most {MAX_VERSIONS} model versions at once", field="versions")
     for version in distinct:
         if version.kind == ModelVersion.Kind.RM:
-            raise DomainError(f"{version.name} is a reward model: it scores answers, it does not write them",
-                              field="versions")  # fmt: skip
+            raise DomainError(f"{version.name} is a reward model: it scores answers", field="versions")
         if version.project_id not in (None, project.pk):
             raise DomainError(f"{version.name} belongs to another project", field="versions")
     return distinct
@@ -113,6 +113,11 @@ def evaluation_pairs_plan(
         raise DomainError(f"prompts {missing} are not in this project", field="prompts")
     if not prompts:
         raise DomainError("no prompt matches: choose a source that has prompts", field="source")
+    if len(prompts) * per_prompt > MAX_PLANNED:
+        raise DomainError(
+            f"plan at most {MAX_PLANNED:,} comparisons at once: fewer prompts or fewer pairs per prompt",
+            field="limit",
+        )
 
     ids = [v.pk for v in distinct]
     planned: Counter[tuple[int, int]] = Counter()

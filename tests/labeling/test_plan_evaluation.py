@@ -202,3 +202,17 @@ def test_prompts_imported_as_evaluation_prompts_wait_for_their_answers(evaluatio
     import_evaluation_prompts(evaluation, 3)
     assert not Task.objects.filter(project=evaluation).exists()
     assert set(evaluation.prompts.values_list("metadata__task_kind", flat=True)) == {"evaluation"}
+
+
+def test_a_plan_larger_than_the_bound_is_refused_before_anything_is_stored(evaluation, admin, monkeypatch):
+    from labeling.services import evaluation as service
+
+    monkeypatch.setattr(service, "MAX_PLANNED", 5)
+    models = register_versions("a", "b", "c")
+    prompt_ids = import_evaluation_prompts(evaluation, 2)
+
+    with pytest.raises(DomainError) as refused:
+        evaluation_pairs_plan(project=evaluation, versions=models, prompt_ids=prompt_ids, user=admin)
+
+    assert refused.value.field == "limit" and "at most 5 comparisons" in refused.value.detail
+    assert not EvaluationPair.objects.exists()

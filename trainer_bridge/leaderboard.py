@@ -71,13 +71,15 @@ class ProjectLeaderboard:
     names: dict[int, str] = field(default_factory=dict)
 
 
-def _practice_figures(practice_set: PracticeSet, versions: list[int], k: int) -> dict[int, PracticeFigure]:
+def _practice_figures(
+    practice_set: PracticeSet, versions: list[int], k: int
+) -> dict[int | None, PracticeFigure]:
     """Each version's newest finished practice run on the set, as pass@1 and pass@k over its problems."""
-    latest: dict[int, PracticeRun] = {}
+    latest: dict[int | None, PracticeRun] = {}
     for run in PracticeRun.objects.filter(
         practice_set=practice_set, model_version_id__in=versions, status=JobStatus.DONE
     ).order_by("model_version_id", "-finished_at", "-pk"):
-        latest.setdefault(run.model_version_id, run)  # type: ignore[arg-type]
+        latest.setdefault(run.model_version_id, run)
     figures = {}
     for version_id, run in latest.items():
         results = list(PracticeResult.objects.filter(run=run).values_list("total", "passed"))

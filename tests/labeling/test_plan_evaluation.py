@@ -216,3 +216,52 @@ def test_a_plan_larger_than_the_bound_is_refused_before_anything_is_stored(evalu
 
     assert refused.value.field == "limit" and "at most 5 comparisons" in refused.value.detail
     assert not EvaluationPair.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_jobs_storing_the_two_answers_at_the_same_moment_still_make_the_task(make_project, admin):
+    """Job A stores version a's answer and holds its transaction open; job B stores b's meanwhile. Neither
+    sees the other's uncommitted answer, so B must wait for A's commit, then make the task."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    project = make_project(name="arena", kinds=["evaluation"])
+    a, b = register_versions("a", "b")
+    prompt_ids = import_evaluation_prompts(project, 1)
+    evaluation_pairs_plan(project=project, versions=[a, b], prompt_ids=prompt_ids, user=admin)
+    prompt = project.prompts.get()
+    a_stored, a_may_commit, b_done = threading.Event(), threading.Event(), threading.Event()
+
+    def store(version, before_commit=None):
+        try:
+            with transaction.atomic():
+                candidates_add(
+                    prompt=prompt,
+                    texts=[f"{version.name}'s answer"],
+                    model_name=version.candidate_model_name,
+                    sampling_params={},
+                    model_version_id=version.pk,
+                )
+                if before_commit:
+                    before_commit()
+        finally:
+            connection.close()
+
+    job_a = threading.Thread(target=store, args=(a, lambda: (a_stored.set(), a_may_commit.wait(10))))
+    job_b = threading.Thread(target=lambda: (a_stored.wait(10), store(b), b_done.set()))
+    job_a.start()
+    job_b.start()
+    deadline = time.monotonic() + 5
+    while not b_done.is_set() and time.monotonic() < deadline:  # until B waits on A's lock (or is done)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.01)
+    a_may_commit.set()
+    job_a.join(10)
+    job_b.join(10)
+
+    assert Task.objects.filter(project=project, kind="evaluation").count() == 1

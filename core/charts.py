@@ -251,3 +251,117 @@ def stacked_bar_chart(
     )
     parts.append(f'<ul class="legend-inline">{legend}</ul>')
     return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+
+
+def interval_chart(
+    rows: Sequence[tuple[str, float, float, float]],
+    *,
+    title: str,
+    reference: float | None = None,
+    width: int = 720,
+    shown: Callable[[float], str] = _label,
+) -> SafeString:
+    """One row per label: a dot at the value and a line across its interval (low, high), on a shared
+    axis; `reference` draws a dashed line (an average, a baseline). `shown` writes the axis numbers."""
+    row, left, top, right = 24, 150, 28, 20
+    plot_w = width - left - right
+    height = top + row * max(1, len(rows)) + 24
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
+    ]
+    if not rows:
+        parts.append(
+            f'<text x="{left}" y="{top + 14}" font-size="12" fill="{MUTED}">nothing to show yet</text>'
+        )
+        parts.append("</svg>")
+        return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+    values = [v for _, value, low, high in rows for v in (value, low, high)] + (
+        [reference] if reference is not None else []
+    )
+    ticks = _nice_ticks(min(values), max(values), 5)
+    while ticks[-1] < max(values):  # the axis reaches past every interval's end
+        ticks.append(round(2 * ticks[-1] - ticks[-2], 10))
+    low_end, high_end = ticks[0], ticks[-1]
+
+    def px(x: float) -> float:
+        return left + (x - low_end) / (high_end - low_end) * plot_w
+
+    bottom = top + row * len(rows)
+    for tick in ticks:
+        parts.append(
+            f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{top}" y2="{bottom}" stroke="#e5e7eb"/>'
+            f'<text x="{px(tick):.1f}" y="{bottom + 14}" text-anchor="middle" font-size="11" fill="#374151">'
+            f"{escape(shown(tick))}</text>"
+        )
+    if reference is not None:
+        parts.append(
+            f'<line x1="{px(reference):.1f}" x2="{px(reference):.1f}" y1="{top}" y2="{bottom}" '
+            f'stroke="{MUTED}" stroke-dasharray="4 3"/>'
+        )
+    for i, (label, value, low, high) in enumerate(rows):
+        y = top + i * row + row / 2
+        color = PALETTE[i % len(PALETTE)]
+        tip = escape(f"{label}: {shown(value)} ({shown(low)} to {shown(high)})")
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">'
+            f"{escape(label[:22])}</text>"
+            f'<line x1="{px(low):.1f}" x2="{px(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
+            f'stroke-width="2"><title>{tip}</title></line>'
+            f'<circle cx="{px(value):.1f}" cy="{y:.1f}" r="4" fill="{color}"/>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text in it went through escape()
+
+
+def share_chart(
+    rows: Sequence[tuple[str, Sequence[float]]], *, title: str, parts_named: Sequence[str], width: int = 720
+) -> SafeString:
+    """One 100% bar per label, split into named parts (wins, ties, losses...), each with its share."""
+    row, left, top = 24, 150, 28
+    plot_w = width - left - 12
+    height = top + row * max(1, len(rows)) + 26
+    colours = [PALETTE[2], "#9ca3af", PALETTE[1], *PALETTE[3:]]
+    svg = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
+    ]
+    if not rows:
+        svg.append(
+            f'<text x="{left}" y="{top + 14}" font-size="12" fill="{MUTED}">nothing to show yet</text>'
+        )
+    for i, (label, counts) in enumerate(rows):
+        y = top + i * row
+        total = sum(counts)
+        svg.append(
+            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(label[:22])}</text>'
+        )
+        x = float(left)
+        for j, count in enumerate(counts):
+            if not total or not count:
+                continue
+            w = count / total * plot_w
+            share = f"{100 * count / total:.0f}%"
+            svg.append(
+                f'<rect x="{x:.1f}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" fill="{colours[j]}">'
+                f"<title>{escape(label)}: {escape(parts_named[j])} {share} ({count:g})</title></rect>"
+            )
+            if w > 30:
+                svg.append(
+                    f'<text x="{x + w / 2:.1f}" y="{y + 16}" text-anchor="middle" font-size="11" fill="#fff">'
+                    f"{share}</text>"
+                )
+            x += w
+    legend_y = top + row * max(1, len(rows)) + 16
+    for j, name in enumerate(parts_named):
+        lx = left + j * 90
+        svg.append(
+            f'<rect x="{lx}" y="{legend_y - 9}" width="10" height="10" fill="{colours[j]}"/>'
+            f'<text x="{lx + 14}" y="{legend_y}" font-size="11">{escape(name)}</text>'
+        )
+    svg.append("</svg>")
+    return mark_safe("".join(svg))  # noqa: S308 - every text in it went through escape()

@@ -40,6 +40,7 @@ from labeling.serializers import (
 )
 from labeling.services import drafts
 from labeling.services.annotations import demonstration_submit, ranking_submit
+from labeling.services.evaluation import evaluation_vote_submit
 from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_set, project_create, project_update
 from labeling.services.queue import assignment_release, assignment_renew, assignment_skip, claim_next_task
@@ -207,7 +208,22 @@ class Submit(APIView):
     @extend_schema(request=SubmitSerializer, responses={201: None, 200: None})
     def post(self, request: ApiRequest, assignment_id: int) -> Response:
         data = _valid(SubmitSerializer, request.data)
-        if "tiers" in data or data["all_bad"]:
+        if "choice" in data:
+            vote, created = evaluation_vote_submit(
+                assignment_id=assignment_id,
+                labeler=request.user,
+                choice=data["choice"],
+                reason=data.get("reason", ""),
+                seconds=data["seconds"],
+            )
+            body = {
+                "kind": "evaluation",
+                "id": vote.pk,
+                "choice": vote.choice,
+                "reason": vote.reason,
+                "revision": vote.revision,
+            }
+        elif "tiers" in data or data["all_bad"]:
             ranking, created = ranking_submit(
                 assignment_id=assignment_id,
                 labeler=request.user,
@@ -256,7 +272,8 @@ class Submit(APIView):
             }
         else:
             raise DomainError(
-                "give tiers (a ranking), messages (a demonstration) or answer and citations (a search task)",
+                "give tiers (a ranking), messages (a demonstration), answer and citations (a search task) "
+                "or choice (an evaluation vote)",
                 field="tiers",
             )
         body["assignment"] = assignment_id
@@ -345,8 +362,8 @@ class AnnotationList(APIView):
         project = _project(request, project_id, Role.LABELER)
         mine = project_role(user=request.user, project=project) == Role.LABELER
         kind = request.query_params.get("kind")
-        if kind not in (None, "ranking", "demonstration"):
-            raise DomainError("kind is ranking or demonstration", field="kind")
+        if kind not in (None, "ranking", "demonstration", "evaluation"):
+            raise DomainError("kind is ranking, demonstration or evaluation", field="kind")
         rows = annotations_for(project=project, labeler=request.user if mine else None, kind=kind)
         return Response(rows)
 

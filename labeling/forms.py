@@ -8,7 +8,7 @@ from django import forms
 from django.http import QueryDict
 
 from core.forms import upload_within_limit
-from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind
+from labeling.models import RATING_FLAGS, Candidate, Role, TaskKind, VoteChoice
 
 # InstructGPT's per-answer labels; "satisfies constraints" may also be left unanswered.
 FLAG_LABELS = {
@@ -162,6 +162,25 @@ class ReviewQueueForm(forms.Form):
             if value not in (None, "")
         }
         return urlencode(kept)
+
+
+class EvaluationForm(forms.Form):
+    """A blind vote: the left answer, the right one, or a tie, with an optional reason. A draft may have
+    no choice yet."""
+
+    choice = forms.ChoiceField(
+        choices=VoteChoice.choices,
+        error_messages={
+            "required": "Choose the better answer, or a tie.",
+            "invalid_choice": "Choose A, B or a tie.",
+        },
+    )
+    why = forms.CharField(max_length=2000, required=False, strip=False)  # the reason; "reason" is the skip's
+    seconds = forms.FloatField(required=False, min_value=0)
+
+    def __init__(self, *args: Any, partial: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].required = not partial
 
 
 class SkipForm(forms.Form):

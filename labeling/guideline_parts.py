@@ -21,18 +21,23 @@ KIND_WORDS = {
     TaskKind.DEMONSTRATION: re.compile(r"\b(demonstrations?|writ(e|ing))\b", re.I),
     TaskKind.REFUSAL: re.compile(r"\b(refus(al|als|e|ing)|i don'?t know)\b", re.I),
     TaskKind.SEARCH: re.compile(r"\b(search(es|ing)?|tools?|citations?|cit(e|ing)|sources?)\b", re.I),
+    TaskKind.EVALUATION: re.compile(
+        r"\b(evaluat(e|es|ing|ion|ions)|compar(e|es|ing|isons?)|a/b|votes?)\b", re.I
+    ),
 }
 APPLIES = {
     TaskKind.RANKING: {TaskKind.RANKING},
     TaskKind.DEMONSTRATION: {TaskKind.DEMONSTRATION},
     TaskKind.REFUSAL: {TaskKind.REFUSAL, TaskKind.DEMONSTRATION},
     TaskKind.SEARCH: {TaskKind.SEARCH, TaskKind.DEMONSTRATION},
+    TaskKind.EVALUATION: {TaskKind.EVALUATION},
 }
 KIND_NAMES = {
     TaskKind.RANKING: "rankings",
     TaskKind.DEMONSTRATION: "demonstrations",
     TaskKind.REFUSAL: "refusals",
     TaskKind.SEARCH: "search-tool conversations",
+    TaskKind.EVALUATION: "comparisons of two answers",
 }
 
 

@@ -4,7 +4,8 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
 
 from guidelines.models import Guideline, GuidelineVersion
 
@@ -16,6 +17,7 @@ class TaskKind(models.TextChoices):
     RANKING = "ranking"
     REFUSAL = "refusal"
     SEARCH = "search"
+    EVALUATION = "evaluation"
 
 
 class Role(models.TextChoices):
@@ -264,6 +266,64 @@ class CandidateRating(models.Model):
         ]
 
 
+class VoteChoice(models.TextChoices):
+    """A blind A/B vote: the answer shown on the left is better, the one on the right, or neither."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    TIE = "tie"
+
+
+class EvaluationPair(models.Model):
+    """A planned blind comparison of two model versions' answers to one prompt, and the task that shows it.
+
+    Which version's answer is shown on the left is drawn once, from a seed, when the pair is planned and
+    kept here, so that position bias can be measured. The task is made once both versions have answered.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="evaluation_pairs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="evaluation_pairs")
+    left_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    right_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    task = models.OneToOneField(
+        Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="evaluation_pair"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(left_version=F("right_version")), name="evaluation_pair_two_versions"
+            ),
+            # one comparison of two versions per prompt, whichever side each is on
+            models.UniqueConstraint(
+                F("prompt"),
+                Least("left_version", "right_version"),
+                Greatest("left_version", "right_version"),
+                name="evaluation_pair_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["prompt"], condition=Q(task__isnull=True), name="evaluation_pair_waiting")
+        ]
+
+
+class EvaluationVote(Annotation):
+    """A labeler's blind choice between the two answers of an evaluation task, with an optional reason."""
+
+    choice = models.CharField(max_length=5, choices=VoteChoice.choices)
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "revision"], name="vote_revision"),
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(is_current=True), name="vote_one_current"
+            ),
+        ]
+        indexes = [models.Index(fields=["task"], condition=Q(is_current=True), name="vote_current")]
+
+
 class Review(models.Model):
     class Verdict(models.TextChoices):
         ACCEPT = "accept"
@@ -303,6 +363,16 @@ class RankingDraft(models.Model):
     # As a submission's ratings: [{"candidate", "overall"?, flag: true, ...}].
     ratings = models.JSONField(default=list, blank=True)
     all_bad = models.BooleanField(default=False)
+    seconds = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class EvaluationDraft(models.Model):
+    """A vote in progress (the choice so far, the reason being written), saved so a reload loses nothing."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="evaluation_draft")
+    choice = models.CharField(max_length=5, choices=VoteChoice.choices, blank=True, default="")
+    reason = models.TextField(blank=True, default="")
     seconds = models.FloatField(default=0.0)
     updated_at = models.DateTimeField(auto_now=True)
 

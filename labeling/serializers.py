@@ -96,13 +96,21 @@ class PromptRefSerializer(serializers.Serializer):
     messages = MessageSerializer(many=True)
 
 
+class AnswerSerializer(serializers.Serializer):
+    side = serializers.ChoiceField(choices=["left", "right"])
+    text = serializers.CharField()
+
+
 class AssignmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     state = serializers.CharField()
     lease_expires_at = serializers.DateTimeField()
     task = TaskRefSerializer()
     prompt = PromptRefSerializer()
-    candidates = CandidateSerializer(many=True)
+    candidates = CandidateSerializer(many=True, help_text="a ranking task's candidates, in the order shown")
+    answers = AnswerSerializer(
+        many=True, help_text="an evaluation task's two answers by side; who wrote them is not shown"
+    )
     suggested_reply = serializers.CharField(
         help_text="a reply the labeler may approve as it is or edit (refusal tasks from a probe), else empty"
     )
@@ -120,7 +128,15 @@ class StorableJSONField(serializers.JSONField):
 
 
 class SubmitSerializer(serializers.Serializer):
-    """A ranking (tiers, ratings, all_bad) or a demonstration reply (messages, tools, pasted_chars)."""
+    """A ranking (tiers, ratings, all_bad), a demonstration reply (messages, tools, pasted_chars), a search
+    task's answer (answer, citations) or an evaluation vote (choice, reason)."""
+
+    choice = serializers.CharField(
+        required=False, max_length=10, help_text="an evaluation vote: left, right or tie (the answers' sides)"
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, trim_whitespace=False, help_text="why, for a vote"
+    )
 
     tiers = StorableJSONField(
         required=False, help_text="candidate ids best to worst; a tier of several is a tie"
@@ -158,7 +174,9 @@ class SkipSerializer(serializers.Serializer):
 class ReviewSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=["accept", "reject", "edit"])
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    edit = StorableJSONField(required=False, help_text="edit: {tiers, ratings} or {messages, tools}")
+    edit = StorableJSONField(
+        required=False, help_text="edit: {tiers, ratings}, {messages, tools} or, for a vote, {choice, reason}"
+    )
 
 
 class ReviewOutSerializer(serializers.Serializer):

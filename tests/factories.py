@@ -3,6 +3,7 @@ reviews. Fixtures live in the conftest files; everything a test builds by hand l
 
 import io
 import json
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -177,3 +178,85 @@ def review_all(assignments: list[Assignment], reviewer: Any, verdict: str = "acc
     for assignment in assignments:
         reason = "not good enough" if verdict == "reject" else ""
         review_create(assignment_id=assignment.pk, reviewer=reviewer, verdict=verdict, reason=reason)
+
+
+# --- blind A/B evaluation --------------------------------------------------------------------------
+
+
+def register_versions(*names: str) -> list[Any]:
+    """Model versions as rows only (no directory): enough for planning, importing answers and voting."""
+    from registry.models import ModelVersion
+
+    return [
+        ModelVersion.objects.create(name=name, kind="base", path=f"/nonexistent/{name}") for name in names
+    ]
+
+
+def import_evaluation_prompts(
+    project: Project, n: int, *, sources: tuple[str, ...] = ("chat", "code")
+) -> list[int]:
+    """n prompts imported as evaluation prompts, alternating sources and categories; returns their ids."""
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind="evaluation",
+        stream=jsonl(
+            [
+                {
+                    "external_id": f"e{i}",
+                    "prompt": f"Explain idea number {i} to a newcomer.",
+                    "source": sources[i % len(sources)],
+                    "metadata": {"category": "easy" if i % 3 else "hard"},
+                }
+                for i in range(n)
+            ]
+        ),
+    )
+    return list(
+        project.prompts.filter(external_id__startswith="e").order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def import_answers(project: Project, version_name: str, prompt_ids: list[int]) -> None:
+    """One imported answer per prompt that names a registered version, as a team would import them; the
+    text differs per version without naming it."""
+    from labeling.models import Prompt
+
+    external = dict(Prompt.objects.filter(pk__in=prompt_ids).values_list("pk", "external_id"))
+    candidates_import(
+        project=project,
+        fmt="jsonl",
+        stream=jsonl(
+            [
+                {
+                    "prompt_external_id": external[pid],
+                    "text": f"Answer {zlib.crc32(version_name.encode()):08x} to prompt {pid}.",
+                    "model": version_name,
+                }
+                for pid in prompt_ids
+            ]
+        ),
+    )
+
+
+def seed_evaluation(
+    project: Project, admin: Any, n: int, names: tuple[str, ...] = ("old", "new")
+) -> list[Any]:
+    """Versions compared on n evaluation prompts, every answer imported: a task per pair; returns them."""
+    from labeling.services.evaluation import evaluation_pairs_plan
+
+    models = register_versions(*names)
+    prompt_ids = import_evaluation_prompts(project, n)
+    for model in models:
+        import_answers(project, model.name, prompt_ids)
+    evaluation_pairs_plan(project=project, versions=models, prompt_ids=prompt_ids, user=admin)
+    return models
+
+
+def distinctive_candidate_ids() -> None:
+    """Number the next answers from 987651, so an id that leaks into a page or an API answer cannot hide
+    among small numbers."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('labeling_candidate', 'id'), 987650)")

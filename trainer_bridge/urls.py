@@ -1,8 +1,9 @@
 from django.urls import path
 
+from trainer_bridge.api import evaluation as evaluation_api
 from trainer_bridge.api import jobs as jobs_api
 from trainer_bridge.api import servers as servers_api
-from trainer_bridge.views import exports, jobs, models, retrain, servers, sets
+from trainer_bridge.views import evaluation, exports, jobs, models, retrain, servers, sets
 
 app_name = "trainer_bridge"
 urlpatterns = [
@@ -44,6 +45,25 @@ job_patterns = (
             name="practice-export",
         ),
         path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
+        path("projects/<int:project_id>/evaluation/", evaluation.leaderboard_page, name="evaluation"),
+        path(
+            "projects/<int:project_id>/evaluation/start/",
+            evaluation.evaluation_start_view,
+            name="evaluation-start",
+        ),
+        path(
+            "projects/<int:project_id>/evaluation/score/", evaluation.scoring_start_view, name="scoring-start"
+        ),
+        path(
+            "projects/<int:project_id>/evaluation/votes.jsonl",
+            evaluation.votes_download,
+            name="evaluation-votes",
+        ),
+        path(
+            "projects/<int:project_id>/evaluation/dpo-pairs.jsonl",
+            evaluation.pairs_download,
+            name="evaluation-pairs",
+        ),
         path("retrain/<int:policy_id>/", retrain.retrain_action, name="retrain-action"),
         # API
         # --- model servers ---
@@ -109,6 +129,31 @@ job_patterns = (
             name="api-training-job-cancel",
         ),
         path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
+        path(
+            "api/projects/<int:project_id>/leaderboard/",
+            evaluation_api.Leaderboard.as_view(),
+            name="api-leaderboard",
+        ),
+        path(
+            "api/projects/<int:project_id>/evaluations/",
+            evaluation_api.EvaluationStart.as_view(),
+            name="api-evaluation-start",
+        ),
+        path(
+            "api/projects/<int:project_id>/scoring-jobs/",
+            evaluation_api.ScoringJobStart.as_view(),
+            name="api-scoring-jobs",
+        ),
+        path(
+            "api/projects/<int:project_id>/evaluation/votes/",
+            evaluation_api.EvaluationVotes.as_view(),
+            name="api-evaluation-votes",
+        ),
+        path(
+            "api/projects/<int:project_id>/evaluation/dpo-pairs/",
+            evaluation_api.EvaluationPairs.as_view(),
+            name="api-evaluation-pairs",
+        ),
         path("api/jobs/<int:job_id>/", jobs_api.JobDetail.as_view(), name="api-job"),
         path("api/jobs/<int:job_id>/cancel/", jobs_api.JobCancel.as_view(), name="api-job-cancel"),
         path("api/jobs/<int:job_id>/retry/", jobs_api.JobRetry.as_view(), name="api-job-retry"),

@@ -6,6 +6,7 @@ from core.types import User
 from labeling.models import (
     RATING_FLAGS,
     Demonstration,
+    EvaluationVote,
     Project,
     Ranking,
 )
@@ -31,16 +32,22 @@ def annotations_for(
                     "ratings": [_rating_row(x) for x in r.ratings.all()],
                 }
             )
-    if kind != "ranking":
+    if kind in (None, "demonstration"):
         for d in demonstrations.select_related("assignment"):
             rows.append(
                 _annotation_row(d, "demonstration")
                 | {"messages": d.messages, "tools": d.tools, "pasted_chars": d.pasted_chars}
             )
+    if kind in (None, "evaluation"):
+        votes = EvaluationVote.objects.filter(task__project=project, is_current=True)
+        if labeler is not None:
+            votes = votes.filter(assignment__labeler=labeler)
+        for v in votes.select_related("assignment"):
+            rows.append(_annotation_row(v, "evaluation") | {"choice": v.choice, "reason": v.reason})
     return sorted(rows, key=lambda row: row["created_at"], reverse=True)
 
 
-def _annotation_row(annotation: Ranking | Demonstration, kind: str) -> dict[str, Any]:
+def _annotation_row(annotation: Ranking | Demonstration | EvaluationVote, kind: str) -> dict[str, Any]:
     return {
         "kind": kind,
         "id": annotation.pk,

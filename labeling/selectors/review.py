@@ -10,6 +10,7 @@ from django.utils import timezone
 from labeling.models import (
     Assignment,
     Demonstration,
+    EvaluationVote,
     Project,
     Ranking,
     Review,
@@ -186,8 +187,8 @@ class Submission:
     """One labeler's submitted work on a task, as a reviewer sees it."""
 
     assignment: Assignment
-    current: Ranking | Demonstration
-    original: Ranking | Demonstration
+    current: Ranking | Demonstration | EvaluationVote
+    original: Ranking | Demonstration | EvaluationVote
     reviews: list[Review] = field(default_factory=list)
 
     @property
@@ -208,9 +209,11 @@ def task_submissions(*, task: Task) -> list[Submission]:
     )
     if not assignments:
         return []
-    revisions: QuerySet[Ranking] | QuerySet[Demonstration]
+    revisions: QuerySet[Ranking] | QuerySet[Demonstration] | QuerySet[EvaluationVote]
     if task.kind == TaskKind.RANKING:
         revisions = Ranking.objects.filter(task=task).prefetch_related("ratings")
+    elif task.kind == TaskKind.EVALUATION:
+        revisions = EvaluationVote.objects.filter(task=task)
     else:
         revisions = Demonstration.objects.filter(task=task)
     revisions = revisions.select_related("author", "guideline_version").order_by("revision")

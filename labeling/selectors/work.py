@@ -13,6 +13,7 @@ from labeling.models import (
     Assignment,
     Candidate,
     DemonstrationDraft,
+    EvaluationDraft,
     Project,
     Ranking,
     RankingDraft,
@@ -65,7 +66,15 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
     """What a labeler needs to work on an assignment: the conversation and, for rankings, the candidates."""
     task = assignment.task  # callers load it with its prompt (select_related("task__prompt"))
     candidates: list[dict[str, Any]] = []
-    if task.candidate_ids:
+    answers: list[dict[str, Any]] = []
+    if task.kind == TaskKind.EVALUATION:
+        # Blind: the two answers by side only. No candidate id either, since ids follow the order in which
+        # each version's answers were stored.
+        texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("id", "text"))
+        answers = [
+            {"side": side, "text": texts[cid]} for side, cid in zip(SIDES, task.candidate_ids, strict=True)
+        ]
+    elif task.candidate_ids:
         texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("id", "text"))
         candidates = [{"id": cid, "text": texts[cid]} for cid in task.candidate_ids]
     return {
@@ -79,8 +88,12 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
             "messages": task.prompt.messages,
         },
         "candidates": candidates,
+        "answers": answers,
         "suggested_reply": task.prompt.metadata.get("suggested_reply", ""),
     }
+
+
+SIDES = ("left", "right")  # an evaluation task's candidate_ids, in the order they are shown
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class WorkContext:
     guideline_version: GuidelineVersion | None
     ranking_draft: RankingDraft | None = None
     submitted_ranking: SubmittedRanking | None = None
+    evaluation_draft: EvaluationDraft | None = None
 
 
 def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
@@ -128,7 +142,9 @@ def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
 def work_context(*, assignment_id: int, user: User) -> WorkContext:
     """A labeler's own assignment; anyone else's is reported as missing."""
     assignment = (
-        Assignment.objects.select_related("task__prompt", "task__project", "ranking_draft")
+        Assignment.objects.select_related(
+            "task__prompt", "task__project", "ranking_draft", "evaluation_draft"
+        )
         .filter(pk=assignment_id, labeler_id=user.pk)
         .first()
     )
@@ -152,11 +168,18 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
             ranking_draft = None
     elif task.kind == TaskKind.RANKING and assignment.state == Assignment.State.SUBMITTED:
         submitted = submitted_ranking(assignment=assignment)
+    evaluation_draft = None
+    if task.kind == TaskKind.EVALUATION:
+        try:
+            evaluation_draft = assignment.evaluation_draft  # joined above
+        except EvaluationDraft.DoesNotExist:
+            evaluation_draft = None
     if task.kind != TaskKind.RANKING:
-        draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
         version = (
             GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
         )
+    if task.kind not in (TaskKind.RANKING, TaskKind.EVALUATION):
+        draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
     return WorkContext(
         assignment=assignment,
         task=task,
@@ -167,4 +190,5 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         guideline_version=version,
         ranking_draft=ranking_draft,
         submitted_ranking=submitted,
+        evaluation_draft=evaluation_draft,
     )

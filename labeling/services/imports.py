@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from core.errors import DomainError
 from labeling import importing
@@ -18,6 +19,8 @@ from labeling.models import (
     Task,
     TaskKind,
 )
+from labeling.services.evaluation import evaluation_tasks_create
+from registry.models import ModelVersion
 
 
 class ImportRejected(DomainError):
@@ -42,6 +45,17 @@ class ImportResult:
     unchanged: int = 0
     tasks_created: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+# Tasks of these kinds are made once the answers they show exist (K candidates; two versions' answers).
+KINDS_MADE_FROM_ANSWERS = (TaskKind.RANKING, TaskKind.EVALUATION)
+
+
+def _kind_mark(row_kind: str | None, default_kind: str) -> dict[str, str]:
+    """The kind a prompt was imported for, kept in its metadata when the row names it, and always for
+    evaluation prompts: their answers are for comparing versions and never make a ranking task."""
+    kind = row_kind or (default_kind if default_kind == TaskKind.EVALUATION else None)
+    return {"task_kind": kind} if kind else {}
 
 
 @transaction.atomic
@@ -77,7 +91,7 @@ def prompts_import(
                 "content_hash": r.content_hash,
                 "external_id": r.external_id,
                 "source": r.source,
-                "metadata": r.metadata | ({"task_kind": r.task_kind} if r.task_kind else {}),
+                "metadata": r.metadata | _kind_mark(r.task_kind, default_kind),
             }
             for r in parsed.rows
         ],
@@ -94,7 +108,7 @@ def prompts_import(
             "required_count": project.overlap,
         }
         for h, kind in kinds.items()
-        if kind != TaskKind.RANKING
+        if kind not in KINDS_MADE_FROM_ANSWERS
     ]
     tasks_created = copy_insert(Task, tasks)
     ranking_prompts = [prompt_ids[h] for h, kind in kinds.items() if kind == TaskKind.RANKING]
@@ -147,10 +161,12 @@ def candidates_import(*, project: Project, stream: IO[bytes], fmt: str) -> Impor
     if parsed.errors:
         raise ImportRejected(sorted(parsed.errors, key=lambda e: e.line))
 
+    versions = registered_versions(project=project, names={m for _, m, _ in keyed})
     new = [
         {
             "prompt_id": p,
             "model_name": m,
+            "model_version_id": versions.get(m),
             "sample_index": i,
             "text": r.text,
             "sampling_params": r.sampling_params,
@@ -159,8 +175,22 @@ def candidates_import(*, project: Project, stream: IO[bytes], fmt: str) -> Impor
         if (p, m, i) not in stored
     ]
     copy_insert(Candidate, new)
-    tasks = ranking_tasks_create(project=project, prompt_ids=sorted({p for p, _, _ in keyed}))
+    prompts = sorted({p for p, _, _ in keyed})
+    tasks = ranking_tasks_create(project=project, prompt_ids=prompts)
+    tasks += evaluation_tasks_create(project=project, prompt_ids=prompts)
     return ImportResult(created=len(new), unchanged=len(keyed) - len(new), tasks_created=tasks)
+
+
+def registered_versions(*, project: Project, names: set[str]) -> dict[str, int]:
+    """Imported answers that name a model version the project may use (its own or a shared base model), by
+    its name or as `name@id`, are linked to it, so that they can be compared in a blind evaluation."""
+    found: dict[str, int] = {}
+    usable = ModelVersion.objects.filter(Q(project=project) | Q(project__isnull=True))
+    for pk, name in usable.values_list("pk", "name"):
+        for label in (name, f"{name}@{pk}"):
+            if label in names:
+                found[label] = pk
+    return found
 
 
 @transaction.atomic
@@ -186,6 +216,7 @@ def candidates_add(
         for i, t in enumerate(texts)
     ]
     Candidate.objects.bulk_create(rows, ignore_conflicts=True)
+    evaluation_tasks_create(project=prompt.project, prompt_ids=[prompt.pk])
     return ranking_tasks_create(project=prompt.project, prompt_ids=[prompt.pk])
 
 
@@ -198,7 +229,13 @@ def ranking_tasks_create(*, project: Project, prompt_ids: list[int]) -> int:
             "prompt_id", flat=True
         )
     )
-    wanted = [p for p in prompt_ids if p not in has_task]
+    # An evaluation prompt's answers are there to compare model versions, not to be ranked.
+    evaluation_only = set(
+        Prompt.objects.filter(pk__in=prompt_ids, metadata__task_kind=TaskKind.EVALUATION).values_list(
+            "pk", flat=True
+        )
+    )
+    wanted = [p for p in prompt_ids if p not in has_task and p not in evaluation_only]
     by_prompt: dict[int, list[int]] = defaultdict(list)
     for prompt_id, candidate_id in (
         Candidate.objects.filter(prompt_id__in=wanted)

@@ -13,6 +13,7 @@ from labeling.models import (
     RATING_FLAGS,
     Assignment,
     Demonstration,
+    EvaluationVote,
     Ranking,
     Review,
     Role,
@@ -27,6 +28,7 @@ from labeling.services.annotations import (
     validated_ratings,
     validated_reply,
 )
+from labeling.services.evaluation import evaluation_vote_store
 
 
 @transaction.atomic
@@ -100,6 +102,18 @@ def review_accept_remaining(*, task_id: int, reviewer: User) -> list[Review]:
 def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) -> None:
     task = assignment.task
     version = guideline_current_version(guideline=task.project.guideline)
+    if task.kind == TaskKind.EVALUATION:
+        vote = EvaluationVote.objects.select_for_update().get(assignment=assignment, is_current=True)
+        evaluation_vote_store(
+            assignment=assignment,
+            author=reviewer,
+            choice=edit.get("choice"),
+            reason=edit.get("reason", vote.reason),
+            seconds=edit.get("seconds", 0),
+            version=version,
+            previous=vote,
+        )
+        return
     if task.kind == TaskKind.RANKING:
         current = Ranking.objects.select_for_update().get(assignment=assignment, is_current=True)
         tiers = validate_tiers(edit.get("tiers"), task.candidate_ids)

@@ -30,6 +30,7 @@ from labeling.models import (
     Assignment,
     Candidate,
     Demonstration,
+    EvaluationVote,
     Membership,
     Project,
     Ranking,
@@ -160,6 +161,8 @@ def task_review(request: AuthedRequest, task_id: int) -> HttpResponse:
         chosen = next((s for s in submissions if s.assignment.pk == editing), None)
         if chosen is not None and can_review[chosen.assignment.pk]:
             context |= _ranking_editor(task, chosen, submissions)
+    elif task.kind == TaskKind.EVALUATION:
+        context |= _evaluation_review(task, submissions)
     else:
         context["columns"] = [_demonstration_column(task, s) for s in submissions]
     for number, column in enumerate(context["columns"], start=1):
@@ -277,6 +280,32 @@ def _ranking_editor(task: Task, chosen: Submission, submissions: list[Submission
     }
 
 
+CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "About the same"}
+
+
+def _evaluation_review(task: Task, submissions: list[Submission]) -> dict[str, Any]:
+    """The two answers as the labelers saw them (A left, B right; blind here too, so that an edit is a
+    judgement of the answers alone) and each labeler's vote."""
+    texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("pk", "text"))
+    columns = []
+    for s in submissions:
+        current, original = cast(EvaluationVote, s.current), cast(EvaluationVote, s.original)
+        columns.append(
+            {
+                "submission": s,
+                "choice": current.choice,
+                "choice_words": CHOICE_WORDS[current.choice],
+                "original_words": CHOICE_WORDS[original.choice] if s.edited else "",
+                "reason": current.reason,
+            }
+        )
+    answers = [
+        {"letter": letter(i), "html": render_chat_text(texts.get(cid, ""))}
+        for i, cid in enumerate(task.candidate_ids)
+    ]
+    return {"answers": answers, "columns": columns, "choices": list(CHOICE_WORDS.items())}
+
+
 def _demonstration_column(task: Task, submission: Submission) -> dict[str, Any]:
     start = len(task.prompt.messages)
     reply = cast(Demonstration, submission.current).messages[start:]
@@ -324,6 +353,8 @@ def review_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
 
 def _review_edit(request: AuthedRequest, task: Task, assignment: Assignment) -> dict[str, Any]:
     """The edited annotation from the form; a form that does not parse is refused with what to fix."""
+    if task.kind == TaskKind.EVALUATION:
+        return {"choice": request.POST.get("choice", "")}
     if task.kind == TaskKind.RANKING:
         ordered = _ordered_candidates(task)
         form = RankingForm(request.POST, candidates=ordered, tiers=len(ordered))

@@ -25,6 +25,7 @@ from labeling.forms import (
     FLAG_LABELS,
     OVERALL,
     DemonstrationForm,
+    EvaluationForm,
     RankingForm,
     SearchForm,
     SkipForm,
@@ -34,9 +35,10 @@ from labeling.forms import (
 from labeling.guideline_parts import guideline_for_kind
 from labeling.models import Assignment, Project, Role, TaskKind
 from labeling.selectors.projects import home_overview
-from labeling.selectors.work import WorkContext, search_document_reading, work_context
+from labeling.selectors.work import SIDES, WorkContext, search_document_reading, work_context
 from labeling.services import drafts
 from labeling.services.annotations import ranking_revise, ranking_submit
+from labeling.services.evaluation import evaluation_draft_save, evaluation_vote_submit
 from labeling.services.queue import (
     GuidelineNotAcknowledged,
     assignment_release,
@@ -130,6 +132,8 @@ def _render_task(
     }
     if task.kind == TaskKind.RANKING:
         context |= _ranking_context(ctx, form)
+    elif task.kind == TaskKind.EVALUATION:
+        context |= _evaluation_context(ctx, form)
     else:
         context |= _writing_context(ctx, form)
     context["clock"] = _clock(context["seconds"])
@@ -190,6 +194,31 @@ def _ranking_context(ctx: WorkContext, form: RankingForm | None) -> dict[str, An
         "draft_saved_at": ctx.ranking_draft.updated_at if ctx.ranking_draft else None,
         "seconds": data.get("seconds", "0"),
         "skip_reason": data.get("reason", ""),
+    }
+
+
+def _evaluation_context(ctx: WorkContext, form: EvaluationForm | None) -> dict[str, Any]:
+    """The two answers by side and letter only (no model, no candidate id: the vote is blind), and the
+    vote as the labeler left it: what they just posted, else their saved draft."""
+    data: Any = {}
+    if form is not None:
+        data = form.data
+    elif (draft := ctx.evaluation_draft) is not None:
+        data = {"choice": draft.choice, "why": draft.reason, "seconds": str(round(draft.seconds))}
+    answers = [
+        {"side": side, "letter": letter(i), "html": render_chat_text(c.text)}
+        for i, (side, c) in enumerate(zip(SIDES, ctx.candidates, strict=True))
+    ]
+    version = ctx.guideline_version
+    return {
+        "answers": answers,
+        "choice": data.get("choice", ""),
+        "reason": data.get("why", ""),
+        "seconds": data.get("seconds", "0"),
+        "skip_reason": data.get("reason", ""),
+        "draft_saved_at": ctx.evaluation_draft.updated_at if ctx.evaluation_draft else None,
+        "guideline_version": version,
+        "guideline": guideline_for_kind(version.body, TaskKind.EVALUATION) if version else None,
     }
 
 
@@ -315,6 +344,49 @@ def rank_draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
 
 @login_required
 @require_POST
+def evaluate_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    form = EvaluationForm(request.POST)
+    if not form.is_valid():
+        return _render_task(request, ctx, form=form, status=400, full_page=not is_htmx(request))
+    try:
+        evaluation_vote_submit(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            choice=form.cleaned_data["choice"],
+            reason=form.cleaned_data["why"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+        )
+    except DomainError as exc:
+        return _render_task(
+            request, ctx, form=form, error=exc.detail, status=exc.status, full_page=not is_htmx(request)
+        )
+    return _claim_and_show(request, ctx.project, notice="Vote saved.")
+
+
+@login_required
+@require_POST
+@json_errors
+def evaluate_draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
+    """Keep the vote as it stands (the choice so far, the reason being written), so a reload finds it."""
+    form = EvaluationForm(request.POST, partial=True)
+    if not form.is_valid():
+        raise DomainError(form_errors_text(form) or "invalid draft", field=next(iter(form.errors), None))
+    try:
+        draft = evaluation_draft_save(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            choice=form.cleaned_data["choice"],
+            reason=form.cleaned_data["why"],
+            seconds=form.cleaned_data["seconds"] or 0.0,
+        )
+    except NotAllowed:
+        raise NotFound("no such assignment") from None
+    return JsonResponse({"saved_at": draft.updated_at.isoformat()})
+
+
+@login_required
+@require_POST
 def write_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
     ctx = work_context(assignment_id=assignment_id, user=request.user)
     form = DemonstrationForm(request.POST)
@@ -419,6 +491,8 @@ def skip(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         kept: Any = None
         if ctx.task.kind == TaskKind.RANKING:
             kept = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
+        elif ctx.task.kind == TaskKind.EVALUATION:
+            kept = EvaluationForm(request.POST, partial=True)
         else:
             kept = DemonstrationForm(request.POST)
         return _render_task(

@@ -130,6 +130,18 @@ EXPECTED: dict[str, Rule] = {
     "jobs:api-model-server": Rule("reviewer", 200, "user", 405),
     "jobs:api-model-server-check": Rule("user", 405, "admin", 200),
     "jobs:api-model-server-stop": Rule("user", 405, "admin", 202),
+    # the leaderboard and the votes are for reviewers (labelers vote blind); starting evaluations and
+    # scoring jobs is for admins (an empty form goes back with the reason; an empty body is a 400)
+    "jobs:evaluation": Rule("reviewer", 200, "user", 405),
+    "jobs:evaluation-start": Rule("user", 405, "admin", 302),
+    "jobs:scoring-start": Rule("user", 405, "admin", 302),
+    "jobs:evaluation-votes": Rule("reviewer", 200, "user", 405),
+    "jobs:evaluation-pairs": Rule("reviewer", 200, "user", 405),
+    "jobs:api-leaderboard": Rule("reviewer", 200, "user", 405),
+    "jobs:api-evaluation-start": Rule("user", 405, "admin", 400),
+    "jobs:api-scoring-jobs": Rule("user", 405, "admin", 400),
+    "jobs:api-evaluation-votes": Rule("reviewer", 200, "user", 405),
+    "jobs:api-evaluation-pairs": Rule("reviewer", 200, "user", 405),
     "guidelines:page": Rule("labeler", 200, "labeler", 200),
     "guidelines:version": Rule("labeler", 200, "labeler", 200),
     "guidelines:diff": Rule("labeler", 200, "labeler", 200),
@@ -153,6 +165,10 @@ EXPECTED: dict[str, Rule] = {
     "labeling:rank-draft": Rule("user", 405, "owner", 200),
     "labeling:rank-change": Rule("user", 405, "owner", 400),
     "labeling:write": Rule("user", 405, "owner", 400),
+    # a vote needs a choice; the world's assignment is a ranking task, so its owner's draft of a vote is
+    # refused too (an evaluation task's owner saves one: tests/web/test_vote_on_a_comparison.py)
+    "labeling:evaluate": Rule("user", 405, "owner", 400),
+    "labeling:evaluate-draft": Rule("user", 405, "owner", 400),
     "labeling:draft": Rule("user", 405, "owner", 400),
     # the form is checked before the assignment: an empty query is refused whoever sends it
     "labeling:search": Rule("user", 405, "user", 400),

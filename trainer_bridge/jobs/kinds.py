@@ -14,6 +14,7 @@ from trainer_bridge.models import (
     JobType,
     PracticeRun,
     ProbeRun,
+    ScoringJob,
     ServingJob,
     TrainingJob,
 )
@@ -47,6 +48,9 @@ KINDS: dict[str, JobKind] = {
     # --- model servers ---
     JobType.SERVING: JobKind(
         ServingJob, "trainer_bridge.services.servers.serving_work", True, "model server", serves=True
+    ),
+    JobType.SCORING: JobKind(
+        ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"
     ),
 }
 

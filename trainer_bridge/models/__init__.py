@@ -20,8 +20,10 @@ from trainer_bridge.models.sampling import (
     ProbeOutcome,
     ProbeRun,
 )
+from trainer_bridge.models.scoring import AnswerScore, ScoringJob
 
 __all__ = [
+    "AnswerScore",
     "ExportJob",
     "GenerationJob",
     "Job",
@@ -37,6 +39,7 @@ __all__ = [
     "ProbeRun",
     "RetrainPolicy",
     "RetrainRun",
+    "ScoringJob",
     "ServingJob",
     "TrainingJob",
 ]

@@ -29,6 +29,7 @@ class JobType(models.TextChoices):
     PROBE = "probe"
     PRACTICE = "practice"
     SERVING = "serving"
+    SCORING = "scoring"
 
 
 class Job(models.Model):

@@ -1,0 +1,30 @@
+"""Reward-model scoring: a reward model version scores model answers (candidates), each score kept once."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from trainer_bridge.models.jobs import Job
+
+
+class ScoringJob(Job):
+    """A reward model (the job's model version) scoring each candidate of a list fixed at the start."""
+
+    candidate_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    batch_size = models.PositiveSmallIntegerField(default=16)
+
+
+class AnswerScore(models.Model):
+    """The score one reward-model version gives one answer; a resumed job finds it and scores it no more."""
+
+    candidate = models.ForeignKey("labeling.Candidate", on_delete=models.CASCADE, related_name="+")
+    reward_model = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    score = models.FloatField()
+    job = models.ForeignKey(
+        ScoringJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="scores"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reward_model", "candidate"], name="answer_score_once"),
+        ]

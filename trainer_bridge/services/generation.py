@@ -13,6 +13,7 @@ from core.errors import DomainError
 from core.types import User
 from labeling.access import require_role
 from labeling.models import Candidate, Project, Prompt
+from labeling.services.evaluation import evaluation_tasks_create
 from labeling.services.imports import ranking_tasks_create
 from registry.models import ModelVersion
 from trainer_bridge.engines import ENGINES, sample_answers
@@ -180,6 +181,7 @@ def generation_work(run: Run, job: GenerationJob) -> None:
                     rows, ignore_conflicts=True
                 )  # a retried batch adds nothing twice
                 tasks = ranking_tasks_create(project=job.project, prompt_ids=ids)
+                evaluation_tasks_create(project=job.project, prompt_ids=ids)  # a blind comparison's answers
                 added = Candidate.objects.filter(prompt_id__in=ids, model_name=model_name).count() - before
                 run.update(progress_done=F("progress_done") + len(batch))
                 GenerationJob.objects.filter(pk=job.pk).update(

@@ -227,6 +227,7 @@ CELERY_BEAT_SCHEDULE = {
     "reclaim-expired-leases": {"task": "labeling.tasks.reclaim_expired_leases", "schedule": 60.0},
     "resume-stale-jobs": {"task": "trainer_bridge.tasks.jobs_resume_stale", "schedule": 30.0},
     "check-model-servers": {"task": "trainer_bridge.tasks.model_servers_check", "schedule": 60.0},
+    "schedule-reply-drafts": {"task": "trainer_bridge.tasks.reply_drafts_schedule", "schedule": 60.0},
 }
 # A running job beats every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS lost its worker
 # and is queued again (it resumes from its saved progress).

@@ -33,6 +33,7 @@ from curation.models import (
 from curation.quality.consensus import DEFAULT_RULE, RULES, ConsensusRule, rule_described
 from curation.quality.labelers import labelers_below
 from curation.splits import SPLITS, PromptGroups, group_prompts, split_for
+from labeling.edits import comparable
 from labeling.models import (
     RATING_FLAGS,
     Assignment,
@@ -42,6 +43,7 @@ from labeling.models import (
     Project,
     Prompt,
     Ranking,
+    ReplyDraftEdit,
     Review,
     TaskKind,
 )
@@ -321,6 +323,9 @@ class _PiiScrubbing:
         if row["kind"] != TaskKind.RANKING and row["annotation_id"] in self.demonstration_ids:
             row["messages"] = self._messages(row["messages"])
             scrubbed = True
+        if scrubbed and "model_draft" in row:  # written from the prompt, it may repeat what is scrubbed
+            draft = row["model_draft"]
+            row["model_draft"] = draft | {"text": scrub_pii(draft["text"], phone_region=self.phone_region)}
         self.rows += scrubbed
         return row
 
@@ -525,11 +530,42 @@ def _ranking_rows(rankings: QuerySet, splitting: _Splitting) -> Iterator[dict[st
 
 
 def _demonstration_rows(demonstrations: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
-    for record in demonstrations.iterator(chunk_size=1000):
-        yield _common_row(record, splitting) | {
-            "messages": record["messages"],
-            "tools": record["tools"] or [],
-        }
+    for chunk in _batches(demonstrations.iterator(chunk_size=1000), 1000):
+        drafts = _model_drafts([record["assignment_id"] for record in chunk])
+        for record in chunk:
+            row = _common_row(record, splitting) | {
+                "messages": record["messages"],
+                "tools": record["tools"] or [],
+            }
+            if (draft := drafts.get(record["assignment_id"])) is not None:
+                row["model_draft"] = _model_draft_field(draft, record["messages"])
+            yield row
+
+
+def _model_drafts(assignment_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The model draft each of these assignments' replies started from, by assignment."""
+    return {
+        edit["demonstration__assignment_id"]: dict(edit)
+        for edit in ReplyDraftEdit.objects.filter(demonstration__assignment_id__in=assignment_ids).values(
+            "demonstration__assignment_id",
+            "reply_draft__text",
+            "reply_draft__model_version_id",
+            "reply_draft__model_version__name",
+        )
+    }
+
+
+def _model_draft_field(edit: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A row's `model_draft` (only on rows whose reply started from one, so other rows keep their bytes):
+    the draft, its model version, and whether the reply as it stands now (a reviewer's edit included) is
+    still the draft word for word."""
+    text = edit["reply_draft__text"]
+    return {
+        "text": text,
+        "model": edit["reply_draft__model_version__name"],
+        "model_version_id": edit["reply_draft__model_version_id"],
+        "unchanged": comparable(messages[-1].get("content") or "") == comparable(text),
+    }
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -263,6 +263,7 @@ class Submit(APIView):
                 tools=data.get("tools"),
                 seconds=data["seconds"],
                 pasted_chars=data["pasted_chars"],
+                model_draft=data.get("model_draft"),
             )
             body = {
                 "kind": "demonstration",

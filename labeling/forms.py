@@ -193,6 +193,8 @@ class DemonstrationForm(forms.Form):
     content = forms.CharField(required=False, strip=False, max_length=100_000)
     seconds = forms.FloatField(required=False, min_value=0)
     pasted_chars = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    # the model draft the page filled in, when the project's model drafts are on
+    model_draft = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
     def picks(self) -> list[list[int]]:
         pairs = []

@@ -351,6 +351,11 @@ class DemonstrationDraft(models.Model):
     picks = models.JSONField(default=list, blank=True)
     seconds = models.FloatField(default=0.0)
     pasted_chars = models.PositiveIntegerField(default=0)
+    # The model draft the reply started from (set when the page first showed one), so that a reload
+    # knows the text was the model's before it was the labeler's.
+    model_draft = models.ForeignKey(
+        "ReplyDraft", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -408,3 +413,63 @@ class SearchDocument(models.Model):
 
     class Meta:
         indexes = [GinIndex(fields=["search"], name="search_document_vector")]
+
+
+# --- model drafts: replies pre-filled by a model version, and what labelers made of them ---------------
+
+
+class ReplyDraftSettings(models.Model):
+    """Whether a project's writing tasks start from a model draft, and which model version writes it."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="reply_draft_settings")
+    enabled = models.BooleanField(default=False)
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    max_new_tokens = models.PositiveIntegerField(default=512)
+    temperature = models.FloatField(default=0.7)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(enabled=False) | Q(model_version__isnull=False),
+                name="reply_drafts_need_a_model_version",
+            )
+        ]
+
+
+class ReplyDraft(models.Model):
+    """A model version's reply to a prompt, written ahead by a drafting job: one per prompt and version,
+    so a resumed job never stores a second one."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="reply_drafts")
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="reply_drafts"
+    )
+    text = models.TextField()
+    sampling_params = models.JSONField(default=dict, blank=True)  # with the seed and the job that wrote it
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "model_version"], name="reply_draft_per_prompt_and_model"
+            )
+        ]
+
+
+class ReplyDraftEdit(models.Model):
+    """What a labeler made of a model draft: their submitted reply (its first revision) against the draft,
+    as edit distances in characters and in words."""
+
+    demonstration = models.OneToOneField(Demonstration, on_delete=models.PROTECT, related_name="draft_edit")
+    reply_draft = models.ForeignKey(ReplyDraft, on_delete=models.PROTECT, related_name="edits")
+    labeler = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    final_text = models.TextField()
+    char_distance = models.PositiveIntegerField()
+    word_distance = models.PositiveIntegerField()
+    # word_distance over the longer of the two texts' word counts: 0 kept as is, 1 rewritten
+    word_share = models.FloatField()
+    unchanged = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -99,6 +99,10 @@ class PromptRefSerializer(serializers.Serializer):
 class AnswerSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=["left", "right"])
     text = serializers.CharField()
+class ModelDraftSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    model_version = serializers.CharField()
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -113,6 +117,11 @@ class AssignmentSerializer(serializers.Serializer):
     )
     suggested_reply = serializers.CharField(
         help_text="a reply the labeler may approve as it is or edit (refusal tasks from a probe), else empty"
+    )
+    model_draft = ModelDraftSerializer(
+        allow_null=True,
+        help_text="the model version's draft the reply may start from (the project's model drafts are on and "
+        "it is written); send its id as model_draft with the reply",
     )
 
 
@@ -157,6 +166,13 @@ class SubmitSerializer(serializers.Serializer):
     )
     seconds = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=7 * 24 * 3600)
     pasted_chars = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
+    model_draft = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="the id of the model draft the reply started from (the assignment's model_draft)",
+    )
 
 
 class SearchSerializer(serializers.Serializer):

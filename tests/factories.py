@@ -260,3 +260,20 @@ def distinctive_candidate_ids() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval(pg_get_serial_sequence('labeling_candidate', 'id'), 987650)")
+def seed_model_drafts(project: Project, admin: Any, texts: list[str]) -> Any:
+    """Switch the project's model drafts on with a model version 'drafter', and store its drafts of the
+    project's writing prompts (in prompt order) as a finished drafting job would."""
+    from labeling.models import Prompt, ReplyDraft
+    from labeling.services.model_drafts import reply_draft_settings_set
+    from registry.models import ModelVersion
+
+    drafter = ModelVersion.objects.create(name="drafter", kind="base", path="/nowhere")
+    reply_draft_settings_set(project=project, user=admin, enabled=True, model_version=drafter)
+    prompts = Prompt.objects.filter(project=project, tasks__kind__in=["demonstration", "refusal"])
+    ReplyDraft.objects.bulk_create(
+        [
+            ReplyDraft(prompt=prompt, model_version=drafter, text=text)
+            for prompt, text in zip(prompts.order_by("pk"), texts, strict=False)
+        ]
+    )
+    return drafter

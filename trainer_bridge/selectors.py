@@ -15,6 +15,7 @@ from registry.models import ModelServer, ModelVersion
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import VIEW_ROLE
 from trainer_bridge.models import (
+    DraftingJob,
     GenerationJob,
     Job,
     JobMetric,
@@ -160,6 +161,15 @@ def job_payload(job: Job, *, log_tail: int | None = 50) -> dict[str, Any]:
             "engine": job.engine,
             "candidates_created": job.candidates_created,
             "ranking_tasks_created": job.ranking_tasks_created,
+        }
+    elif isinstance(job, DraftingJob):
+        body |= {
+            "prompts": len(job.prompt_ids),
+            "sampling_params": job.sampling_params,
+            "seed": job.seed,
+            "batch_size": job.batch_size,
+            "engine": job.engine,
+            "drafts_created": job.drafts_created,
         }
     elif isinstance(job, TrainingJob):
         body |= {

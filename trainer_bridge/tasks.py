@@ -53,3 +53,16 @@ def retrain_policy_check(policy_id: int) -> None:
     from trainer_bridge.services.retrain import retrain_policy_check as check
 
     check(policy_id=policy_id)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def reply_drafts_schedule(project_id: int | None = None) -> None:
+    """Start drafting replies where a project's model drafts are on and open tasks lack one: for one
+    project (sent by an import once it commits), or for all (the beat, every minute)."""
+    from labeling.models import Project
+    from trainer_bridge.services import drafting
+
+    if project_id is None:
+        drafting.reply_drafts_schedule_all()
+    elif (project := Project.objects.filter(pk=project_id).first()) is not None:
+        drafting.reply_drafts_schedule(project=project)

@@ -1,9 +1,10 @@
 from django.urls import path
 
+from trainer_bridge.api import drafts as drafts_api
 from trainer_bridge.api import evaluation as evaluation_api
 from trainer_bridge.api import jobs as jobs_api
 from trainer_bridge.api import servers as servers_api
-from trainer_bridge.views import evaluation, exports, jobs, models, retrain, servers, sets
+from trainer_bridge.views import drafts, evaluation, exports, jobs, models, retrain, servers, sets
 
 app_name = "trainer_bridge"
 urlpatterns = [
@@ -65,6 +66,19 @@ job_patterns = (
             name="evaluation-pairs",
         ),
         path("retrain/<int:policy_id>/", retrain.retrain_action, name="retrain-action"),
+        # --- model drafts ---
+        path("projects/<int:project_id>/quality/drafts/", drafts.model_drafts, name="model-drafts"),
+        path("projects/<int:project_id>/quality/drafts/start/", drafts.drafting_start, name="drafting-start"),
+        path(
+            "api/projects/<int:project_id>/reply-draft-settings/",
+            drafts_api.ReplyDraftSettingsDetail.as_view(),
+            name="api-reply-draft-settings",
+        ),
+        path(
+            "api/projects/<int:project_id>/drafting-jobs/",
+            drafts_api.DraftingJobList.as_view(),
+            name="api-drafting-jobs",
+        ),
         # API
         # --- model servers ---
         path("projects/<int:project_id>/servers/", servers.server_start, name="server-start"),

@@ -17,11 +17,13 @@ from labeling.models import (
     Project,
     Ranking,
     RankingDraft,
+    ReplyDraft,
     Review,
     SearchDocument,
     Task,
     TaskKind,
 )
+from labeling.selectors.model_drafts import task_model_draft
 
 
 def searches_for(*, assignment: Assignment) -> list[dict[str, Any]]:
@@ -90,10 +92,19 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
         "candidates": candidates,
         "answers": answers,
         "suggested_reply": task.prompt.metadata.get("suggested_reply", ""),
+        "model_draft": _model_draft_payload(assignment),
     }
 
 
 SIDES = ("left", "right")  # an evaluation task's candidate_ids, in the order they are shown
+def _model_draft_payload(assignment: Assignment) -> dict[str, Any] | None:
+    """The model draft an active writing task's reply may start from: submit its id with the reply."""
+    if assignment.state != Assignment.State.ACTIVE:
+        return None
+    found = task_model_draft(task=assignment.task)
+    if found is None:
+        return None
+    return {"id": found.pk, "text": found.text, "model_version": found.model_version.name}
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,8 @@ class WorkContext:
     ranking_draft: RankingDraft | None = None
     submitted_ranking: SubmittedRanking | None = None
     evaluation_draft: EvaluationDraft | None = None
+    # The model draft the reply starts from: the autosave's, or (before any autosave) the project's
+    model_draft: ReplyDraft | None = None
 
 
 def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
@@ -175,6 +188,17 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         except EvaluationDraft.DoesNotExist:
             evaluation_draft = None
     if task.kind != TaskKind.RANKING:
+    model_draft = None
+    if task.kind != TaskKind.RANKING:
+        draft = (
+            DemonstrationDraft.objects.filter(assignment=assignment)
+            .select_related("model_draft__model_version")
+            .first()
+        )
+        if draft is not None:
+            model_draft = draft.model_draft
+        elif assignment.state == Assignment.State.ACTIVE:
+            model_draft = task_model_draft(task=task)
         version = (
             GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
         )
@@ -191,4 +215,5 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         ranking_draft=ranking_draft,
         submitted_ranking=submitted,
         evaluation_draft=evaluation_draft,
+        model_draft=model_draft,
     )

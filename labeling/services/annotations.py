@@ -22,6 +22,7 @@ from labeling.models import (
     Task,
     TaskKind,
 )
+from labeling.services.model_drafts import model_draft_checked, model_draft_edit_record
 from labeling.services.queue import locked_assignment, require_live
 
 
@@ -315,11 +316,13 @@ def demonstration_submit(
     tools: Any = None,
     seconds: float = 0.0,
     pasted_chars: int = 0,
+    model_draft: Any = None,
 ) -> tuple[Demonstration, bool]:
     """Record the reply a labeler wrote; `messages` are the new turns after the prompt's conversation.
 
     A search task's reply is not written freely: it is built from the searches Coach ran and recorded
-    (labeling.services.drafts), so its tool results are real.
+    (labeling.services.drafts), so its tool results are real. A reply that started from a model draft
+    (`model_draft`, its id) is one assistant message, and the submit records how far it moved from it.
     """
     assignment = locked_assignment(assignment_id, labeler)
     if assignment.task.kind == TaskKind.SEARCH and assignment.state != Assignment.State.SUBMITTED:
@@ -327,9 +330,20 @@ def demonstration_submit(
             "a search task is answered with an answer citing recorded search results, not messages",
             field="messages",
         )
-    return demonstration_store(
+    started_from = None
+    if assignment.state != Assignment.State.SUBMITTED:
+        started_from = model_draft_checked(task=assignment.task, model_draft=model_draft)
+        one_message = isinstance(messages, list) and len(messages) == 1 and isinstance(messages[0], dict)
+        if started_from is not None and not (one_message and not messages[0].get("tool_calls")):
+            raise InvalidDemonstration(
+                "a reply that starts from a model draft is one assistant message", field="model_draft"
+            )
+    demonstration, created = demonstration_store(
         assignment=assignment, messages=messages, tools=tools, seconds=seconds, pasted_chars=pasted_chars
     )
+    if created and started_from is not None:
+        model_draft_edit_record(demonstration=demonstration, reply_draft=started_from, labeler=labeler)
+    return demonstration, created
 
 
 def demonstration_store(

@@ -24,6 +24,7 @@ from labeling.services.annotations import (
     seconds_on_task,
     validated_ratings,
 )
+from labeling.services.model_drafts import model_draft_checked, model_draft_edit_record
 from labeling.services.queue import locked_assignment, require_live
 
 
@@ -47,13 +48,18 @@ def demonstration_draft_save(
     seconds: float = 0.0,
     pasted_chars: int = 0,
     picks: Any = None,
+    model_draft: Any = None,
 ) -> DemonstrationDraft:
-    """Keep what the labeler has written so far; each save replaces the previous one."""
+    """Keep what the labeler has written so far; each save replaces the previous one. `model_draft` names
+    the model draft the page filled in, kept so that a reload still knows where the text came from."""
     assignment = locked_assignment(assignment_id, labeler)
     if assignment.task.kind not in DEMONSTRATION_KINDS:
         raise WrongKind(f"this is a {assignment.task.kind} task; it takes a ranking", field="kind")
     require_live(assignment)
+    started_from = model_draft_checked(task=assignment.task, model_draft=model_draft)
     draft, _ = DemonstrationDraft.objects.get_or_create(assignment=assignment)
+    if started_from is not None and draft.model_draft_id is None:
+        draft.model_draft = started_from
     draft.content = content
     draft.seconds = seconds_on_task(seconds)
     draft.pasted_chars = max(0, int(pasted_chars))
@@ -124,16 +130,24 @@ def demonstration_draft_submit(
     seconds: float = 0.0,
     pasted_chars: int = 0,
     picks: Any = None,
+    model_draft: Any = None,
 ) -> tuple[Demonstration, bool]:
-    """Submit the labeler's reply; for a search task, with the tool calls and the results they picked."""
+    """Submit the labeler's reply; for a search task, with the tool calls and the results they picked.
+    A reply that started from a model draft (`model_draft`, or the one its autosave names) records how
+    far it moved from it."""
     assignment = locked_assignment(assignment_id, labeler)
     task = assignment.task
     if task.kind not in DEMONSTRATION_KINDS:
         raise WrongKind(f"this is a {task.kind} task; it takes a ranking", field="kind")
     reply: list[dict[str, Any]] = []
     tools: list[dict[str, Any]] = []
+    started_from = None
     if assignment.state != Assignment.State.SUBMITTED:
         require_live(assignment)
+        started_from = model_draft_checked(task=task, model_draft=model_draft)
+        if started_from is None:
+            saved = DemonstrationDraft.objects.filter(assignment=assignment).select_related("model_draft")
+            started_from = next((d.model_draft for d in saved), None)
         if not content.strip():
             raise InvalidDemonstration("write the assistant's reply", field="content")
         reply = [{"role": "assistant", "content": content.strip()}]
@@ -154,6 +168,8 @@ def demonstration_draft_submit(
     demonstration, created = demonstration_store(
         assignment=assignment, messages=reply, tools=tools, seconds=seconds, pasted_chars=pasted_chars
     )
+    if created and started_from is not None:
+        model_draft_edit_record(demonstration=demonstration, reply_draft=started_from, labeler=labeler)
     DemonstrationDraft.objects.filter(assignment=assignment).delete()
     return demonstration, created
 

@@ -1,12 +1,15 @@
 """Imports of prompts and candidates, and the tasks they make: a file with any bad line imports nothing."""
 
+import logging
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from core.errors import DomainError
 from labeling import importing
@@ -16,11 +19,15 @@ from labeling.models import (
     Candidate,
     Project,
     Prompt,
+    ReplyDraftSettings,
     Task,
     TaskKind,
 )
 from labeling.services.evaluation import evaluation_tasks_create
 from registry.models import ModelVersion
+from labeling.selectors.model_drafts import DRAFTED_KINDS
+
+log = logging.getLogger(__name__)
 
 
 class ImportRejected(DomainError):
@@ -111,6 +118,8 @@ def prompts_import(
         if kind not in KINDS_MADE_FROM_ANSWERS
     ]
     tasks_created = copy_insert(Task, tasks)
+    if any(t["kind"] in DRAFTED_KINDS for t in tasks):
+        reply_drafts_request(project=project)
     ranking_prompts = [prompt_ids[h] for h, kind in kinds.items() if kind == TaskKind.RANKING]
     ranking_created = ranking_tasks_create(project=project, prompt_ids=ranking_prompts)
     return ImportResult(
@@ -259,3 +268,19 @@ def ranking_tasks_create(*, project: Project, prompt_ids: list[int]) -> int:
             }
         )
     return copy_insert(Task, tasks)
+
+
+def reply_drafts_request(*, project: Project) -> None:
+    """Once the import commits, ask the job system to draft the new tasks' replies, when the project's
+    model drafts are on. The message names the task (trainer_bridge's) instead of importing it; if the
+    broker is down, the beat's round a minute later starts the drafting instead."""
+    if not ReplyDraftSettings.objects.filter(project=project, enabled=True).exists():
+        return
+
+    def send() -> None:
+        try:
+            current_app.send_task("trainer_bridge.tasks.reply_drafts_schedule", args=[project.pk])
+        except BrokerUnavailable as exc:  # the import stands; the beat catches up
+            log.warning("could not ask for reply drafts of project %s: %s", project.pk, exc)
+
+    transaction.on_commit(send)

@@ -224,6 +224,7 @@ def _evaluation_context(ctx: WorkContext, form: EvaluationForm | None) -> dict[s
 
 def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[str, Any]:
     draft = ctx.draft
+    model_draft = ctx.model_draft
     if form is not None:
         content = form.data.get("content", "")
         picks = {(p[0], p[1]) for p in form.picks()}
@@ -231,7 +232,10 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
         pasted = form.data.get("pasted_chars", "0")
     else:
         # A refusal task from a probe comes with a suggested honest reply: the labeler approves or edits it.
+        # Otherwise, with the project's model drafts on, the reply starts from the model version's draft.
         content = draft.content if draft else ctx.task.prompt.metadata.get("suggested_reply", "")
+        if draft is None and not content and model_draft is not None:
+            content = model_draft.text
         picks = {(p[0], p[1]) for p in draft.picks} if draft else set()
         seconds = str(draft.seconds) if draft else "0"
         pasted = str(draft.pasted_chars) if draft else "0"
@@ -242,7 +246,9 @@ def _writing_context(ctx: WorkContext, form: DemonstrationForm | None) -> dict[s
     version = ctx.guideline_version
     return {
         "content": content,
-        "suggested": draft is None and form is None and bool(content),
+        "suggested": draft is None and form is None and bool(content) and model_draft is None,
+        "model_draft": model_draft,
+        "model_drafted": draft is None and form is None and model_draft is not None,
         "seconds": seconds,
         "pasted_chars": pasted,
         "searches": searches,
@@ -400,6 +406,7 @@ def write_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
             seconds=form.cleaned_data["seconds"] or 0.0,
             pasted_chars=form.cleaned_data["pasted_chars"] or 0,
             picks=form.picks(),
+            model_draft=form.cleaned_data["model_draft"],
         )
     except DomainError as exc:
         return _render_task(
@@ -423,6 +430,7 @@ def draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
             seconds=form.cleaned_data["seconds"] or 0.0,
             pasted_chars=form.cleaned_data["pasted_chars"] or 0,
             picks=form.picks() if "picks_sent" in request.POST else None,
+            model_draft=form.cleaned_data["model_draft"],
         )
     except NotAllowed:
         raise NotFound("no such assignment") from None

@@ -1,6 +1,7 @@
 """Browser tests: Playwright drives Debian's chromium against pytest-django's live server."""
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
     yield make
     for context in contexts:
         context.close()
+    _wait_for_requests_in_flight(live_server)
+
+
+def _wait_for_requests_in_flight(live_server: Any, timeout: float = 10.0) -> None:
+    """Let the live server finish what the closed pages had already sent (an autosave, a poll) before
+    the test's database is flushed under it."""
+    deadline = time.monotonic() + timeout
+    for thread in list(getattr(live_server.thread.httpd, "_threads", None) or []):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture

@@ -198,6 +198,14 @@ EXPECTED: dict[str, Rule] = {
     "jobs:practice-sets": Rule("reviewer", 200, "admin", 400),
     "jobs:practice-set": Rule("reviewer", 200, "admin", 200),
     "jobs:practice-export": Rule("user", 405, "reviewer", 302),
+    # --- model drafts ---
+    # reviewers read the figures and settings; an admin's empty form lacks the sampling settings (400), and
+    # an empty start is refused with the reason (no model version chosen: back to the page, 302)
+    "jobs:model-drafts": Rule("reviewer", 200, "admin", 400),
+    "jobs:drafting-start": Rule("user", 405, "admin", 302),
+    # PUT changes the settings (admins): tests/curation/test_model_draft_figures.py
+    "jobs:api-reply-draft-settings": Rule("reviewer", 200, "user", 405),
+    "jobs:api-drafting-jobs": Rule("reviewer", 200, "admin", 400),  # an empty start: no model version chosen
 }
 
 

@@ -52,6 +52,13 @@ class ExportStartSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=["pairwise", "kwise"], required=False, help_text="rm only")
     by = serializers.ChoiceField(choices=["labeler", "consensus"], required=False, help_text="rm only")
     margin = serializers.BooleanField(required=False, help_text="rm pairwise only")
+    edited_over_draft = serializers.BooleanField(
+        required=False,
+        help_text="rm pairwise only: also each reply a labeler changed from its model draft, over the draft",
+    )
+    skip_unchanged_drafts = serializers.BooleanField(
+        required=False, help_text="sft only: leave out replies that are a model draft submitted as it was"
+    )
     layout = serializers.ChoiceField(
         choices=list(LAYOUTS),
         required=False,

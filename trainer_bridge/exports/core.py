@@ -5,6 +5,7 @@ The rows stream from a server-side cursor and the file is written as it goes, so
 however big the snapshot; the same source and options always give byte-identical files.
 """
 
+import functools
 import hashlib
 import json
 import time
@@ -22,6 +23,7 @@ from curation.models import DatasetSnapshot, PracticeSet
 from curation.selectors import snapshot_row_count, snapshot_rows
 from curation.snapshots import snapshot_consensus_rule
 from curation.splits import SPLITS
+from labeling.selectors.model_drafts import DRAFTED_KINDS
 from trainer_bridge.exports import practice, records
 from trainer_bridge.exports.files import (
     FORMATS,
@@ -85,6 +87,11 @@ def export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str,
             raise DomainError("a margin belongs to pairwise rows", field="margin")
         if options.get("layout") == "openrlhf" and options["mode"] != "pairwise":
             raise DomainError("OpenRLHF reads pairwise rows (chosen, rejected)", field="mode")
+        # Shown only when asked for, so the options (and file names) of other exports stay as they were.
+        if _flag(raw.pop("edited_over_draft", False), "edited_over_draft"):
+            if options["mode"] != "pairwise":
+                raise DomainError("edited-over-draft pairs are pairwise rows", field="edited_over_draft")
+            options["edited_over_draft"] = True
     else:
         allowed = SFT_KINDS if kind == "sft" else PROMPT_KINDS
         kinds = raw.pop("kinds", None) or list(allowed)
@@ -93,8 +100,21 @@ def export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str,
         if unknown := sorted(set(kinds) - set(allowed)):
             raise DomainError(f"{kind} exports take kinds from {list(allowed)}, not {unknown}", field="kinds")
         options["kinds"] = sorted(set(kinds))
+        if kind == "sft" and _flag(raw.pop("skip_unchanged_drafts", False), "skip_unchanged_drafts"):
+            options["skip_unchanged_drafts"] = True
     _refuse_unused(kind, raw)
     return options
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no option: a boolean, or its spelling in a form or a command line."""
+    if isinstance(value, bool):
+        return value
+    if value in (None, "", 0, "0", "false", "no", "off"):
+        return False
+    if value in (1, "1", "true", "yes", "on"):
+        return True
+    raise DomainError(f"{name} is true or false", field=name)
 
 
 def practice_export_options(kind: str, raw: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -187,6 +207,9 @@ def run_export(
     started = time.monotonic()
     options = export_options(kind, options)
     row_kinds = ["ranking"] if kind == "rm" else options["kinds"]
+    drafts = bool(options.get("edited_over_draft"))
+    if drafts:
+        row_kinds = ["ranking", *DRAFTED_KINDS]
     split = None if options["split"] == "all" else options["split"]
     total = snapshot_row_count(snapshot=snapshot, kinds=row_kinds, split=split)
     if total == 0:
@@ -213,7 +236,9 @@ def run_export(
 
     def make_records() -> Iterator[dict[str, Any]]:
         if kind == "sft":
-            return records.sft_records(rows())
+            return records.sft_records(
+                rows(), skip_unchanged_drafts=bool(options.get("skip_unchanged_drafts"))
+            )
         if kind == "prompts":
             if layout == "verl":
                 return records.verl_prompt_records(rows(), data_source=data_source)
@@ -222,9 +247,19 @@ def run_export(
             return records.prompt_records(rows())
         if options["mode"] == "kwise":
             return records.kwise_records(rows(), by=options["by"], consensus=consensus)
-        return records.pair_records(
-            rows(), by=options["by"], margin=options["margin"], consensus=consensus, layout=layout
+        pairs = functools.partial(
+            records.pair_records,
+            by=options["by"],
+            margin=options["margin"],
+            consensus=consensus,
+            layout=layout,
         )
+        if drafts:
+            edited = functools.partial(
+                records.edited_over_draft_records, margin=options["margin"], layout=layout
+            )
+            return records.with_edited_over_draft(rows(), pairs, edited)
+        return pairs(rows())
 
     try:
         with transaction.atomic():  # server-side cursors stream rows only inside a transaction
@@ -232,9 +267,20 @@ def run_export(
             if options["format"] == "parquet":
                 written = write_parquet(path, make_records)
             elif kind == "rm" and options["mode"] == "pairwise":
-                lines = records.pair_lines(
-                    rows(), by=options["by"], margin=options["margin"], consensus=consensus, layout=layout
+                pair_lines = functools.partial(
+                    records.pair_lines,
+                    by=options["by"],
+                    margin=options["margin"],
+                    consensus=consensus,
+                    layout=layout,
                 )
+                if drafts:
+                    edited = functools.partial(
+                        records.edited_over_draft_lines, margin=options["margin"], layout=layout
+                    )
+                    lines = records.with_edited_over_draft(rows(), pair_lines, edited)
+                else:
+                    lines = pair_lines(rows())
                 written = write_jsonl(path, lines)
             else:
                 written = write_jsonl(path, map(json_line, make_records()))

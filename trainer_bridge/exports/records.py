@@ -22,15 +22,16 @@ Other trainers' layouts (`layout`), where they read something else:
   `extra_info: {"split", "index", "prompt_id"}`, as verl's own RLHF preprocessing writes them.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from curation.quality.consensus import MEAN_RANK, ConsensusRule, consensus_ranking
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 _dumps = orjson.dumps
@@ -39,8 +40,12 @@ _dumps = orjson.dumps
 # --- SFT -----------------------------------------------------------------------------------------
 
 
-def sft_records(rows: Iterable[Row]) -> Iterator[Row]:
+def sft_records(rows: Iterable[Row], *, skip_unchanged_drafts: bool = False) -> Iterator[Row]:
+    """`skip_unchanged_drafts`: leave out replies that are a model draft submitted as it was (the model's
+    own words teach it nothing new)."""
     for row in rows:
+        if skip_unchanged_drafts and row.get("model_draft", {}).get("unchanged"):
+            continue
         record: Row = {"messages": row["messages"]}
         if row.get("tools"):
             record["tools"] = row["tools"]
@@ -143,6 +148,53 @@ def pair_records(
                 record["labeler"] = "consensus"
                 record.update(_named_rule(consensus))
             yield record
+
+
+# --- reward model: edited over draft --------------------------------------------------------------
+
+
+def with_edited_over_draft(
+    rows: Iterable[Row],
+    ranking_pairs: Callable[[list[Row]], Iterator[T]],
+    draft_pair: Callable[[Row], Iterator[T]],
+) -> Iterator[T]:
+    """Rankings' pairs, and among them, where a reply started from a model draft and the labeler changed
+    it, one pair of that reply (chosen) over the draft (rejected). Rows come grouped by task, so each
+    group is one task's rankings or one task's replies."""
+    for _, group in groupby(rows, key=lambda row: row["task_id"]):
+        members = list(group)
+        if members[0]["kind"] == "ranking":
+            yield from ranking_pairs(members)
+        else:
+            for row in members:
+                yield from draft_pair(row)
+
+
+def _edited_over_draft(row: Row, *, margin: bool, layout: str) -> Row | None:
+    """Llama 3's "edited > chosen": the labeler's reply preferred over the model draft it was made from."""
+    draft = row.get("model_draft")
+    if draft is None or draft["unchanged"]:
+        return None
+    record: Row = {} if layout == "openrlhf" else {"prompt": row["prompt"]}
+    record["chosen"] = _answer(row["prompt"], row["messages"][-1].get("content") or "", layout)
+    record["rejected"] = _answer(row["prompt"], draft["text"], layout)
+    if margin:
+        record["margin"] = 1.0
+    record |= {"prompt_id": row["prompt_id"], "labeler": row["labeler"], "source": "edited_over_draft"}
+    record["model"] = draft["model"]
+    return record
+
+
+def edited_over_draft_records(row: Row, *, margin: bool, layout: str) -> Iterator[Row]:
+    record = _edited_over_draft(row, margin=margin, layout=layout)
+    if record is not None:
+        yield record
+
+
+def edited_over_draft_lines(row: Row, *, margin: bool, layout: str) -> Iterator[bytes]:
+    record = _edited_over_draft(row, margin=margin, layout=layout)
+    if record is not None:
+        yield _dumps(record) + b"\n"
 
 
 def kwise_records(rows: Iterable[Row], *, by: str, consensus: ConsensusRule | None = None) -> Iterator[Row]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from labeling.models import Role
 from trainer_bridge.models import (
+    DraftingJob,
     ExportJob,
     GenerationJob,
     Job,
@@ -44,6 +45,10 @@ KINDS: dict[str, JobKind] = {
     JobType.PROBE: JobKind(ProbeRun, "trainer_bridge.services.probes.probe_work", True, "refusal probe"),
     JobType.PRACTICE: JobKind(
         PracticeRun, "trainer_bridge.services.practice.practice_work", True, "practice sampling"
+    ),
+    # --- model drafts ---
+    JobType.DRAFTING: JobKind(
+        DraftingJob, "trainer_bridge.services.drafting.drafting_work", True, "reply drafting"
     ),
     # --- model servers ---
     JobType.SERVING: JobKind(

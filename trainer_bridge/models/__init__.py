@@ -1,6 +1,7 @@
 """trainer_bridge's data: the one job family, what each trained model learned from, retrain policies."""
 
 from trainer_bridge.models.jobs import (
+    DraftingJob,
     ExportJob,
     GenerationJob,
     Job,
@@ -24,6 +25,7 @@ from trainer_bridge.models.scoring import AnswerScore, ScoringJob
 
 __all__ = [
     "AnswerScore",
+    "DraftingJob",
     "ExportJob",
     "GenerationJob",
     "Job",

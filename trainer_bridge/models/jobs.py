@@ -30,6 +30,7 @@ class JobType(models.TextChoices):
     PRACTICE = "practice"
     SERVING = "serving"
     SCORING = "scoring"
+    DRAFTING = "drafting"
 
 
 class Job(models.Model):
@@ -203,3 +204,15 @@ class ServingJob(Job):
     """Keeps a model server running for as long as the job runs: stopping the server is cancelling it."""
 
     server = models.OneToOneField("registry.ModelServer", on_delete=models.PROTECT, related_name="job")
+
+
+class DraftingJob(Job):
+    """A model version's draft reply for each of a fixed list of prompts (labeling.ReplyDraft), written
+    ahead of the labelers who start their replies from it."""
+
+    prompt_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    sampling_params = models.JSONField(default=dict, blank=True)  # max_new_tokens, temperature
+    seed = models.IntegerField(default=0)
+    batch_size = models.PositiveSmallIntegerField(default=8)
+    engine = models.CharField(max_length=20, default="auto")  # as a generation job's
+    drafts_created = models.PositiveIntegerField(default=0)

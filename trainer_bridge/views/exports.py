@@ -43,8 +43,12 @@ def export_options_text(kind: str, options: dict[str, Any]) -> str:
         parts += [options.get("mode", ""), f"by {options.get('by', '')}"]
         if options.get("margin"):
             parts.append("with margin")
+        if options.get("edited_over_draft"):
+            parts.append("with edited-over-draft pairs")
     elif options.get("kinds"):
         parts.append(", ".join(options["kinds"]))
+    if options.get("skip_unchanged_drafts"):
+        parts.append("without unchanged drafts")
     return " · ".join(str(p) for p in parts if p)
 
 
@@ -139,9 +143,11 @@ def export_start(request: AuthedRequest, snapshot_id: int) -> HttpResponse:
             "mode": request.POST.get("mode"),
             "by": request.POST.get("by"),
             "margin": "margin" in request.POST,
+            "edited_over_draft": "edited_over_draft" in request.POST,
         }
     elif kind == "sft":
         options["kinds"] = request.POST.getlist("kinds") or None
+        options["skip_unchanged_drafts"] = "skip_unchanged_drafts" in request.POST
     job, created = export_job_start(snapshot=snapshot, kind=kind, options=options, user=request.user)
     if not created:
         messages.info(request, "The same export exists already; here it is.")

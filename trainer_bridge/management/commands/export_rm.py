@@ -25,6 +25,11 @@ class Command(DomainCommand):
             help="labeler: every labeler's ranking; consensus: one ranking per task, by the snapshot's rule",
         )
         parser.add_argument("--margin", action="store_true", help="pairwise rows carry the tier distance")
+        parser.add_argument(
+            "--edited-over-draft",
+            action="store_true",
+            help="also a pair per reply a labeler changed from its model draft: the reply over the draft",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         export = {
@@ -32,5 +37,6 @@ class Command(DomainCommand):
             "by": options["by"],
             "margin": options["margin"],
             "layout": options["layout"],
+            "edited_over_draft": options["edited_over_draft"],
         }
         run_export_command(self, options, "rm", export)

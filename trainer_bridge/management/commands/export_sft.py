@@ -14,6 +14,12 @@ class Command(DomainCommand):
             default="demonstration,refusal,search",
             help="comma-separated task kinds to include (default: demonstration,refusal,search)",
         )
+        parser.add_argument(
+            "--skip-unchanged-drafts",
+            action="store_true",
+            help="leave out replies that are a model draft submitted as it was",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run_export_command(self, options, "sft", {"kinds": options["kinds"]})
+        export = {"kinds": options["kinds"], "skip_unchanged_drafts": options["skip_unchanged_drafts"]}
+        run_export_command(self, options, "sft", export)

@@ -187,7 +187,6 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
             evaluation_draft = assignment.evaluation_draft  # joined above
         except EvaluationDraft.DoesNotExist:
             evaluation_draft = None
-    if task.kind != TaskKind.RANKING:
     model_draft = None
     if task.kind != TaskKind.RANKING:
         draft = (

@@ -55,13 +55,11 @@ TOPIC_NAMES = ["coffee", "chess", "sleep", "soup", "money", "shoes", "ocean", "h
 WORDS_PER_ANSWER = 6
 
 
-def topic_weights(n: int) -> list[float]:
-    return [1.0 / (t + 1) for t in range(n)]
-
-
-def make_task(rng: random.Random, k: int) -> dict:
-    """One prompt about one topic and K answers; quality = good words minus bad words of that topic."""
-    topic = rng.choices(range(len(TOPIC_WORDS)), weights=topic_weights(len(TOPIC_WORDS)))[0]
+def make_task(rng: random.Random, k: int, skew: float) -> dict:
+    """One prompt about one topic and K answers; quality = good words minus bad words of that topic.
+    Topic t arrives with a weight 1 / (t + 1)^skew."""
+    weights = [1.0 / (t + 1) ** skew for t in range(len(TOPIC_WORDS))]
+    topic = rng.choices(range(len(TOPIC_WORDS)), weights=weights)[0]
     good, bad = TOPIC_WORDS[topic][:2], TOPIC_WORDS[topic][2:]
     answers, quality = [], []
     for _ in range(k):
@@ -124,7 +122,9 @@ def train(base: Path, labeled: list[dict], heldout: list[dict], out: Path, args:
     return result["val_pair_accuracy"], result["final_dir"]
 
 
-def run(strategy: str, base: Path, pool: list[dict], heldout: list[dict], noise: float, seed: int, args) -> dict:
+def run(
+    strategy: str, base: Path, pool: list[dict], heldout: list[dict], noise: float, seed: int, args
+) -> dict:
     """Label in batches of --retrain-every, retraining after each; stop at the target or the budget."""
     rng = random.Random(seed * 1000 + 7)  # same labeler noise stream per task for both strategies
     noise_of = {i: labeler_tiers(random.Random(rng.random() + i), task, noise) for i, task in enumerate(pool)}
@@ -162,6 +162,11 @@ def run(strategy: str, base: Path, pool: list[dict], heldout: list[dict], noise:
     }
 
 
+def shown(result: dict) -> str:
+    """Labels needed; a "+" when the budget ran out first."""
+    return f"{result['labels']}{'' if result['reached'] else '+'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
@@ -171,6 +176,7 @@ def main() -> None:
     parser.add_argument("--retrain-every", type=int, default=40, help="new labels between two retrains")
     parser.add_argument("--budget", type=int, default=480, help="labels at most, per strategy and seed")
     parser.add_argument("--target", type=float, default=0.8, help="held-out pairwise accuracy to reach")
+    parser.add_argument("--skew", type=float, default=1.0, help="topic t arrives with weight 1/(t+1)^skew")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8, help="rankings per training step")
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -185,18 +191,19 @@ def main() -> None:
         per_seed = []
         for seed in range(args.seeds):
             rng = random.Random(seed)
-            pool = [make_task(rng, args.k) for _ in range(args.pool)]
-            heldout = [make_task(rng, args.k) for _ in range(args.heldout)]
+            pool = [make_task(rng, args.k, args.skew) for _ in range(args.pool)]
+            heldout = [make_task(rng, args.k, args.skew) for _ in range(args.heldout)]
             noise = calibrate_noise(pool)
             for task in heldout:
                 task["tiers"] = tiers_of(task["quality"])  # the hidden true order; ties give no pair
             results = {s: run(s, base, pool, heldout, noise, seed, args) for s in ("fifo", "uncertainty")}
             saving = 1 - results["uncertainty"]["labels"] / results["fifo"]["labels"]
-            per_seed.append({"seed": seed, "noise": round(noise, 3), **results, "label_savings": round(saving, 3)})
+            per_seed.append(
+                {"seed": seed, "noise": round(noise, 3), **results, "label_savings": round(saving, 3)}
+            )
             print(
                 f"seed {seed}: labeler noise σ={noise:.2f}; labels to {args.target:.0%}: "
-                f"arrival {results['fifo']['labels']}{'' if results['fifo']['reached'] else '+'}, "
-                f"uncertainty {results['uncertainty']['labels']}{'' if results['uncertainty']['reached'] else '+'} "
+                f"arrival {shown(results['fifo'])}, uncertainty {shown(results['uncertainty'])} "
                 f"(saving {saving:.2f})",
                 flush=True,
             )

@@ -6,48 +6,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labeling', '0008_model_drafts'),
-        ('registry', '0002_model_servers'),
+        ("labeling", "0008_model_drafts"),
+        ("registry", "0002_model_servers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TaskRewardScores',
+            name="TaskRewardScores",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scores', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(), size=None)),
-                ('scored_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scores",
+                    django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(), size=None),
+                ),
+                ("scored_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.AddField(
-            model_name='project',
-            name='queue_order',
-            field=models.CharField(choices=[('arrival', 'arrival order'), ('uncertainty', 'reward-model uncertainty (most uncertain first)')], default='arrival', max_length=12),
+            model_name="project",
+            name="queue_order",
+            field=models.CharField(
+                choices=[
+                    ("arrival", "arrival order"),
+                    ("uncertainty", "reward-model uncertainty (most uncertain first)"),
+                ],
+                default="arrival",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='project',
-            name='queue_reward_model',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.modelversion'),
+            model_name="project",
+            name="queue_reward_model",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="registry.modelversion",
+            ),
         ),
         migrations.AddField(
-            model_name='task',
-            name='uncertainty',
+            model_name="task",
+            name="uncertainty",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(models.F('project'), models.OrderBy(models.F('is_gold'), descending=True), models.OrderBy(models.F('uncertainty'), descending=True, nulls_last=True), models.F('id'), condition=models.Q(('status', 'open')), name='task_open_by_uncertainty'),
+            model_name="task",
+            index=models.Index(
+                models.F("project"),
+                models.OrderBy(models.F("is_gold"), descending=True),
+                models.OrderBy(models.F("uncertainty"), descending=True, nulls_last=True),
+                models.F("id"),
+                condition=models.Q(("status", "open")),
+                name="task_open_by_uncertainty",
+            ),
         ),
         migrations.AddField(
-            model_name='taskrewardscores',
-            name='reward_model',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.modelversion'),
+            model_name="taskrewardscores",
+            name="reward_model",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.modelversion"
+            ),
         ),
         migrations.AddField(
-            model_name='taskrewardscores',
-            name='task',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='reward_scores', to='labeling.task'),
+            model_name="taskrewardscores",
+            name="task",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reward_scores", to="labeling.task"
+            ),
         ),
     ]

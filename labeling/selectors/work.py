@@ -97,6 +97,8 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
 
 
 SIDES = ("left", "right")  # an evaluation task's candidate_ids, in the order they are shown
+
+
 def _model_draft_payload(assignment: Assignment) -> dict[str, Any] | None:
     """The model draft an active writing task's reply may start from: submit its id with the reply."""
     if assignment.state != Assignment.State.ACTIVE:

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trainer_bridge', '0009_drafting_jobs'),
+        ("trainer_bridge", "0009_drafting_jobs"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='scoringjob',
-            name='purpose',
-            field=models.CharField(choices=[('evaluation', "the blind evaluations' answers"), ('queue', "the open ranking tasks' answers, for the queue's uncertainty order")], default='evaluation', max_length=12),
+            model_name="scoringjob",
+            name="purpose",
+            field=models.CharField(
+                choices=[
+                    ("evaluation", "the blind evaluations' answers"),
+                    ("queue", "the open ranking tasks' answers, for the queue's uncertainty order"),
+                ],
+                default="evaluation",
+                max_length=12,
+            ),
         ),
     ]

@@ -203,7 +203,9 @@ class Scorer:
     def score_groups(self, groups: list[dict], *, batch_size: int = 64) -> list[list[float]]:
         """Rewards of each group's answers ({"prompt", "candidates"}), batched across groups."""
         sequences = [
-            _encode(self.tokenizer, g["prompt"], answer, max_len=None) for g in groups for answer in g["candidates"]
+            _encode(self.tokenizer, g["prompt"], answer, max_len=None)
+            for g in groups
+            for answer in g["candidates"]
         ]
         flat, out, at = self.score_sequences(sequences, batch_size=batch_size), [], 0
         for g in groups:

@@ -14,7 +14,7 @@ next tasks by id; uncertainty order scores every open task with the new model an
 uncertainty (labeling.active.ranking_uncertainty, the one the scoring job writes onto tasks) is highest,
 as the queue does between two refreshes. Labels needed = labels at the first retrain reaching the target.
 
-    .venv/bin/python bench/active.py [--seeds 3] [--target 0.8]
+    .venv/bin/python bench/active.py [--seeds 3] [--target 0.9] [--retrain-every 40]
 
 Prints one JSON line last; key `label_savings` = 1 - labels_uncertainty / labels_fifo (medians over seeds).
 """
@@ -174,8 +174,8 @@ def main() -> None:
     parser.add_argument("--heldout", type=int, default=150, help="held-out tasks the accuracy is measured on")
     parser.add_argument("--k", type=int, default=4, help="answers per ranking")
     parser.add_argument("--retrain-every", type=int, default=40, help="new labels between two retrains")
-    parser.add_argument("--budget", type=int, default=480, help="labels at most, per strategy and seed")
-    parser.add_argument("--target", type=float, default=0.8, help="held-out pairwise accuracy to reach")
+    parser.add_argument("--budget", type=int, default=400, help="labels at most, per strategy and seed")
+    parser.add_argument("--target", type=float, default=0.9, help="held-out pairwise accuracy to reach")
     parser.add_argument("--skew", type=float, default=1.0, help="topic t arrives with weight 1/(t+1)^skew")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8, help="rankings per training step")

@@ -25,15 +25,15 @@ def active_selection_set(
     *, project: Project, user: User | None, queue_order: str, reward_model: ModelVersion | None
 ) -> Project:
     """Choose the ranking queue's order and the reward model whose scores order it (admins). The scores
-    themselves come from a scoring job, never from a claim."""
+    themselves come from a scoring job, never from a claim. Uncertainty order may be chosen before the
+    project has a reward model: until a retrain registers one, no task has an uncertainty and the queue
+    runs in arrival order."""
     if user is not None:
         require_role(user=user, project=project, role=Role.ADMIN)
     if queue_order not in QueueOrder.values:
         raise DomainError(f"queue_order is one of {QueueOrder.values}", field="queue_order")
     if reward_model is not None:
         check_queue_reward_model(project=project, reward_model=reward_model)
-    if queue_order == QueueOrder.UNCERTAINTY and reward_model is None:
-        raise DomainError("choose the reward model whose uncertainty orders the queue", field="reward_model")
     project = Project.objects.select_for_update().get(pk=project.pk)
     project.queue_order = queue_order
     project.queue_reward_model = reward_model

@@ -232,11 +232,12 @@ def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]
     # Reviewers (never labelers: no anchoring) see what the queue's reward model made of each answer.
     scores = task_answer_scores(task=task)
     if scores is not None:
-        model_order = sorted(scores.by_candidate, key=lambda cid: -scores.by_candidate[cid])
-        for row in rows:
-            if row["id"] in scores.by_candidate:
-                row["model_score"] = scores.by_candidate[row["id"]]
-                row["model_place"] = _ordinal(float(model_order.index(row["id"]) + 1))
+        by_candidate = scores.by_candidate
+        model_order = sorted(by_candidate, key=lambda cid: -by_candidate[cid])
+        for row, candidate in zip(rows, ordered, strict=True):
+            if candidate.pk in by_candidate:
+                row["model_score"] = by_candidate[candidate.pk]
+                row["model_place"] = _ordinal(float(model_order.index(candidate.pk) + 1))
     return {
         "answer_scores": scores,
         "rows": rows,

@@ -5,7 +5,7 @@ capacity (closed loop, no think time, all labelers starting at once) and latency
 offered load (think time between next and submit, labelers arriving spread over their first think
 time). Prints one JSON line last.
 
-    python bench/queue.py [--tasks 100000] [--labelers 16] [--seconds 15] [--repeats 3]
+    python bench/queue.py [--tasks 100000] [--labelers 16] [--seconds 15] [--repeats 3] [--order uncertainty]
 """
 
 import sys
@@ -31,7 +31,7 @@ ANSWER = (
 ) * 4
 
 
-def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
+def seed(tasks: int, k: int, labelers: int, order: str = "arrival") -> tuple[int, list[str]]:
     import django
 
     django.setup()
@@ -81,6 +81,9 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
                WHERE p.project_id = %s GROUP BY p.id ORDER BY p.id""",
             [project.pk],
         )
+        if order == "uncertainty":  # active task selection: every task scored, as after a scoring job
+            raw.execute("UPDATE labeling_task SET uncertainty = random() WHERE project_id = %s", [project.pk])
+            raw.execute("UPDATE labeling_project SET queue_order = 'uncertainty' WHERE id = %s", [project.pk])
         raw.execute("ANALYZE")
     tokens = []
     for n in range(labelers):
@@ -174,12 +177,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s) at realistic load")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (one per core)")
+    parser.add_argument(
+        "--order",
+        choices=["arrival", "uncertainty"],
+        default="arrival",
+        help="the project's queue order (uncertainty: every task carries a score, most uncertain first)",
+    )
     args = parser.parse_args()
 
     with scratch_database("coach_bench_queue") as url:
         os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings")
         started = time.monotonic()
-        project, tokens = seed(args.tasks, 9, args.labelers)
+        project, tokens = seed(args.tasks, 9, args.labelers, args.order)
         seed_s = time.monotonic() - started
         env = dict(os.environ, DB_CONN_MAX_AGE="600")
         with gunicorn(env, workers=args.workers) as base:
@@ -200,6 +209,7 @@ def main() -> None:
     result = {
         "tasks": args.tasks,
         "k": 9,
+        "queue_order": args.order,
         "labelers": args.labelers,
         "seed_seconds": round(seed_s, 1),
         "capacity_cycles_per_s": {

@@ -77,6 +77,15 @@ def make_task(rng: random.Random, k: int, skew: float) -> dict:
     }
 
 
+def top_two_uncertainty(scores: list[float]) -> float:
+    """The other measure the issue names, for comparison: 2·σ(−gap) between the two best-scored answers."""
+    best, second = sorted(scores, reverse=True)[:2]
+    return 2.0 / (1.0 + math.exp(min(best - second, 700.0)))
+
+
+MEASURES = {"pairs": ranking_uncertainty, "top2": top_two_uncertainty}
+
+
 def tiers_of(values: list[float]) -> list[int]:
     """Tier per answer (0 best); equal values share a tier."""
     distinct = sorted(set(values), reverse=True)
@@ -152,7 +161,8 @@ def run(
             if strategy == "uncertainty":
                 scorer = Scorer(model_dir)
                 scores = scorer.score_groups([pool[i] for i in open_ids])
-                uncertainty = {i: ranking_uncertainty(s) for i, s in zip(open_ids, scores, strict=True)}
+                measure = MEASURES[args.measure]
+                uncertainty = {i: measure(s) for i, s in zip(open_ids, scores, strict=True)}
     topics = [pool[i]["topic"] for i in labeled]
     return {
         "labels": reached if reached is not None else args.budget,
@@ -177,6 +187,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=400, help="labels at most, per strategy and seed")
     parser.add_argument("--target", type=float, default=0.9, help="held-out pairwise accuracy to reach")
     parser.add_argument("--skew", type=float, default=1.0, help="topic t arrives with weight 1/(t+1)^skew")
+    parser.add_argument(
+        "--measure",
+        choices=sorted(MEASURES),
+        default="pairs",
+        help="pairs: Coach's own (labeling.active.ranking_uncertainty); top2: the two best answers' gap",
+    )
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8, help="rankings per training step")
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -227,6 +243,7 @@ def main() -> None:
                 "all_reached": all(r[s]["reached"] for r in per_seed for s in ("fifo", "uncertainty")),
                 "target_accuracy": args.target,
                 "retrain_every": args.retrain_every,
+                "measure": args.measure,
                 "seeds": args.seeds,
                 "agreement": AGREEMENT,
                 "seconds": round(time.perf_counter() - started, 1),

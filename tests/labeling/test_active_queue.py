@@ -157,3 +157,22 @@ def test_scores_that_do_not_fit_a_task_are_left_out(project):
     )
     assert stored == 0 and not TaskRewardScores.objects.exists()
     assert Task.objects.filter(uncertainty__isnull=False).count() == 0
+
+
+def test_the_uncertainty_pick_is_an_index_range_not_a_sort(project, add_member):
+    from django.db import connection
+
+    from labeling.models import QueueOrder
+    from labeling.services.queue import _PICK_ORDERS
+
+    tasks = seed_rankings(project, 3)
+    _uncertain(project, {tasks[0]: 0.2})
+    lea = add_member(project, "lea")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the planner's choice at a production table size
+        cursor.execute(
+            "EXPLAIN " + _PICK_ORDERS[QueueOrder.UNCERTAINTY],
+            {"project": project.pk, "labeler": lea.pk, "gold": False},
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "task_open_by_uncertainty" in plan and "Sort" not in plan, plan

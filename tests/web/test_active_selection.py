@@ -47,8 +47,11 @@ def test_a_reviewer_sees_the_reward_model_scores_beside_the_rankings(scored, cli
     assert '1st</span> <span class="score">score 2.500' in rows[0]
 
 
-def test_a_labeler_never_sees_the_scores(scored, client_for):
+def test_a_labeler_never_sees_the_scores(scored, client_for, api):
     project, _, lea, _, assignment = scored
+    served = api(lea).post(f"/api/projects/{project.pk}/next/", {}, format="json")
+    assert served.status_code == 200 and "Answer 0 to question" in served.content.decode()
+    assert "uncertainty" not in served.content.decode() and "judge-7" not in served.content.decode()
     client = client_for(lea)
     pages = [client.get(f"/assignments/{assignment.pk}/").content.decode()]
     fresh = claim_next_task(project=project, labeler=lea)

@@ -124,7 +124,8 @@ def test_a_live_lease_comes_back_and_an_expired_one_returns_to_the_pool_in_order
     assert claim_next_task(project=project, labeler=lea).pk == first.pk
     assert claim_next_task(project=project, labeler=otto).task_id == tasks[0]
 
-    Assignment.objects.filter(pk=first.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    # a day back: the test runs in one transaction, whose now() is its start, not the wall clock
+    Assignment.objects.filter(pk=first.pk).update(lease_expires_at=timezone.now() - timedelta(days=1))
     third = add_member(project, "tess")
     assert (
         claim_next_task(project=project, labeler=third).task_id == tasks[2]

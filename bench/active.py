@@ -27,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import combinations
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench/ (its queue.py)
@@ -121,14 +122,16 @@ def calibrate_noise(tasks: list[dict]) -> float:
     return (low + high) / 2
 
 
-def train(base: Path, labeled: list[dict], heldout: list[dict], out: Path, args: argparse.Namespace) -> tuple:
+def train(
+    base: Path, labeled: list[dict], heldout: list[dict], out: Path, args: argparse.Namespace, seed: int = 0
+) -> tuple:
     steps = args.epochs * math.ceil(len(labeled) / args.batch)
     cfg = RMConfig(
         output_dir=out, lr=args.lr, warmup_steps=max(1, steps // 10), groups_per_batch=args.batch,
-        epochs=args.epochs, eval_every=10**9, log_every=10**9, checkpoint_every=10**9, seed=0,
+        epochs=args.epochs, eval_every=10**9, log_every=10**9, checkpoint_every=10**9, seed=seed,
     )  # fmt: skip
     result = train_reward_model(base, labeled, heldout, cfg)
-    return result["val_pair_accuracy"], result["final_dir"]
+    return result.get("val_pair_accuracy"), result["final_dir"]
 
 
 def run(
@@ -158,7 +161,12 @@ def run(
             if accuracy >= args.target:
                 reached = len(labeled)
                 break
-            if strategy == "uncertainty":
+            if strategy == "uncertainty" and args.measure == "bootstrap":
+                uncertainty = bootstrap_disagreement(
+                    base, groups, model_dir, [pool[i] for i in open_ids], tmp, args
+                )
+                uncertainty = dict(zip(open_ids, uncertainty, strict=True))
+            elif strategy == "uncertainty":
                 scorer = Scorer(model_dir)
                 scores = scorer.score_groups([pool[i] for i in open_ids])
                 measure = MEASURES[args.measure]
@@ -170,6 +178,30 @@ def run(
         "curve": curve,
         "topics_labeled": [topics.count(t) for t in range(len(TOPIC_WORDS))],
     }
+
+
+def bootstrap_disagreement(
+    base: Path, groups: list[dict], model_dir: str, tasks: list[dict], tmp: str, args: argparse.Namespace
+) -> list[float]:
+    """Not in Coach, for comparison: the model plus --heads more trained on bootstrap resamples of the
+    labels; a task's uncertainty is how much they disagree: the spread of σ(r_i − r_j) over the models,
+    averaged over the task's pairs."""
+    dirs = [model_dir]
+    for head in range(args.heads):
+        rng = random.Random(len(groups) * 31 + head)
+        resample = [groups[rng.randrange(len(groups))] for _ in groups]
+        dirs.append(
+            train(base, resample, [], Path(tmp) / f"boot{len(groups)}-{head}", args, seed=head + 1)[1]
+        )
+    scores = [Scorer(d).score_groups(tasks) for d in dirs]
+    out = []
+    for t in range(len(tasks)):
+        spreads = []
+        for i, j in combinations(range(len(tasks[t]["candidates"])), 2):
+            p = [1 / (1 + math.exp(-(s[t][i] - s[t][j]))) for s in scores]
+            spreads.append(statistics.pstdev(p))
+        out.append(sum(spreads) / len(spreads))
+    return out
 
 
 def shown(result: dict) -> str:
@@ -189,10 +221,11 @@ def main() -> None:
     parser.add_argument("--skew", type=float, default=1.0, help="topic t arrives with weight 1/(t+1)^skew")
     parser.add_argument(
         "--measure",
-        choices=sorted(MEASURES),
+        choices=[*sorted(MEASURES), "bootstrap"],
         default="pairs",
         help="pairs: Coach's own (labeling.active.ranking_uncertainty); top2: the two best answers' gap",
     )
+    parser.add_argument("--heads", type=int, default=2, help="bootstrap models beside the reward model")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch", type=int, default=8, help="rankings per training step")
     parser.add_argument("--lr", type=float, default=2e-3)

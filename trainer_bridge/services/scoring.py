@@ -83,7 +83,12 @@ def scoring_job_start(
 
 @transaction.atomic
 def queue_scoring_job_start(
-    *, project: Project, user: User | None, reward_model: ModelVersion | None = None, batch_size: int = 64
+    *,
+    project: Project,
+    user: User | None,
+    reward_model: ModelVersion | None = None,
+    batch_size: int = 64,
+    robust_dispatch: bool = False,
 ) -> ScoringJob:
     """Queue a job that scores the open ranking tasks' answers with the queue's reward model (or the one
     given), then writes each task's uncertainty for the queue to order by. Answers the model has scored
@@ -121,7 +126,7 @@ def queue_scoring_job_start(
         f"queued: {len(todo)} answers of {len(tasks)} open ranking tasks to score with {model.name} "
         f"({len(scored)} scored before), then each task's uncertainty to write",
     )
-    job_dispatch(job)
+    job_dispatch(job, robust=robust_dispatch)
     return job
 
 
@@ -136,7 +141,9 @@ def queue_refresh_after_retrain(*, job: TrainingJob, model: ModelVersion) -> Sco
     project.save(update_fields=["queue_reward_model"])
     if project.queue_order != QueueOrder.UNCERTAINTY or not open_ranking_tasks(project=project):
         return None
-    return queue_scoring_job_start(project=project, user=None, reward_model=model)
+    # sent after the training's registration commits; a broker that cannot be reached then fails the
+    # scoring job (its log says why), never the training that finished
+    return queue_scoring_job_start(project=project, user=None, reward_model=model, robust_dispatch=True)
 
 
 def scoring_work(run: Run, job: ScoringJob) -> None:

@@ -6,6 +6,7 @@ offered load (think time between next and submit, labelers arriving spread over 
 time). Prints one JSON line last.
 
     python bench/queue.py [--tasks 100000] [--labelers 16] [--seconds 15] [--repeats 3]
+        [--orders arrival,uncertainty]
 """
 
 import sys
@@ -31,7 +32,8 @@ ANSWER = (
 ) * 4
 
 
-def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
+def seed(tasks: int, k: int, labelers: int, orders: list[str]) -> tuple[dict[str, int], list[str]]:
+    """One project of `tasks` ranking tasks per queue order; every labeler a member of each."""
     import django
 
     django.setup()
@@ -46,12 +48,32 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
     call_command("migrate", verbosity=0)
     User = get_user_model()
     admin = User.objects.create_user("bench-admin", is_staff=True)
-    project = project_create(
-        name="queue bench", task_kinds=["ranking"], k=k, overlap=1, lease_seconds=3600, created_by=admin
-    )
-    version = guideline_publish(
-        guideline=project.guideline, author=admin, body="Rank by helpfulness.", change_note="First version"
-    )
+    users = [User.objects.create_user(f"labeler{n}") for n in range(labelers)]
+    projects = {}
+    for order in orders:
+        project = project_create(
+            name=f"queue bench ({order})", task_kinds=["ranking"], k=k, overlap=1, lease_seconds=3600,
+            created_by=admin,
+        )  # fmt: skip
+        version = guideline_publish(
+            guideline=project.guideline,
+            author=admin,
+            body="Rank by helpfulness.",
+            change_note="First version",
+        )
+        _seed_tasks(connection, project.pk, tasks, k, order)
+        for user in users:
+            membership_set(project=project, user=user, role="labeler")
+            guideline_acknowledge(user=user, version=version)
+        projects[order] = project.pk
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    tokens = [api_token_issue(user=user, name="bench")[1] for user in users]
+    connection.close()
+    return projects, tokens
+
+
+def _seed_tasks(connection, project_id: int, tasks: int, k: int, order: str) -> None:
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy(
@@ -62,8 +84,8 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
                 messages = json.dumps(
                     [{"role": "user", "content": f"Bench question {i}: how should I do this?"}]
                 )
-                copy.write_row((project.pk, messages, "bench", f"q{i}", f"{i:064x}", "{}", "now"))
-        raw.execute("SELECT id FROM labeling_prompt WHERE project_id = %s ORDER BY id", [project.pk])
+                copy.write_row((project_id, messages, "bench", f"q{i}", f"{i:064x}", "{}", "now"))
+        raw.execute("SELECT id FROM labeling_prompt WHERE project_id = %s ORDER BY id", [project_id])
         prompt_ids = [row[0] for row in raw.fetchall()]
         with raw.copy(
             "COPY labeling_candidate (prompt_id, text, model_name, sampling_params, sample_index, "
@@ -79,17 +101,11 @@ def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
                    false, now()
                FROM labeling_prompt p JOIN labeling_candidate c ON c.prompt_id = p.id
                WHERE p.project_id = %s GROUP BY p.id ORDER BY p.id""",
-            [project.pk],
+            [project_id],
         )
-        raw.execute("ANALYZE")
-    tokens = []
-    for n in range(labelers):
-        user = User.objects.create_user(f"labeler{n}")
-        membership_set(project=project, user=user, role="labeler")
-        guideline_acknowledge(user=user, version=version)
-        tokens.append(api_token_issue(user=user, name="bench")[1])
-    connection.close()
-    return project.pk, tokens
+        if order == "uncertainty":  # active task selection: every task scored, as after a scoring job
+            raw.execute("UPDATE labeling_task SET uncertainty = random() WHERE project_id = %s", [project_id])
+            raw.execute("UPDATE labeling_project SET queue_order = 'uncertainty' WHERE id = %s", [project_id])
 
 
 class Labeler(threading.Thread):
@@ -174,18 +190,31 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s) at realistic load")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (one per core)")
+    parser.add_argument(
+        "--orders",
+        default="arrival",
+        help="queue orders to measure, comma-separated: arrival, uncertainty (every task scored, most "
+        "uncertain first). With both, a project each, their phases alternating, and the ratio printed",
+    )
     args = parser.parse_args()
 
     with scratch_database("coach_bench_queue") as url:
         os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings")
         started = time.monotonic()
-        project, tokens = seed(args.tasks, 9, args.labelers)
+        orders = [o.strip() for o in args.orders.split(",")]
+        if not orders or set(orders) - {"arrival", "uncertainty"}:
+            parser.error("--orders takes arrival and/or uncertainty")
+        projects, tokens = seed(args.tasks, 9, args.labelers, orders)
         seed_s = time.monotonic() - started
         env = dict(os.environ, DB_CONN_MAX_AGE="600")
+        runs: dict[str, dict[str, list[dict]]] = {o: {"capacity": [], "realistic": []} for o in orders}
         with gunicorn(env, workers=args.workers) as base:
-            capacity = [phase(base, project, tokens, args.seconds, 0) for _ in range(args.repeats)]
-            realistic = [phase(base, project, tokens, args.seconds, args.think) for _ in range(args.repeats)]
+            for think, key in ((0, "capacity"), (args.think, "realistic")):
+                for _ in range(args.repeats):
+                    for order in orders:  # alternating, so both orders see the same machine
+                        runs[order][key].append(phase(base, projects[order], tokens, args.seconds, think))
         db_doubles = double_assignments_in_db()
+        capacity, realistic = runs[orders[0]]["capacity"], runs[orders[0]]["realistic"]
 
     def median_of(runs: list[dict], key: str, stat: str) -> dict:
         values = [summary_ms(run[key])[stat] for run in runs]
@@ -200,6 +229,7 @@ def main() -> None:
     result = {
         "tasks": args.tasks,
         "k": 9,
+        "queue_order": orders[0],
         "labelers": args.labelers,
         "seed_seconds": round(seed_s, 1),
         "capacity_cycles_per_s": {
@@ -212,11 +242,26 @@ def main() -> None:
         "realistic_think_s": args.think,
         "realistic_cycles_per_s": round(statistics.median(r["cycles_per_s"] for r in realistic), 1),
         **{f"realistic_{key}": value for key, value in real.items()},
-        "double_assignments": sum(r["double_assignments"] for r in capacity + realistic) + db_doubles,
-        "errors_5xx": sum(r["errors_5xx"] for r in capacity + realistic),
+        "double_assignments": sum(
+            r["double_assignments"] for o in orders for r in runs[o]["capacity"] + runs[o]["realistic"]
+        )
+        + db_doubles,
+        "errors_5xx": sum(
+            r["errors_5xx"] for o in orders for r in runs[o]["capacity"] + runs[o]["realistic"]
+        ),
         "labelstudio_next_p50_ms": "47-66",
         "next_p50_speedup_vs_labelstudio": round(47 / real["next_p50_ms"]["median"], 1),
     }
+    if len(orders) > 1:  # the second order against the first, measured in the same runs
+        other = {
+            f"{op}_{stat}_ms": median_of(runs[orders[1]]["realistic"], op, stat)
+            for op in ("next", "submit")
+            for stat in ("p50", "p95", "p99")
+        }
+        result[f"{orders[1]}_realistic"] = other
+        result[f"next_p50_ratio_{orders[1]}_vs_{orders[0]}"] = round(
+            other["next_p50_ms"]["median"] / real["next_p50_ms"]["median"], 2
+        )
     for key, value in result.items():
         print(f"{key}: {value}", file=sys.stderr)
     print(json.dumps(result))

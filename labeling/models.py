@@ -26,6 +26,11 @@ class Role(models.TextChoices):
     ADMIN = "admin"
 
 
+class QueueOrder(models.TextChoices):
+    ARRIVAL = "arrival", "arrival order"
+    UNCERTAINTY = "uncertainty", "reward-model uncertainty (most uncertain first)"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True, default="")
@@ -40,6 +45,13 @@ class Project(models.Model):
     gold_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     # A reviewer may not accept or edit their own work, unless a one-person team switches this on.
     allow_self_review = models.BooleanField(default=False)
+    # Active task selection: the queue hands out the ranking tasks its reward model is least sure about first
+    # (Task.uncertainty, written by a scoring job), instead of in arrival order.
+    queue_order = models.CharField(max_length=12, choices=QueueOrder.choices, default=QueueOrder.ARRIVAL)
+    # The reward model whose scores order the queue; each retrain of the project's reward model replaces it.
+    queue_reward_model = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     guideline = models.OneToOneField(Guideline, on_delete=models.PROTECT, related_name="project")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -127,6 +139,9 @@ class Task(models.Model):
     claimed_count = models.PositiveSmallIntegerField(default=0)
     completed_count = models.PositiveSmallIntegerField(default=0)
     is_gold = models.BooleanField(default=False)
+    # How unsure the project's queue reward model is about this ranking (labeling.active): 1.0 a coin flip on
+    # every answer pair, near 0 sure of all. Null until a scoring job has scored the task's answers.
+    uncertainty = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,7 +154,27 @@ class Task(models.Model):
             models.Index(
                 fields=["project", "-is_gold", "id"], condition=Q(status="open"), name="task_open_queue"
             ),
+            # The queue in uncertainty order: each pick is still one index range, most uncertain first,
+            # tasks not scored yet after the scored ones in arrival order.
+            models.Index(
+                F("project"),
+                F("is_gold").desc(),
+                F("uncertainty").desc(nulls_last=True),
+                F("id"),
+                condition=Q(status="open"),
+                name="task_open_by_uncertainty",
+            ),
         ]
+
+
+class TaskRewardScores(models.Model):
+    """The scores the project's queue reward model gave a ranking task's answers (in the task's candidate
+    order), for reviewers to read beside the labelers' rankings; a later scoring replaces them."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="reward_scores")
+    reward_model = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
+    scores = ArrayField(models.FloatField())
+    scored_at = models.DateTimeField(auto_now=True)
 
 
 class Assignment(models.Model):

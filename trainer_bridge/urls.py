@@ -1,10 +1,11 @@
 from django.urls import path
 
+from trainer_bridge.api import active as active_api
 from trainer_bridge.api import drafts as drafts_api
 from trainer_bridge.api import evaluation as evaluation_api
 from trainer_bridge.api import jobs as jobs_api
 from trainer_bridge.api import servers as servers_api
-from trainer_bridge.views import drafts, evaluation, exports, jobs, models, retrain, servers, sets
+from trainer_bridge.views import active, drafts, evaluation, exports, jobs, models, retrain, servers, sets
 
 app_name = "trainer_bridge"
 urlpatterns = [
@@ -78,6 +79,23 @@ job_patterns = (
             "api/projects/<int:project_id>/drafting-jobs/",
             drafts_api.DraftingJobList.as_view(),
             name="api-drafting-jobs",
+        ),
+        # --- active task selection ---
+        path("projects/<int:project_id>/quality/active/", active.active_selection, name="active-selection"),
+        path(
+            "projects/<int:project_id>/quality/active/score/",
+            active.queue_scoring_start,
+            name="queue-scoring-start",
+        ),
+        path(
+            "api/projects/<int:project_id>/active-selection/",
+            active_api.ActiveSelectionDetail.as_view(),
+            name="api-active-selection",
+        ),
+        path(
+            "api/projects/<int:project_id>/queue-scoring-jobs/",
+            active_api.QueueScoringJobList.as_view(),
+            name="api-queue-scoring-jobs",
         ),
         # API
         # --- model servers ---

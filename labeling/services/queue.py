@@ -14,6 +14,7 @@ from labeling.access import assignment_role
 from labeling.models import (
     Assignment,
     Project,
+    QueueOrder,
     Task,
 )
 
@@ -48,8 +49,8 @@ WHERE t.id = e.task_id
 
 # The lock re-checks the row's own columns (claimed_count) when another claim changed it meanwhile,
 # which is why the count lives on the task row rather than in a subquery over assignments. Gold and
-# other tasks are picked separately (is_gold is a key of the open-queue index, so each pick is an
-# index range in id order).
+# other tasks are picked separately (is_gold is a key of the open-queue indexes, so each pick is an
+# index range: in id order, or in uncertainty order for a project that orders its queue so).
 _PICK_TASK = """
 SELECT t.id FROM labeling_task t
 WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
@@ -57,10 +58,17 @@ WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
   AND NOT EXISTS (
       SELECT 1 FROM labeling_assignment a
       WHERE a.task_id = t.id AND a.labeler_id = %(labeler)s AND a.state IN ('active', 'submitted', 'skipped'))
-ORDER BY t.id
+ORDER BY {order}
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
 """
+
+# Active task selection: the tasks the queue reward model is least sure of first (the uncertainty a scoring
+# job wrote on each), tasks it has not scored yet after them in arrival order. The same index-range pick.
+_PICK_ORDERS = {
+    QueueOrder.ARRIVAL: _PICK_TASK.format(order="t.id"),
+    QueueOrder.UNCERTAINTY: _PICK_TASK.format(order="t.uncertainty DESC NULLS LAST, t.id"),
+}
 
 
 _GOLD_SHARE = """
@@ -126,7 +134,7 @@ def claim_next_task(*, project: Project, labeler: User) -> Assignment | None:
         params = {"project": project.pk, "labeler": labeler.pk}
         row = None
         for gold in _gold_first(cursor, project, params):
-            cursor.execute(_PICK_TASK, params | {"gold": gold})
+            cursor.execute(_PICK_ORDERS[QueueOrder(project.queue_order)], params | {"gold": gold})
             if row := cursor.fetchone():
                 break
         if row is None:

@@ -39,6 +39,7 @@ from labeling.models import (
     TaskKind,
 )
 from labeling.rankings import PairCounts, rankings_agreement, tier_ranks
+from labeling.selectors.active import task_answer_scores
 from labeling.selectors.review import (
     QueueFilters,
     Submission,
@@ -228,7 +229,17 @@ def _ranking_review(task: Task, submissions: list[Submission]) -> dict[str, Any]
             }
         )
     agreement: PairCounts | None = rankings_agreement(compared) if len(compared) >= 2 else None
+    # Reviewers (never labelers: no anchoring) see what the queue's reward model made of each answer.
+    scores = task_answer_scores(task=task)
+    if scores is not None:
+        by_candidate = scores.by_candidate
+        model_order = sorted(by_candidate, key=lambda cid: -by_candidate[cid])
+        for row, candidate in zip(rows, ordered, strict=True):
+            if candidate.pk in by_candidate:
+                row["model_score"] = by_candidate[candidate.pk]
+                row["model_place"] = _ordinal(float(model_order.index(candidate.pk) + 1))
     return {
+        "answer_scores": scores,
         "rows": rows,
         "columns": columns,
         "agreement": agreement,

@@ -206,6 +206,14 @@ EXPECTED: dict[str, Rule] = {
     # PUT changes the settings (admins): tests/curation/test_model_draft_figures.py
     "jobs:api-reply-draft-settings": Rule("reviewer", 200, "user", 405),
     "jobs:api-drafting-jobs": Rule("reviewer", 200, "admin", 400),  # an empty start: no model version chosen
+    # --- active task selection ---
+    # reviewers read the queue order and scoring; an admin's empty form lacks the order (400), and an empty
+    # scoring start is refused with the reason (no reward model chosen: back to the page, 302)
+    "jobs:active-selection": Rule("reviewer", 200, "admin", 400),
+    "jobs:queue-scoring-start": Rule("user", 405, "admin", 302),
+    # PUT changes the settings (admins): tests/web/test_active_selection.py
+    "jobs:api-active-selection": Rule("reviewer", 200, "user", 405),
+    "jobs:api-queue-scoring-jobs": Rule("reviewer", 200, "admin", 400),  # no reward model chosen
 }
 
 

@@ -40,6 +40,8 @@ def enqueue(job: Job) -> None:
         raise QueueUnavailable(f"{detail}. Start the broker (Redis) and try again.") from exc
 
 
-def job_dispatch(job: Job) -> None:
-    """Send the job once the surrounding transaction commits (a 503 from the commit if the broker is down)."""
-    transaction.on_commit(lambda: enqueue(job))
+def job_dispatch(job: Job, *, robust: bool = False) -> None:
+    """Send the job once the surrounding transaction commits (a 503 from the commit if the broker is down;
+    with `robust`, for a job started as a side effect of other work, the job is marked failed and the error
+    only logged)."""
+    transaction.on_commit(lambda: enqueue(job), robust=robust)

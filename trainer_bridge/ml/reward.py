@@ -182,19 +182,47 @@ def score(
     model_dir: str | Path, prompt_messages: list[dict], answers: list[str], *, batch_size: int = 16
 ) -> list[float]:
     """Reward of each answer to one prompt, from a trained reward model dir."""
-    device = pick_device()
-    model, tokenizer = load_reward_model(model_dir, device)
-    model.eval()
-    sequences = [_encode(tokenizer, prompt_messages, answer, max_len=None) for answer in answers]
-    scores: list[float] = []
-    for start in range(0, len(sequences), batch_size):
-        input_ids, attention_mask = _pad(
-            sequences[start : start + batch_size], tokenizer.pad_token_id, device
-        )
-        with autocast(device):
-            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        scores.extend(logits[:, 0].float().tolist())
-    return scores
+    return Scorer(model_dir).score(prompt_messages, answers, batch_size=batch_size)
+
+
+class Scorer:
+    """A reward model loaded once, scoring the answers of many prompts (a scoring job's whole list)."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        self.device = pick_device()
+        self.model, self.tokenizer = load_reward_model(model_dir, self.device)
+        self.model.eval()
+
+    @torch.no_grad()
+    def score(self, prompt_messages: list[dict], answers: list[str], *, batch_size: int = 16) -> list[float]:
+        """Reward of each answer to one prompt."""
+        sequences = [_encode(self.tokenizer, prompt_messages, answer, max_len=None) for answer in answers]
+        return self.score_sequences(sequences, batch_size=batch_size)
+
+    @torch.no_grad()
+    def score_groups(self, groups: list[dict], *, batch_size: int = 64) -> list[list[float]]:
+        """Rewards of each group's answers ({"prompt", "candidates"}), batched across groups."""
+        sequences = [
+            _encode(self.tokenizer, g["prompt"], answer, max_len=None)
+            for g in groups
+            for answer in g["candidates"]
+        ]
+        flat, out, at = self.score_sequences(sequences, batch_size=batch_size), [], 0
+        for g in groups:
+            out.append(flat[at : at + len(g["candidates"])])
+            at += len(g["candidates"])
+        return out
+
+    def score_sequences(self, sequences: list[list[int]], *, batch_size: int) -> list[float]:
+        scores: list[float] = []
+        for start in range(0, len(sequences), batch_size):
+            input_ids, attention_mask = _pad(
+                sequences[start : start + batch_size], self.tokenizer.pad_token_id, self.device
+            )
+            with autocast(self.device):
+                logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+            scores.extend(logits[:, 0].float().tolist())
+        return scores
 
 
 def _rewards(model, groups: list[dict], pad_id: int, device) -> list[torch.Tensor]:

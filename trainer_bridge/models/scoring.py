@@ -9,8 +9,13 @@ from trainer_bridge.models.jobs import Job
 class ScoringJob(Job):
     """A reward model (the job's model version) scoring each candidate of a list fixed at the start."""
 
+    class Purpose(models.TextChoices):
+        EVALUATION = "evaluation", "the blind evaluations' answers"
+        QUEUE = "queue", "the open ranking tasks' answers, for the queue's uncertainty order"
+
     candidate_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     batch_size = models.PositiveSmallIntegerField(default=16)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.EVALUATION)
 
 
 class AnswerScore(models.Model):

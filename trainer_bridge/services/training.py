@@ -27,6 +27,7 @@ from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import RMConfig, SFTConfig
 from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
+from trainer_bridge.services.scoring import queue_refresh_after_retrain
 
 SFT_ROW_KINDS = [TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH]
 RM_BY = ("labeler", "consensus")
@@ -247,6 +248,10 @@ def _register_output(run: Run, job: TrainingJob, result: dict[str, Any]) -> None
         ModelOrigin.objects.create(model=model, snapshot=job.snapshot)
         job.output_model = model
         job.save(update_fields=["output_model"])
+        if (scoring := queue_refresh_after_retrain(job=job, model=model)) is not None:
+            run.log(
+                f"queued scoring job #{scoring.pk}: {model.name} scores the open ranking tasks for the queue"
+            )
     step, total = result.get("step", 0), result.get("total_steps", 0)
     if not run.finish(
         JobStatus.DONE,

@@ -63,6 +63,7 @@ urlpatterns = [
     path("projects/new/", projects.project_new, name="project-new"),
     path("projects/<int:project_id>/settings/", projects.project_settings, name="project-settings"),
     path("projects/<int:project_id>/members/", projects.member_set, name="member-set"),
+    path("projects/<int:project_id>/chat-settings/", projects.chat_settings, name="chat-settings"),
     path(
         "projects/<int:project_id>/members/<int:user_id>/remove/",
         projects.member_remove,

@@ -123,7 +123,7 @@ def main() -> None:
     tasks = args.requests * (args.repeats + 2) + 100
     chatters = ["chat0", "chat1", "chat2"]
 
-    with scratch_database("coach_bench_pages") as url:
+    with scratch_database(f"coach_bench_pages_{os.getpid()}") as url:
         os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings")
         project, _ = seed(tasks, 9, 1)
         username = labeler_with_password()

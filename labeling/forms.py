@@ -271,7 +271,7 @@ class CorpusForm(forms.Form):
 class ChatSettingsForm(forms.Form):
     """The model version a project's chats talk to, K, and the bounds on each call to it."""
 
-    model_version: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
+    model_version: "forms.ModelChoiceField[Any]" = forms.ModelChoiceField(
         queryset=None, required=False, empty_label="none: labelers write both roles"
     )
     k = forms.IntegerField(min_value=2, max_value=9, label="Replies ranked at a turn (K)")

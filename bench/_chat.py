@@ -63,7 +63,10 @@ def seed_chats(*, model_dir: str, server_url: str, labelers: list[str], password
     version = guideline_publish(
         guideline=project.guideline, author=admin, body="Chat kindly.", change_note="v1"
     )
-    model = model_register(path=model_dir, name="bench-chat")
+    from django.test import override_settings
+
+    with override_settings(MODEL_ROOTS=[str(Path(model_dir).parent)]):  # a scratch directory of the bench
+        model = model_register(path=model_dir, name="bench-chat")
     server = model_server_register(
         project=project, model_version=model, url=server_url, user=admin, served_model_name="bench-chat"
     )

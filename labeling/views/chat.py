@@ -11,19 +11,23 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.forms import form_errors_text
 from core.pages import hx_redirect, is_htmx, json_errors
 from core.types import AuthedRequest
 from labeling.forms import RankingForm
-from labeling.models import Candidate
+from labeling.models import Assignment, Candidate
 from labeling.selectors.work import work_context
 from labeling.services import chat
 from labeling.views.work import _render_task
 
 
-def _body(request: AuthedRequest) -> dict[str, Any]:
-    """The JSON the page sends: {"messages": [...], "seconds", ...}."""
+def _body(request: AuthedRequest, assignment_id: int) -> dict[str, Any]:
+    """The JSON the page sends: {"messages": [...], "seconds", ...}. Someone else's assignment is missing."""
+    if not Assignment.objects.filter(pk=assignment_id, labeler_id=request.user.pk).exists():
+        raise NotFound("no such assignment")
+    if request.content_type != "application/json":
+        raise DomainError("send the conversation as JSON (application/json)", field="messages")
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -37,7 +41,7 @@ def _body(request: AuthedRequest) -> dict[str, Any]:
 @require_POST
 @json_errors
 def chat_draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
-    body = _body(request)
+    body = _body(request, assignment_id)
     draft = chat.chat_draft_save(
         assignment_id=assignment_id,
         labeler=request.user,
@@ -51,7 +55,7 @@ def chat_draft_save(request: AuthedRequest, assignment_id: int) -> JsonResponse:
 @require_POST
 @json_errors
 def chat_submit(request: AuthedRequest, assignment_id: int) -> JsonResponse:
-    body = _body(request)
+    body = _body(request, assignment_id)
     chat.chat_submit(
         assignment_id=assignment_id,
         labeler=request.user,
@@ -72,7 +76,7 @@ def _events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
 @json_errors
 def chat_reply(request: AuthedRequest, assignment_id: int) -> StreamingHttpResponse:
     """The model's reply to the conversation, streamed as server-sent events as it is written."""
-    body = _body(request)
+    body = _body(request, assignment_id)
     call = chat.chat_reply_begin(
         assignment_id=assignment_id,
         labeler=request.user,
@@ -90,7 +94,7 @@ def chat_reply(request: AuthedRequest, assignment_id: int) -> StreamingHttpRespo
 @json_errors
 def chat_alternatives(request: AuthedRequest, assignment_id: int) -> JsonResponse:
     """Sample K-1 more replies at an assistant turn; the page then opens their ranking."""
-    body = _body(request)
+    body = _body(request, assignment_id)
     call, wanted = chat.chat_alternatives_begin(
         assignment_id=assignment_id,
         labeler=request.user,

@@ -13,6 +13,7 @@ and at the submit, the conversation as a `Demonstration`.
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from labeling.services.annotations import (
     validated_ratings,
 )
 from labeling.services.queue import locked_assignment, require_live
-from registry.client import ServerUnavailable, client_for
+from registry.client import ChatClient, ServerUnavailable, client_for
 from registry.models import ModelVersion
 from registry.selectors import server_for
 
@@ -349,17 +350,37 @@ def chat_reply_begin(*, assignment_id: int, labeler: User, messages: Any, second
         return _call(turn, settings, server, sampling)
 
 
+_clients: dict[tuple[str, str, str, int], ChatClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(call: ModelCall) -> ChatClient:
+    """One client per server and time limit in this process: its connections (and the TLS set-up) are
+    reused, so a reply's first piece waits on the model, not on Coach."""
+    key = (call.url, call.served_model_name, call.api_key_env, call.seconds_limit)
+    with _clients_lock:
+        if key not in _clients:
+            server = _ServerRef(call.url, call.served_model_name, call.api_key_env)
+            _clients[key] = client_for(server, timeout=call.seconds_limit, retries=0)
+        return _clients[key]
+
+
+def storable(text: str) -> str:
+    """Model text as Postgres stores it: a barely trained model can write NUL, which a text column refuses."""
+    return text.replace("\x00", "")
+
+
 def chat_reply_stream(call: ModelCall) -> Iterator[dict[str, Any]]:
     """The reply as it is written, as events: {"text"} pieces, then {"done", "turn"} once it is stored, or
     {"error"} (the conversation is kept either way). Generation stops at the project's time limit."""
-    client = client_for(
-        _ServerRef(call.url, call.served_model_name, call.api_key_env), timeout=call.seconds_limit, retries=0
-    )
+    client = _client(call)
     pieces: list[str] = []
     finish = "stop"
     deadline = time.monotonic() + call.seconds_limit
     try:
         for piece in client.stream(call.prefix, **call.sampling):
+            if not (piece := storable(piece)):
+                continue
             pieces.append(piece)
             yield {"text": piece}
             if time.monotonic() > deadline:
@@ -371,8 +392,6 @@ def chat_reply_stream(call: ModelCall) -> Iterator[dict[str, Any]]:
             "Your conversation is kept; try again or write the reply."
         }
         return
-    finally:
-        client.close()
     text = "".join(pieces).strip()
     if not text:
         yield {"error": "The model wrote nothing. Your conversation is kept; try again or write the reply."}
@@ -475,21 +494,14 @@ def chat_alternatives_sample(*, call: ModelCall, n: int) -> ChatTurn:
     """Sample the alternatives (one request with n, bounded in time) and store them as candidates, shown
     in an order shuffled once so that position says nothing."""
     if n > 0:
-        client = client_for(
-            _ServerRef(call.url, call.served_model_name, call.api_key_env),
-            timeout=call.seconds_limit,
-            retries=0,
-        )
         try:
-            replies = client.complete(call.prefix, n=n, **call.sampling)
+            replies = _client(call).complete(call.prefix, n=n, **call.sampling)
         except ServerUnavailable as exc:
             raise ModelUnavailable(
                 f"the model did not answer ({exc}); your conversation is kept, try again",
                 field="model_version",
             ) from None
-        finally:
-            client.close()
-        return _alternatives_store(call, [(r.text, r.finish_reason) for r in replies])
+        return _alternatives_store(call, [(storable(r.text), r.finish_reason) for r in replies])
     return ChatTurn.objects.get(pk=call.turn_id)
 
 

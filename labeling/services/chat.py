@@ -328,26 +328,32 @@ def _call(turn: ChatTurn, settings: ChatSettings, server: Any, sampling: dict[st
 
 
 def chat_reply_begin(*, assignment_id: int, labeler: User, messages: Any, seconds: Any = None) -> ModelCall:
-    """Keep the conversation (it ends with the user's turn), then check the labeler's rate and the model's
-    server and open the model turn the reply will fill. Two transactions: the conversation stays saved
-    when the model is not there."""
+    """Keep the conversation (it ends with the user's turn), check the model's server and the labeler's
+    rate, and open the model turn the reply will fill. A refusal is raised once the transaction has
+    committed, so the conversation stays saved when the model is not there."""
+    refused: DomainError | None = None
     with transaction.atomic():
         assignment = _chat_assignment(assignment_id, labeler)
         require_live(assignment)
         conversation = validated_conversation(messages, ends_with="user")
         _checked_turns(assignment, conversation)
         _keep(assignment, conversation, seconds)
-    with transaction.atomic():
-        assignment = _chat_assignment(assignment_id, labeler)
-        settings, server = _served(assignment.task.project)
-        _rate_limited(assignment, settings)
-        turn = _open_turn(assignment, len(conversation.messages), conversation.messages)
-        sampling = {
-            "temperature": settings.temperature,
-            "max_tokens": settings.max_new_tokens,
-            "seed": turn.pk * 100 + len(turn.candidate_ids),
-        }
-        return _call(turn, settings, server, sampling)
+        try:
+            settings, server = _served(assignment.task.project)
+            _rate_limited(assignment, settings)
+        except DomainError as exc:
+            refused = exc
+        else:
+            turn = _open_turn(assignment, len(conversation.messages), conversation.messages)
+            sampling = {
+                "temperature": settings.temperature,
+                "max_tokens": settings.max_new_tokens,
+                "seed": turn.pk * 100 + len(turn.candidate_ids),
+            }
+            call = _call(turn, settings, server, sampling)
+    if refused is not None:
+        raise refused
+    return call
 
 
 _clients: dict[tuple[str, str, str, int], ChatClient] = {}

@@ -34,8 +34,10 @@ def wait_saved(page) -> None:
 def model_reply(page, count: int) -> None:
     page.get_by_role("button", name="Model reply").click()
     page.wait_for_function(
-        "() => document.querySelector('[data-chat-status]').textContent === 'The model replied.'"
+        "() => !document.querySelector('[data-chat-status]').textContent.startsWith('The model is writing')",
+        timeout=60_000,
     )
+    assert page.locator("[data-chat-status]").inner_text() == "The model replied."
     assert turns(page).count() == count
 
 

@@ -312,3 +312,13 @@ def claim_chat(project: Project, labeler: Any, opening: str = "Plan a picnic for
     assignment = claim_next_task(project=project, labeler=labeler)
     assert assignment is not None and assignment.task.kind == "chat"
     return assignment
+
+
+def ask_reply(client: Any, url: str, messages: list[dict[str, Any]]) -> Any:
+    """POST a chat reply request; a barely trained model sometimes writes nothing (a 503 that says so),
+    and then one asks again, as the page tells a labeler to: each call samples with a seed of its own."""
+    for _ in range(4):
+        answer = client.post(url, {"messages": messages}, format="json")
+        if not (answer.status_code == 503 and "wrote nothing" in answer.json()["detail"]):
+            return answer
+    return answer

@@ -256,7 +256,7 @@ class ModelCall:
     seconds_limit: int
 
 
-def _rate_limited(assignment: Assignment, settings: ChatSettings) -> None:
+def _rate_limited(assignment: Assignment, settings: ChatSettings) -> ChatCall:
     since = timezone.now() - timedelta(minutes=1)
     labeler = assignment.labeler_id
     calls = ChatCall.objects.filter(labeler_id=labeler, created_at__gte=since).count()
@@ -265,7 +265,7 @@ def _rate_limited(assignment: Assignment, settings: ChatSettings) -> None:
             f"at most {settings.calls_per_minute} calls to the model a minute: wait a moment and try again",
             field="messages",
         )
-    ChatCall.objects.create(labeler_id=labeler, project_id=assignment.task.project_id)
+    return ChatCall.objects.create(labeler_id=labeler, project_id=assignment.task.project_id)
 
 
 def _served(project: Project) -> tuple[ChatSettings, Any]:
@@ -340,15 +340,16 @@ def chat_reply_begin(*, assignment_id: int, labeler: User, messages: Any, second
         _keep(assignment, conversation, seconds)
         try:
             settings, server = _served(assignment.task.project)
-            _rate_limited(assignment, settings)
+            counted = _rate_limited(assignment, settings)
         except DomainError as exc:
             refused = exc
         else:
             turn = _open_turn(assignment, len(conversation.messages), conversation.messages)
+            # each call its own seed (recorded with the reply), so asking again gives another reply
             sampling = {
                 "temperature": settings.temperature,
                 "max_tokens": settings.max_new_tokens,
-                "seed": turn.pk * 100 + len(turn.candidate_ids),
+                "seed": counted.pk,
             }
             call = _call(turn, settings, server, sampling)
     if refused is not None:
@@ -487,11 +488,11 @@ def chat_alternatives_begin(
         wanted = settings.k - len(turn.candidate_ids)
         if wanted <= 0:
             return _call(turn, settings, server, {}), 0
-        _rate_limited(assignment, settings)
+        counted = _rate_limited(assignment, settings)
         sampling = {
             "temperature": settings.temperature,
             "max_tokens": settings.max_new_tokens,
-            "seed": turn.pk * 100 + len(turn.candidate_ids),
+            "seed": counted.pk,
         }
         return _call(turn, settings, server, sampling), wanted
 

@@ -5,7 +5,7 @@ import pytest
 
 from labeling.models import Candidate, ChatCall, ChatDraft, ChatTurn, Demonstration, Prompt, Ranking, Task
 from labeling.services.chat import chat_settings_set
-from tests.factories import claim_chat, import_prompts, serve_chat_model
+from tests.factories import ask_reply, claim_chat, import_prompts, serve_chat_model
 
 OPENING = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Plan a picnic for four."}]
 
@@ -117,7 +117,7 @@ def test_talking_to_the_model_ranking_alternatives_and_editing_the_chosen_reply(
     chat_project, add_member, api, admin, chat_model_server, tiny_model_dir
 ):
     version = serve_chat_model(
-        chat_project, admin, chat_model_server, tiny_model_dir, k=3, calls_per_minute=4
+        chat_project, admin, chat_model_server, tiny_model_dir, k=3, calls_per_minute=12
     )
     labeler = add_member(chat_project, "lee")
     assignment = claim_chat(chat_project, labeler)
@@ -125,7 +125,7 @@ def test_talking_to_the_model_ranking_alternatives_and_editing_the_chosen_reply(
     import_prompts(chat_project, ["Plan a picnic for four."], "demonstration")
     base = f"/api/assignments/{assignment.pk}/chat"
 
-    replied = api(labeler).post(f"{base}/reply/", {"messages": OPENING}, format="json")
+    replied = ask_reply(api(labeler), f"{base}/reply/", OPENING)
     assert replied.status_code == 201, replied.json()
     turn_id, first_text = replied.json()["chat_turn"], replied.json()["content"]
     assert api(labeler).get(f"{base}/").json()["messages"] == [
@@ -157,16 +157,17 @@ def test_talking_to_the_model_ranking_alternatives_and_editing_the_chosen_reply(
         {"role": "assistant", "content": edited, "chat_turn": turn_id},
         {"role": "user", "content": "And if it rains?"},
     ]
-    second = api(labeler).post(f"{base}/reply/", {"messages": conversation}, format="json")
+    second = ask_reply(api(labeler), f"{base}/reply/", conversation)
     assert second.status_code == 201
     conversation.append(
         {"role": "assistant", "content": second.json()["content"], "chat_turn": second.json()["chat_turn"]}
     )
-    # The rate limit: four calls a minute (two replies and one request for alternatives so far).
-    assert ChatCall.objects.filter(labeler=labeler).count() == 3
-    api(labeler).post(f"{base}/reply/", {"messages": conversation[:-1]}, format="json")
+    # The rate limit: twelve calls a minute, whatever each gave (a retried empty reply counts too).
+    assert ChatCall.objects.filter(labeler=labeler).count() >= 3
+    while ChatCall.objects.filter(labeler=labeler).count() < 12:
+        api(labeler).post(f"{base}/reply/", {"messages": conversation[:-1]}, format="json")
     limited = api(labeler).post(f"{base}/reply/", {"messages": conversation[:-1]}, format="json")
-    assert limited.status_code == 429 and "at most 4 calls to the model a minute" in limited.json()["detail"]
+    assert limited.status_code == 429 and "at most 12 calls to the model a minute" in limited.json()["detail"]
 
     submitted = api(labeler).post(
         f"/api/assignments/{assignment.pk}/submit/", {"messages": conversation}, format="json"

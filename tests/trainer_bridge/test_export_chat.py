@@ -11,7 +11,7 @@ from curation.selectors import snapshot_rows
 from curation.snapshots import snapshot_freeze
 from labeling.models import Candidate, ChatTurn
 from labeling.services.review import review_create
-from tests.factories import claim_chat, serve_chat_model
+from tests.factories import ask_reply, claim_chat, serve_chat_model
 from trainer_bridge.exports import export_rm, export_sft
 
 OPENING = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Plan a picnic for four."}]
@@ -31,7 +31,7 @@ def chat_snapshot(make_project, add_member, api, admin, chat_model_server, tiny_
     client = api(labeler)
 
     def reply_and_rank(conversation: list[dict], best_last: bool) -> tuple[list[dict], int]:
-        reply = client.post(f"{base}/reply/", {"messages": conversation}, format="json").json()
+        reply = ask_reply(client, f"{base}/reply/", conversation).json()
         said = [
             *conversation,
             {"role": "assistant", "content": reply["content"], "chat_turn": reply["chat_turn"]},

@@ -1,11 +1,17 @@
-"""Ranking page and submit latency in the web UI, against gunicorn + Postgres.
+"""Ranking page, submit and chat page latency in the web UI, against gunicorn + Postgres.
 
 Seeds a scratch database with K=9 ranking tasks (~500-character answers), logs one labeler in through
 the login form, then does what the ranking page does: open the assignment page, submit a ranking with
 ratings and flags the way the page posts it (HTMX, answered with the next task). Timed per request on
-127.0.0.1, so the figures include the loopback round trip. Prints one JSON line last.
+127.0.0.1, so the figures include the loopback round trip.
 
-    python bench/pages.py [--requests 500] [--repeats 3]
+Then chats, on gunicorn with threaded workers (as `make run` serves /stream/): a tiny model built from
+scratch and served by Coach's transformers server; the chat page of a four-turn conversation; Coach's
+overhead on a streamed reply (time to its first piece through Coach minus the same asked of the engine
+directly, paired, alternating); and the ranking page and submit, alone and while two other labelers
+stream replies one after another. Prints one JSON line last.
+
+    python bench/pages.py [--requests 500] [--repeats 3] [--chat-requests 200] [--first-tokens 30]
 """
 
 import sys
@@ -23,6 +29,7 @@ import time  # noqa: E402
 
 import requests  # noqa: E402
 
+from bench._chat import Chat, Streamers, engine_first_token, seed_chats, served_tiny_model  # noqa: E402
 from bench._stack import gunicorn, scratch_database, summary_ms  # noqa: E402
 from bench.queue import seed  # noqa: E402
 
@@ -95,14 +102,28 @@ def run(base: str, session: requests.Session, project: int, n: int) -> dict[str,
     return {"page": page_s, "submit": submit_s, "errors": [errors]}
 
 
+def chat_page(session: requests.Session, url: str, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        page = session.get(url)
+        times.append(time.perf_counter() - start)
+        if page.status_code != 200 or "data-chat-form" not in page.text:
+            raise RuntimeError(f"the chat page did not open: HTTP {page.status_code}")
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="page views and submits per run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chat-requests", type=int, default=200, help="chat page views per run")
+    parser.add_argument("--first-tokens", type=int, default=30, help="paired first-token timings")
     args = parser.parse_args()
-    tasks = args.requests * args.repeats + 50
+    tasks = args.requests * (args.repeats + 2) + 100
+    chatters = ["chat0", "chat1", "chat2"]
 
-    with scratch_database("coach_bench_pages") as url:
+    with scratch_database(f"coach_bench_pages_{os.getpid()}") as url:
         os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="config.settings")
         project, _ = seed(tasks, 9, 1)
         username = labeler_with_password()
@@ -111,10 +132,36 @@ def main() -> None:
             session = log_in(base, username)
             run(base, session, project, 20)  # warm-up: templates, connections
             runs = [run(base, session, project, args.requests) for _ in range(args.repeats)]
+        with served_tiny_model() as (model_dir, server_url):
+            chat_project = seed_chats(
+                model_dir=model_dir, server_url=server_url, labelers=chatters, password=PASSWORD
+            )
+            with gunicorn(env, workers=2, threads=4) as base:
+                session = log_in(base, username)
+                chats = [Chat.open(base, log_in(base, name), name, chat_project) for name in chatters]
+                chat_page(chats[0].session, chats[0].assignment_url, 20)  # warm-up
+                page_runs = [
+                    chat_page(chats[0].session, chats[0].assignment_url, args.chat_requests)
+                    for _ in range(args.repeats)
+                ]
+                coach, engine = [], []
+                for _ in range(3):  # warm-up
+                    chats[0].first_token()
+                    engine_first_token(server_url)
+                for _ in range(args.first_tokens):
+                    coach.append(chats[0].first_token()[0])
+                    engine.append(engine_first_token(server_url))
+                n = max(50, args.requests // 5)
+                alone = run(base, session, project, n)
+                with Streamers(chats[1:]) as streamers:
+                    beside = run(base, session, project, n)
+                replies, stream_errors = streamers.replies, streamers.errors
 
     def median_of(key: str, stat: str) -> float:
         return statistics.median(summary_ms(r[key])[stat] for r in runs)
 
+    overheads = [c - e for c, e in zip(coach, engine, strict=True)]
+    page_p50 = statistics.median(summary_ms(r)["p50"] for r in page_runs)
     result = {
         "bench": "pages",
         "k": 9,
@@ -124,11 +171,33 @@ def main() -> None:
         "ranking_page_p95_ms": median_of("page", "p95"),
         "submit_p50_ms": median_of("submit", "p50"),
         "submit_p95_ms": median_of("submit", "p95"),
-        "non_200": sum(r["errors"][0] for r in runs),
+        "non_200": sum(r["errors"][0] for r in runs) + alone["errors"][0] + beside["errors"][0],
+        "chat_page_p50_ms": page_p50,
+        "chat_page_p95_ms": statistics.median(summary_ms(r)["p95"] for r in page_runs),
+        "chat_first_token_overhead_p50_ms": summary_ms(overheads)["p50"],
+        "chat_first_token_coach_p50_ms": summary_ms(coach)["p50"],
+        "chat_first_token_engine_p50_ms": summary_ms(engine)["p50"],
+        "threaded_ranking_page_p50_ms": summary_ms(alone["page"])["p50"],
+        "threaded_submit_p50_ms": summary_ms(alone["submit"])["p50"],
+        "ranking_page_p50_ms_while_2_stream": summary_ms(beside["page"])["p50"],
+        "submit_p50_ms_while_2_stream": summary_ms(beside["submit"])["p50"],
+        "ranking_page_ratio_while_2_stream": round(
+            summary_ms(beside["page"])["p50"] / summary_ms(alone["page"])["p50"], 2
+        ),
+        "replies_streamed_meanwhile": replies,
+        "stream_errors": len(stream_errors),
         "target_ranking_page_p50_ms": 30,
+        "target_chat_page_p50_ms": 30,
+        "target_chat_first_token_overhead_p50_ms": 50,
     }
     for key in ("page", "submit"):
         print(f"{key:>7}: " + " | ".join(json.dumps(summary_ms(r[key])) for r in runs))
+    print("   chat: " + " | ".join(json.dumps(summary_ms(r)) for r in page_runs))
+    print("  coach first token: " + json.dumps(summary_ms(coach)))
+    print(" engine first token: " + json.dumps(summary_ms(engine)))
+    print("ranking, 2 streaming: " + json.dumps(summary_ms(beside["page"])))
+    if stream_errors:
+        print("stream errors: " + "; ".join(stream_errors[:3]))
     print(json.dumps(result))
 
 

@@ -119,6 +119,13 @@ def run_platform(env: dict[str, str], stack: ExitStack) -> int:
             bind,
             "--workers",
             env.get("WEB_WORKERS", "3"),
+            # Threaded workers: a chat reply being streamed holds one thread, not a whole worker, so the
+            # other pages stay quick while labelers talk to a model (production gives /stream/ its own
+            # pool behind the proxy: docs/operations.md).
+            "--worker-class",
+            "gthread",
+            "--threads",
+            env.get("WEB_THREADS", "4"),
             "--access-logfile",
             "-",
         ],

@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from core.errors import DomainError, NotAllowed, NotFound
 from core.text import sentence
 
-V = TypeVar("V", bound=Callable[..., HttpResponse])
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])  # streamed responses too
 BackUrl = Callable[..., str]  # (request, **view kwargs) -> the page to go back to
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

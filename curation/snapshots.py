@@ -39,6 +39,7 @@ from labeling.models import (
     Assignment,
     Candidate,
     CandidateRating,
+    ChatTurn,
     Demonstration,
     Project,
     Prompt,
@@ -49,7 +50,8 @@ from labeling.models import (
 )
 
 ROW_FORMAT = 1
-DEMONSTRATION_KINDS = (TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH)
+# A chat's conversation is a demonstration row (kind "chat"); each ranked turn a ranking row of its own.
+DEMONSTRATION_KINDS = (TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH, TaskKind.CHAT)
 OnProgress = Callable[[int, int], None]  # (rows done, rows in all)
 
 
@@ -192,20 +194,26 @@ def snapshot_freeze(
     low_scorers = _low_scorers(project, min_labeler_score)
     rankings, demonstrations = annotations_selected(project, filters, low_scorers)
     rankings, demonstrations, removed = _without_flagged(rankings, demonstrations, applied)
-    total = rankings.count() + demonstrations.count()
+    turns, removed_turns = _chat_turns_without_flagged(
+        chat_rankings_selected(project, filters, low_scorers), applied
+    )
+    for name, count in removed_turns.items():
+        removed[name] = removed.get(name, 0) + count
+    total = rankings.count() + demonstrations.count() + turns.count()
     if total == 0:
         raise SnapshotEmpty(
             "the selection matches no annotations: check the kinds, the verdict filter, the dates, "
             "the guideline versions and the labelers",
             extra={"filters": filters.as_json()},
         )
-    splitting = _Splitting.for_selection(project, rankings, demonstrations, seed, validation_fraction)
+    splitting = _Splitting.for_selection(project, rankings, demonstrations, turns, seed, validation_fraction)
     snapshot = DatasetSnapshot.objects.create(
         project=project, name=name, manifest={}, row_count=0, sha256="", created_by=created_by
     )
     rows: Iterator[dict[str, Any]] = heapq.merge(
         _ranking_rows(rankings, splitting),
         _demonstration_rows(demonstrations, splitting),
+        _chat_ranking_rows(turns, splitting),
         key=lambda row: (row["prompt_id"], row["task_id"], row["assignment_id"]),
     )
     scrubbing = _PiiScrubbing.for_project(project) if CleaningFilter.PII in applied else None
@@ -366,10 +374,11 @@ def _low_scorers(project: Project, min_score: float | None) -> dict[int, str]:
     return dict(get_user_model().objects.filter(pk__in=below).values_list("pk", "username"))
 
 
-def annotations_selected(
+def _selected(
     project: Project, filters: SnapshotFilters, low_scorers: dict[int, str]
-) -> tuple[QuerySet, QuerySet]:
-    """Current revisions of submitted work that pass the filters, ordered by prompt, task, assignment."""
+) -> tuple[Q, Subquery, Q]:
+    """What every selected annotation passes: the project, submitted, current, the filters; and the
+    latest verdict with the condition it must meet."""
     latest_verdict = (
         Review.objects.filter(assignment=OuterRef("assignment_id"))
         .order_by("-created_at", "-id")
@@ -388,40 +397,98 @@ def annotations_selected(
         selected &= Q(assignment__labeler__username__in=filters.labelers)
     if low_scorers:
         selected &= ~Q(assignment__labeler_id__in=list(low_scorers))
-    common = [
-        "id",
-        "assignment_id",
-        "task_id",
-        "task__kind",
-        "task__prompt_id",
-        "task__prompt__external_id",
-        "task__prompt__messages",
-        "revision",
-        "seconds",
-        "assignment__labeler__username",
-        "author__username",
-        "guideline_version__number",
-        "assignment__submitted_at",
-        "verdict",
-    ]
+    return selected, Subquery(latest_verdict[:1]), verdict_ok
+
+
+COMMON = [
+    "id",
+    "assignment_id",
+    "task_id",
+    "task__kind",
+    "task__prompt_id",
+    "task__prompt__external_id",
+    "task__prompt__messages",
+    "revision",
+    "seconds",
+    "assignment__labeler__username",
+    "author__username",
+    "guideline_version__number",
+    "assignment__submitted_at",
+    "verdict",
+]
+
+
+def annotations_selected(
+    project: Project, filters: SnapshotFilters, low_scorers: dict[int, str]
+) -> tuple[QuerySet, QuerySet]:
+    """Current revisions of submitted work that pass the filters, ordered by prompt, task, assignment.
+    (The rankings of chat turns are `chat_rankings_selected`.)"""
+    selected, verdict, verdict_ok = _selected(project, filters, low_scorers)
     order = ("task__prompt_id", "task_id", "assignment_id")
     rankings = (
-        Ranking.objects.filter(selected, task__kind__in=[k for k in filters.kinds if k == TaskKind.RANKING])
-        .annotate(verdict=Subquery(latest_verdict[:1]))
+        Ranking.objects.filter(
+            selected,
+            chat_turn__isnull=True,
+            task__kind__in=[k for k in filters.kinds if k == TaskKind.RANKING],
+        )
+        .annotate(verdict=verdict)
         .filter(verdict_ok)
         .order_by(*order)
-        .values(*common, "task__candidate_ids", "tiers", "all_bad")
+        .values(*COMMON, "task__candidate_ids", "tiers", "all_bad")
     )
     demonstrations = (
         Demonstration.objects.filter(
             selected, task__kind__in=[k for k in filters.kinds if k in DEMONSTRATION_KINDS]
         )
-        .annotate(verdict=Subquery(latest_verdict[:1]))
+        .annotate(verdict=verdict)
         .filter(verdict_ok)
         .order_by(*order)
-        .values(*common, "messages", "tools")
+        .values(*COMMON, "messages", "tools")
     )
     return rankings, demonstrations
+
+
+def chat_rankings_selected(
+    project: Project, filters: SnapshotFilters, low_scorers: dict[int, str]
+) -> QuerySet:
+    """The current rankings of the turns of submitted chats that pass the filters (the chat's review
+    decides, as for its conversation), ordered by their prefix prompt, task, assignment."""
+    selected, verdict, verdict_ok = _selected(project, filters, low_scorers)
+    kinds = [k for k in filters.kinds if k == TaskKind.CHAT]
+    return (
+        Ranking.objects.filter(selected, chat_turn__isnull=False, task__kind__in=kinds)
+        .annotate(verdict=verdict)
+        .filter(verdict_ok)
+        .order_by("chat_turn__prompt_id", "task_id", "assignment_id")
+        .values(
+            *COMMON,
+            "tiers",
+            "all_bad",
+            "chat_turn_id",
+            "chat_turn__turn",
+            "chat_turn__final_index",
+            "chat_turn__prompt_id",
+            "chat_turn__prompt__messages",
+            "chat_turn__candidate_ids",
+        )
+    )
+
+
+def _chat_turns_without_flagged(turns: QuerySet, applied: list[str]) -> tuple[QuerySet, dict[str, int]]:
+    """Chat-turn rankings less those whose prefix, or whose conversation's opening, a removing filter
+    flagged (a duplicate opening takes its whole conversation with it)."""
+    removed: dict[str, int] = {}
+    for name in applied:
+        if name == CleaningFilter.PII:
+            continue
+        flags = CleaningFlag.objects.filter(filter=name)
+        flagged = Exists(flags.filter(prompt_id=OuterRef("chat_turn__prompt_id"))) | Exists(
+            flags.filter(prompt_id=OuterRef("task__prompt_id"))
+        )
+        if count := turns.filter(flagged).count():
+            removed[name] = count
+            turns = turns.exclude(flagged)
+    return turns, removed
 
 
 @dataclass(frozen=True)
@@ -438,16 +505,27 @@ class _Splitting:
         project: Project,
         rankings: QuerySet,
         demonstrations: QuerySet,
+        turns: QuerySet,
         seed: int,
         validation_fraction: float,
     ) -> "_Splitting":
-        """Group the selected prompts, near copies included, whether or not a cleaning run clustered them."""
+        """Group the selected prompts, near copies included, whether or not a cleaning run clustered them.
+        A chat's prefixes take the group of its opening prompt: one conversation, one split."""
         threshold = cleaning_settings_get(project=project).near_duplicate_threshold
-        selected = Q(pk__in=rankings.values("task__prompt_id")) | Q(
-            pk__in=demonstrations.values("task__prompt_id")
+        selected = (
+            Q(pk__in=rankings.values("task__prompt_id"))
+            | Q(pk__in=demonstrations.values("task__prompt_id"))
+            | Q(pk__in=turns.values("task__prompt_id"))
         )
         prompts = Prompt.objects.filter(selected).order_by("pk").values_list("pk", "messages")
         groups = group_prompts(prompts.iterator(chunk_size=2000), threshold=threshold)
+        opening_of = dict(
+            ChatTurn.objects.filter(pk__in=turns.values("chat_turn_id")).values_list(
+                "prompt_id", "assignment__task__prompt_id"
+            )
+        )
+        for prefix, opening in opening_of.items():
+            groups.group_of[prefix] = groups.group_of[opening]
         return cls(seed, validation_fraction, groups)
 
     def group(self, prompt_id: int) -> str:
@@ -502,44 +580,116 @@ def _common_row(record: dict[str, Any], splitting: _Splitting) -> dict[str, Any]
 
 def _ranking_rows(rankings: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
     for chunk in _batches(rankings.iterator(chunk_size=1000), 1000):
-        candidate_ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
-        with connection.cursor() as cursor:  # one array literal, not 9,000 parameters (K x 1,000 ids)
-            cursor.execute(
-                f"SELECT id, text, model_name FROM {Candidate._meta.db_table} WHERE id = ANY(%s::bigint[])",
-                ["{" + ",".join(map(str, candidate_ids)) + "}"],
-            )
-            candidates = {
-                pk: {"id": pk, "text": text, "model": model} for pk, text, model in cursor.fetchall()
-            }
-        ratings: dict[int, list[dict[str, Any]]] = {}
-        for rating in (
-            CandidateRating.objects.filter(ranking_id__in=[r["id"] for r in chunk])
-            .order_by("ranking_id", "candidate_id")
-            .values("ranking_id", "candidate_id", "overall", *RATING_FLAGS)
-        ):
-            ranking_id = rating.pop("ranking_id")
-            rating["candidate"] = rating.pop("candidate_id")
-            ratings.setdefault(ranking_id, []).append(rating)
-        for record in chunk:
-            yield _common_row(record, splitting) | {
-                "candidates": [candidates[cid] for cid in record["task__candidate_ids"]],
-                "tiers": record["tiers"],
-                "all_bad": record["all_bad"],
-                "ratings": ratings.get(record["id"], []),
-            }
+        yield from _ranking_rows_of(chunk, splitting)
+
+
+def _ranking_rows_of(chunk: list[dict[str, Any]], splitting: _Splitting) -> Iterator[dict[str, Any]]:
+    candidate_ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
+    with connection.cursor() as cursor:  # one array literal, not 9,000 parameters (K x 1,000 ids)
+        cursor.execute(
+            f"SELECT id, text, model_name FROM {Candidate._meta.db_table} WHERE id = ANY(%s::bigint[])",
+            ["{" + ",".join(map(str, candidate_ids)) + "}"],
+        )
+        candidates = {pk: {"id": pk, "text": text, "model": model} for pk, text, model in cursor.fetchall()}
+    ratings: dict[int, list[dict[str, Any]]] = {}
+    for rating in (
+        CandidateRating.objects.filter(ranking_id__in=[r["id"] for r in chunk])
+        .order_by("ranking_id", "candidate_id")
+        .values("ranking_id", "candidate_id", "overall", *RATING_FLAGS)
+    ):
+        ranking_id = rating.pop("ranking_id")
+        rating["candidate"] = rating.pop("candidate_id")
+        ratings.setdefault(ranking_id, []).append(rating)
+    for record in chunk:
+        yield _common_row(record, splitting) | {
+            "candidates": [candidates[cid] for cid in record["task__candidate_ids"]],
+            "tiers": record["tiers"],
+            "all_bad": record["all_bad"],
+            "ratings": ratings.get(record["id"], []),
+        }
 
 
 def _demonstration_rows(demonstrations: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
     for chunk in _batches(demonstrations.iterator(chunk_size=1000), 1000):
         drafts = _model_drafts([record["assignment_id"] for record in chunk])
+        chats = [record["assignment_id"] for record in chunk if record["task__kind"] == TaskKind.CHAT]
+        chat_turns = _chat_turns_of(chats) if chats else {}
         for record in chunk:
             row = _common_row(record, splitting) | {
                 "messages": record["messages"],
                 "tools": record["tools"] or [],
             }
+            if record["task__kind"] == TaskKind.CHAT:
+                row["chat_turns"] = chat_turns.get(record["assignment_id"], [])
             if (draft := drafts.get(record["assignment_id"])) is not None:
                 row["model_draft"] = _model_draft_field(draft, record["messages"])
             yield row
+
+
+def _chat_ranking_rows(turns: QuerySet, splitting: _Splitting) -> Iterator[dict[str, Any]]:
+    """A ranked chat turn as a ranking row: its prompt is the conversation prefix, its candidates carry
+    the model version and sampling parameters that wrote them, and `chat_turn` says where it stands."""
+
+    def as_ranking(record: dict[str, Any]) -> dict[str, Any]:
+        return record | {
+            "task__kind": TaskKind.RANKING,
+            "task__prompt_id": record["chat_turn__prompt_id"],
+            "task__prompt__external_id": "",
+            "task__prompt__messages": record["chat_turn__prompt__messages"],
+            "task__candidate_ids": record["chat_turn__candidate_ids"],
+        }
+
+    records = (as_ranking(record) for record in turns.iterator(chunk_size=1000))
+    for chunk in _batches(records, 1000):
+        ids = {cid for record in chunk for cid in record["task__candidate_ids"]}
+        lineage = {
+            pk: {"model_version_id": version, "sampling_params": params}
+            for pk, version, params in Candidate.objects.filter(pk__in=ids).values_list(
+                "pk", "model_version_id", "sampling_params"
+            )
+        }
+        by_id = {record["id"]: record for record in chunk}
+        for row in _ranking_rows_of(chunk, splitting):
+            record = by_id[row["annotation_id"]]
+            row["candidates"] = [c | lineage[c["id"]] for c in row["candidates"]]
+            row["chat_turn"] = {
+                "id": record["chat_turn_id"],
+                "turn": record["chat_turn__turn"],
+                "index_in_conversation": record["chat_turn__final_index"],
+            }
+            yield row
+
+
+def _chat_turns_of(assignment_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The model-written turns that stand in each submitted chat: where, by which model version, how
+    sampled, whether the labeler edited the reply."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    turns = (
+        ChatTurn.objects.filter(assignment_id__in=assignment_ids, final_index__isnull=False)
+        .order_by("assignment_id", "final_index")
+        .values(
+            "assignment_id",
+            "final_index",
+            "final_text",
+            "chosen__text",
+            "chosen__model_version_id",
+            "chosen__model_name",
+            "chosen__sampling_params",
+            "candidate_ids",
+        )
+    )
+    for turn in turns:
+        found.setdefault(turn["assignment_id"], []).append(
+            {
+                "index": turn["final_index"],
+                "model": turn["chosen__model_name"],
+                "model_version_id": turn["chosen__model_version_id"],
+                "sampling_params": turn["chosen__sampling_params"],
+                "replies": len(turn["candidate_ids"]),
+                "edited": turn["final_text"] != turn["chosen__text"],
+            }
+        )
+    return found
 
 
 def _model_drafts(assignment_ids: list[int]) -> dict[int, dict[str, Any]]:

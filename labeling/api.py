@@ -18,8 +18,9 @@ from guidelines.selectors import guideline_current_version, guideline_version_pe
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing, search
 from labeling.access import assignment_role, project_for, project_role
-from labeling.models import Assignment, Project, Role
+from labeling.models import Assignment, Candidate, Project, Role, TaskKind
 from labeling.selectors.annotations import annotations_for
+from labeling.selectors.chat import chat_opening
 from labeling.selectors.projects import project_progress, projects_for
 from labeling.selectors.work import assignment_payload, search_document_reading, searches_for
 from labeling.serializers import (
@@ -38,7 +39,7 @@ from labeling.serializers import (
     SkipSerializer,
     SubmitSerializer,
 )
-from labeling.services import drafts
+from labeling.services import chat, drafts
 from labeling.services.annotations import demonstration_submit, ranking_submit
 from labeling.services.evaluation import evaluation_vote_submit
 from labeling.services.imports import candidates_import, prompts_import
@@ -255,6 +256,19 @@ class Submit(APIView):
                 "tools": demonstration.tools,
                 "revision": demonstration.revision,
             }
+        elif "messages" in data and _is_chat(assignment_id):
+            demonstration, created = chat.chat_submit(
+                assignment_id=assignment_id,
+                labeler=request.user,
+                messages=data["messages"],
+                seconds=data["seconds"],
+            )
+            body = {
+                "kind": "chat",
+                "id": demonstration.pk,
+                "messages": demonstration.messages,
+                "revision": demonstration.revision,
+            }
         elif "messages" in data:
             demonstration, created = demonstration_submit(
                 assignment_id=assignment_id,
@@ -279,6 +293,90 @@ class Submit(APIView):
             )
         body["assignment"] = assignment_id
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _is_chat(assignment_id: int) -> bool:
+    return Assignment.objects.filter(pk=assignment_id, task__kind=TaskKind.CHAT).exists()
+
+
+class ChatConversation(APIView):
+    """A chat task's conversation: GET it as saved, PUT it (the autosave)."""
+
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, assignment_id: int) -> Response:
+        assignment = _assignment_visible(request, assignment_id)
+        messages, seconds = chat_opening(assignment)
+        return Response({"assignment": assignment.pk, "messages": messages, "seconds": seconds})
+
+    @extend_schema(request=None, responses={200: None})
+    def put(self, request: ApiRequest, assignment_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        draft = chat.chat_draft_save(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            messages=body.get("messages") or [],
+            seconds=body.get("seconds", 0),
+        )
+        return Response({"messages": draft.messages, "saved_at": draft.updated_at})
+
+
+class ChatReply(APIView):
+    """The model's reply to a conversation that ends with the user's turn, whole (the web page streams it)."""
+
+    @extend_schema(request=None, responses={201: None})
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        call = chat.chat_reply_begin(
+            assignment_id=assignment_id, labeler=request.user, messages=body.get("messages")
+        )
+        for event in chat.chat_reply_stream(call):
+            if "error" in event:
+                raise chat.ModelUnavailable(event["error"], field="model_version")
+            if event.get("done"):
+                return Response(
+                    {"chat_turn": event["turn"], "content": event["text"], "finish": event["finish"]},
+                    status=status.HTTP_201_CREATED,
+                )
+        raise chat.ModelUnavailable("the model wrote nothing", field="model_version")
+
+
+class ChatAlternatives(APIView):
+    """K-1 more replies at the assistant turn `index`: the turn's K candidates, to be ranked."""
+
+    @extend_schema(request=None, responses={201: None})
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        call, wanted = chat.chat_alternatives_begin(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            messages=body.get("messages"),
+            index=body.get("index"),
+        )
+        turn = chat.chat_alternatives_sample(call=call, n=wanted)
+        by_id = Candidate.objects.in_bulk(turn.candidate_ids)
+        candidates = [{"id": cid, "text": by_id[cid].text} for cid in turn.candidate_ids]
+        return Response({"chat_turn": turn.pk, "candidates": candidates}, status=status.HTTP_201_CREATED)
+
+
+class ChatTurnRanking(APIView):
+    """Rank a turn's replies (tiers of candidate ids, best first); the best becomes the turn's reply."""
+
+    @extend_schema(request=None, responses={201: None})
+    def post(self, request: ApiRequest, assignment_id: int, turn_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        ranking = chat.chat_turn_rank(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            turn_id=turn_id,
+            tiers=body.get("tiers"),
+            ratings=body.get("ratings"),
+            all_bad=bool(body.get("all_bad", False)),
+            seconds=body.get("seconds", 0),
+        )
+        return Response(
+            {"id": ranking.pk, "chat_turn": turn_id, "tiers": ranking.tiers, "revision": ranking.revision},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class Search(APIView):

@@ -27,6 +27,18 @@ urlpatterns = [
     path("projects/<int:project_id>/annotations/", api.AnnotationList.as_view(), name="api-annotations"),
     path("assignments/<int:assignment_id>/", api.AssignmentDetail.as_view(), name="api-assignment"),
     path("assignments/<int:assignment_id>/submit/", api.Submit.as_view(), name="api-submit"),
+    path("assignments/<int:assignment_id>/chat/", api.ChatConversation.as_view(), name="api-chat"),
+    path("assignments/<int:assignment_id>/chat/reply/", api.ChatReply.as_view(), name="api-chat-reply"),
+    path(
+        "assignments/<int:assignment_id>/chat/alternatives/",
+        api.ChatAlternatives.as_view(),
+        name="api-chat-alternatives",
+    ),
+    path(
+        "assignments/<int:assignment_id>/chat/turns/<int:turn_id>/ranking/",
+        api.ChatTurnRanking.as_view(),
+        name="api-chat-ranking",
+    ),
     path("assignments/<int:assignment_id>/search/", api.Search.as_view(), name="api-search"),
     path(
         "assignments/<int:assignment_id>/documents/<int:document_id>/",

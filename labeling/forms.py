@@ -266,3 +266,24 @@ class CorpusForm(forms.Form):
     file = forms.FileField(
         help_text='JSONL, one document per line: {"title", "url", "text"}', validators=[upload_within_limit]
     )
+
+
+class ChatSettingsForm(forms.Form):
+    """The model version a project's chats talk to, K, and the bounds on each call to it."""
+
+    model_version: "forms.ModelChoiceField[Any]" = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="none: labelers write both roles"
+    )
+    k = forms.IntegerField(min_value=2, max_value=9, label="Replies ranked at a turn (K)")
+    max_new_tokens = forms.IntegerField(min_value=1, max_value=4096, label="Most tokens in a reply")
+    temperature = forms.FloatField(min_value=0, max_value=2)
+    seconds_limit = forms.IntegerField(min_value=1, max_value=600, label="Seconds a call may take")
+    calls_per_minute = forms.IntegerField(
+        min_value=1, max_value=1000, label="Calls a labeler may make a minute"
+    )
+
+    def __init__(self, *args: Any, models: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["model_version"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = models

@@ -24,6 +24,7 @@ KIND_WORDS = {
     TaskKind.EVALUATION: re.compile(
         r"\b(evaluat(e|es|ing|ion|ions)|compar(e|es|ing|isons?)|a/b|votes?)\b", re.I
     ),
+    TaskKind.CHAT: re.compile(r"\bchats?\b", re.I),
 }
 APPLIES = {
     TaskKind.RANKING: {TaskKind.RANKING},
@@ -31,6 +32,8 @@ APPLIES = {
     TaskKind.REFUSAL: {TaskKind.REFUSAL, TaskKind.DEMONSTRATION},
     TaskKind.SEARCH: {TaskKind.SEARCH, TaskKind.DEMONSTRATION},
     TaskKind.EVALUATION: {TaskKind.EVALUATION},
+    # a chat writes replies and ranks them
+    TaskKind.CHAT: {TaskKind.CHAT, TaskKind.DEMONSTRATION, TaskKind.RANKING},
 }
 KIND_NAMES = {
     TaskKind.RANKING: "rankings",
@@ -38,6 +41,7 @@ KIND_NAMES = {
     TaskKind.REFUSAL: "refusals",
     TaskKind.SEARCH: "search-tool conversations",
     TaskKind.EVALUATION: "comparisons of two answers",
+    TaskKind.CHAT: "chats",
 }
 
 

@@ -18,6 +18,7 @@ class TaskKind(models.TextChoices):
     REFUSAL = "refusal"
     SEARCH = "search"
     EVALUATION = "evaluation"
+    CHAT = "chat"
 
 
 class Role(models.TextChoices):
@@ -250,12 +251,32 @@ class Ranking(Annotation):
 
     tiers = models.JSONField()
     all_bad = models.BooleanField(default=False)
+    # A chat task holds a ranking per model-written turn: they are keyed by assignment and turn.
+    chat_turn = models.ForeignKey(
+        "ChatTurn", on_delete=models.PROTECT, null=True, blank=True, related_name="rankings"
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "revision"], name="ranking_revision"),
             models.UniqueConstraint(
-                fields=["assignment"], condition=Q(is_current=True), name="ranking_one_current"
+                fields=["assignment", "revision"],
+                condition=Q(chat_turn__isnull=True),
+                name="ranking_revision",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment"],
+                condition=Q(is_current=True, chat_turn__isnull=True),
+                name="ranking_one_current",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "chat_turn", "revision"],
+                condition=Q(chat_turn__isnull=False),
+                name="ranking_chat_turn_revision",
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "chat_turn"],
+                condition=Q(is_current=True, chat_turn__isnull=False),
+                name="ranking_chat_turn_one_current",
             ),
         ]
         indexes = [models.Index(fields=["task"], condition=Q(is_current=True), name="ranking_current")]
@@ -508,3 +529,77 @@ class ReplyDraftEdit(models.Model):
     word_share = models.FloatField()
     unchanged = models.BooleanField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+# --- chat tasks: conversations written by a labeler, alone or with a served model version -------------------
+
+
+class ChatSettings(models.Model):
+    """Which model version a project's chat tasks talk to, how it samples, and K, the alternatives ranked
+    at a turn. Calls are bounded in time and rate-limited per labeler."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="chat_settings")
+    model_version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    k = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(2), MaxValueValidator(9)],
+        help_text="replies ranked at a turn",
+    )
+    max_new_tokens = models.PositiveIntegerField(
+        default=256, validators=[MinValueValidator(1), MaxValueValidator(4096)]
+    )
+    temperature = models.FloatField(default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    seconds_limit = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(600)], help_text="per model call"
+    )
+    calls_per_minute = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)], help_text="per labeler"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(k__gte=2, k__lte=9), name="chat_k_2_to_9"),
+        ]
+
+
+class ChatDraft(models.Model):
+    """A conversation being written, saved as the labeler works so that a reload finds all of it.
+
+    `messages` are in HF chat form; a model-written assistant message also names its `chat_turn`."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="chat_draft")
+    messages = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(default=0.0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class ChatTurn(models.Model):
+    """A model-written assistant turn of a chat task: the conversation prefix it answers (a prompt of its
+    own, marked with its conversation and turn so that it never collides with an imported prompt), the
+    candidates sampled for it (the streamed reply first, then the alternatives), the one the labeler kept
+    and what they made of it."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="chat_turns")
+    turn = models.PositiveIntegerField(help_text="the index of the assistant message in the conversation")
+    prompt = models.OneToOneField(Prompt, on_delete=models.PROTECT, related_name="chat_turn")
+    candidate_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    chosen = models.ForeignKey(Candidate, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    final_text = models.TextField(blank=True, default="")
+    # Where the turn stands in the submitted conversation (None: the labeler took another path).
+    final_index = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["assignment", "turn"], name="chat_turn_by_assignment")]
+
+
+class ChatCall(models.Model):
+    """One call a labeler made to the model (a reply or alternatives): the per-labeler rate limit counts
+    them, in Postgres, so every web process sees the same count."""
+
+    labeler = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import corpora, dashboard, guidelines, home, imports, projects, review, work
+from labeling.views import chat, corpora, dashboard, guidelines, home, imports, projects, review, work
 
 # The guideline pages have a namespace of their own ("guidelines:page", ...); config.urls includes them.
 guideline_patterns = (
@@ -43,6 +43,12 @@ urlpatterns = [
         work.search_document,
         name="search-document",
     ),
+    path("assignments/<int:assignment_id>/chat/draft/", chat.chat_draft_save, name="chat-draft"),
+    path("assignments/<int:assignment_id>/chat/submit/", chat.chat_submit, name="chat-submit"),
+    path("assignments/<int:assignment_id>/chat/turns/<int:turn_id>/rank/", chat.chat_rank, name="chat-rank"),
+    # Calls to the model: their own path, served by threaded workers (docs/operations.md).
+    path("stream/chat/<int:assignment_id>/reply/", chat.chat_reply, name="chat-reply"),
+    path("stream/chat/<int:assignment_id>/alternatives/", chat.chat_alternatives, name="chat-alternatives"),
     path("assignments/<int:assignment_id>/preview/", work.preview, name="preview"),
     path("assignments/<int:assignment_id>/skip/", work.skip, name="skip"),
     path("assignments/<int:assignment_id>/release/", work.release, name="release"),
@@ -57,6 +63,7 @@ urlpatterns = [
     path("projects/new/", projects.project_new, name="project-new"),
     path("projects/<int:project_id>/settings/", projects.project_settings, name="project-settings"),
     path("projects/<int:project_id>/members/", projects.member_set, name="member-set"),
+    path("projects/<int:project_id>/chat-settings/", projects.chat_settings, name="chat-settings"),
     path(
         "projects/<int:project_id>/members/<int:user_id>/remove/",
         projects.member_remove,

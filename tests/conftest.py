@@ -18,6 +18,7 @@ ML_FIXTURES = {
     "base_model",
     "served_model_dir",
     "vllm_server",
+    "chat_model_server",
 }
 
 
@@ -196,6 +197,24 @@ def vllm_server(served_model_dir: Any, tmp_path_factory: Any) -> Any:
         process = serving.launch(engine="vllm", model_dir=str(served_model_dir), served_name=VLLM_SERVED_NAME)
     try:
         serving.wait_ready(process, timeout=600)
+        yield process
+    finally:
+        serving.stop(process)
+
+
+@pytest.fixture(scope="session")
+def chat_model_server(tiny_model_dir: Any, tmp_path_factory: Any) -> Any:
+    """Coach's transformers server over the tiny chat model, for the chat tests: started once a session."""
+    from django.test import override_settings
+
+    from trainer_bridge import serving
+
+    with override_settings(DATA_ROOT=tmp_path_factory.mktemp("chat-server"), SERVER_THREADS=1):
+        process = serving.launch(
+            engine="transformers", model_dir=str(tiny_model_dir), served_name="tiny-chat"
+        )
+    try:
+        serving.wait_ready(process, timeout=300)
         yield process
     finally:
         serving.stop(process)

@@ -279,3 +279,46 @@ def seed_model_drafts(project: Project, admin: Any, texts: list[str]) -> Any:
         ]
     )
     return drafter
+
+
+def serve_chat_model(project: Project, admin: Any, server: Any, model_dir: Any, **settings: Any) -> Any:
+    """Register the tiny model and the server that answers for it, and point the project's chats at it."""
+    from labeling.services.chat import chat_settings_set
+    from registry.services import model_register
+    from trainer_bridge.services.servers import model_server_check, model_server_register
+
+    version = model_register(path=str(model_dir), name=f"tiny-chat-{project.pk}")
+    record = model_server_register(
+        project=project, model_version=version, url=server.url, user=admin, served_model_name="tiny-chat"
+    )
+    model_server_check(server=record)
+    settings = {"k": 3, "max_new_tokens": 12, "temperature": 1.0} | settings
+    chat_settings_set(project=project, user=admin, model_version=version, **settings)
+    return version
+
+
+def claim_chat(project: Project, labeler: Any, opening: str = "Plan a picnic for four.") -> Assignment:
+    """A chat task opened by a system prompt and a user turn, leased to `labeler`."""
+    from labeling.services.queue import claim_next_task
+
+    prompts_import(
+        project=project,
+        fmt="jsonl",
+        task_kind="chat",
+        stream=jsonl(
+            [{"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": opening}]}]
+        ),
+    )
+    assignment = claim_next_task(project=project, labeler=labeler)
+    assert assignment is not None and assignment.task.kind == "chat"
+    return assignment
+
+
+def ask_reply(client: Any, url: str, messages: list[dict[str, Any]]) -> Any:
+    """POST a chat reply request; a barely trained model sometimes writes nothing (a 503 that says so),
+    and then one asks again, as the page tells a labeler to: each call samples with a seed of its own."""
+    for _ in range(4):
+        answer = client.post(url, {"messages": messages}, format="json")
+        if not (answer.status_code == 503 and "wrote nothing" in answer.json()["detail"]):
+            return answer
+    return answer

@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet
 
 from curation.cleaning.text_quality import QualityThresholds
 from curation.models import CleaningFilter, CleaningFlag, CleaningRun, CleaningSettings
-from labeling.models import Demonstration, Project, Prompt
+from labeling.models import Demonstration, Project, Prompt, TaskKind
 
 # Gopher's limits were set for web pages; chat prompts are short, so the length and stop-word checks
 # are relaxed. A project's own thresholds, when set, replace these whole.
@@ -47,13 +47,20 @@ def prompt_documents(project: Project) -> list[Document]:
 
 
 def demonstration_documents(project: Project) -> list[Document]:
-    """The assistant turns of every current demonstration revision, oldest first."""
+    """The assistant turns of every current demonstration revision, oldest first; of a chat, every turn
+    (its labeler wrote the user's turns too)."""
     rows = (
         Demonstration.objects.filter(task__project=project, is_current=True)
         .order_by("id")
-        .values_list("id", "messages")
+        .values_list("id", "messages", "task__kind")
     )
-    return [Document(pk, message_text(messages, ("assistant",))) for pk, messages in rows.iterator()]
+    return [
+        Document(pk, message_text(messages, CHAT_ROLES if kind == TaskKind.CHAT else ("assistant",)))
+        for pk, messages, kind in rows.iterator()
+    ]
+
+
+CHAT_ROLES = ("system", "user", "assistant")
 
 
 def current_flags(*, project: Project, filters: Sequence[str] | None = None) -> QuerySet[CleaningFlag]:

@@ -35,7 +35,7 @@ from curation.models import (
     EvalSet,
 )
 from labeling.importing import LineError, read_jsonl
-from labeling.models import Demonstration, Project, Prompt
+from labeling.models import ChatTurn, Demonstration, Project, Prompt
 
 OnProgress = Callable[[str, int, int], None]  # (step, done, total)
 
@@ -145,7 +145,11 @@ def cleaning_run(
     for target, documents in targets.items():
         if CleaningFilter.EXACT_DUPLICATE in chosen:
             progress(f"dedup {target}s", 0, len(documents))
-            flags += _duplicate_flags(run, target, documents, settings, chosen)
+            # A chat's conversation prefixes copy each other and its opening by construction: they go
+            # with their conversation (its opening prompt is deduplicated), not against each other.
+            prefixes = chat_prefix_ids(project) if target == CleaningTarget.PROMPT else set()
+            deduplicated = [d for d in documents if d.id not in prefixes]
+            flags += _duplicate_flags(run, target, deduplicated, settings, chosen)
             progress(f"dedup {target}s", len(documents), len(documents))
         if CleaningFilter.QUALITY in chosen:
             flags += _per_document(run, target, documents, _quality_flags(settings), "quality", progress)
@@ -157,6 +161,11 @@ def cleaning_run(
     run.counts = _counts(run)
     run.save(update_fields=["counts"])
     return run
+
+
+def chat_prefix_ids(project: Project) -> set[int]:
+    """The prompts that are the prefixes of a chat task's conversation."""
+    return set(ChatTurn.objects.filter(prompt__project=project).values_list("prompt_id", flat=True))
 
 
 FlagMaker = Callable[[Document], Iterator[dict[str, Any]]]

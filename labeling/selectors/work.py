@@ -79,7 +79,7 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
     elif task.candidate_ids:
         texts = dict(Candidate.objects.filter(pk__in=task.candidate_ids).values_list("id", "text"))
         candidates = [{"id": cid, "text": texts[cid]} for cid in task.candidate_ids]
-    return {
+    payload = {
         "id": assignment.pk,
         "state": assignment.state,
         "lease_expires_at": assignment.lease_expires_at,
@@ -92,8 +92,10 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
         "candidates": candidates,
         "answers": answers,
         "suggested_reply": task.prompt.metadata.get("suggested_reply", ""),
-        "model_draft": _model_draft_payload(assignment),
     }
+    if task.kind != TaskKind.EVALUATION:  # blind: nothing of an evaluation task names a model
+        payload["model_draft"] = _model_draft_payload(assignment)
+    return payload
 
 
 SIDES = ("left", "right")  # an evaluation task's candidate_ids, in the order they are shown
@@ -194,7 +196,7 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
         version = (
             GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
         )
-    if task.kind not in (TaskKind.RANKING, TaskKind.EVALUATION):
+    if task.kind not in (TaskKind.RANKING, TaskKind.EVALUATION, TaskKind.CHAT):
         draft = (
             DemonstrationDraft.objects.filter(assignment=assignment)
             .select_related("model_draft__model_version")

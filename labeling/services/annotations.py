@@ -16,6 +16,7 @@ from labeling.models import (
     RATING_FLAGS,
     Assignment,
     CandidateRating,
+    ChatTurn,
     Demonstration,
     Ranking,
     RankingDraft,
@@ -165,6 +166,7 @@ def ranking_store(
     seconds: float,
     version: GuidelineVersion | None,
     previous: Ranking | None = None,
+    chat_turn: ChatTurn | None = None,
 ) -> Ranking:
     if previous is not None:
         Ranking.objects.filter(pk=previous.pk).update(is_current=False)
@@ -178,6 +180,7 @@ def ranking_store(
         tiers=tiers,
         all_bad=all_bad,
         seconds=seconds_on_task(seconds),
+        chat_turn=chat_turn,
     )
     CandidateRating.objects.bulk_create(
         [

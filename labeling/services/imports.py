@@ -112,7 +112,9 @@ def prompts_import(
             "project_id": project.pk,
             "prompt_id": prompt_ids[h],
             "kind": kind,
-            "required_count": project.overlap,
+            "required_count": 1
+            if kind == TaskKind.CHAT
+            else project.overlap,  # a conversation is one person's
         }
         for h, kind in kinds.items()
         if kind not in KINDS_MADE_FROM_ANSWERS

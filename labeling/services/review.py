@@ -28,6 +28,7 @@ from labeling.services.annotations import (
     validated_ratings,
     validated_reply,
 )
+from labeling.services.chat import validated_conversation
 from labeling.services.evaluation import evaluation_vote_store
 
 
@@ -139,7 +140,10 @@ def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) ->
         )
         return
     written = Demonstration.objects.select_for_update().get(assignment=assignment, is_current=True)
-    reply = validated_reply(task, edit.get("messages"))
+    if task.kind == TaskKind.CHAT:  # the whole conversation is the labeler's work
+        messages = validated_conversation(edit.get("messages"), ends_with="assistant").messages
+    else:
+        messages = list(task.prompt.messages) + validated_reply(task, edit.get("messages"))
     Demonstration.objects.filter(pk=written.pk).update(is_current=False)
     Demonstration.objects.create(
         assignment=assignment,
@@ -148,7 +152,7 @@ def _store_edit(assignment: Assignment, reviewer: User, edit: dict[str, Any]) ->
         guideline_version=version,
         revision=written.revision + 1,
         previous=written,
-        messages=list(task.prompt.messages) + reply,
+        messages=messages,
         tools=written.tools,  # a reviewer edits the text; the tools stay those the labeler used
         seconds=seconds_on_task(edit.get("seconds", 0)),
     )

@@ -318,7 +318,7 @@ def _evaluation_review(task: Task, submissions: list[Submission]) -> dict[str, A
 
 
 def _demonstration_column(task: Task, submission: Submission) -> dict[str, Any]:
-    start = len(task.prompt.messages)
+    start = 0 if task.kind == TaskKind.CHAT else len(task.prompt.messages)  # a chat: all of it is the work
     reply = cast(Demonstration, submission.current).messages[start:]
     original = cast(Demonstration, submission.original).messages[start:]
     return {
@@ -378,7 +378,8 @@ def _review_edit(request: AuthedRequest, task: Task, assignment: Assignment) -> 
     content = request.POST.get("content", "").strip()
     if current is None or not content:
         raise DomainError("Write the edited answer.", field="content")
-    reply = [dict(m) for m in current.messages[len(task.prompt.messages) :]]
+    start = 0 if task.kind == TaskKind.CHAT else len(task.prompt.messages)
+    reply = [dict(m) for m in current.messages[start:]]
     reply[-1]["content"] = content
     return {"messages": reply, "tools": current.tools}
 

@@ -33,7 +33,8 @@ from labeling.forms import (
     ranking_form_data,
 )
 from labeling.guideline_parts import guideline_for_kind
-from labeling.models import Assignment, Project, Role, TaskKind
+from labeling.models import Assignment, ChatTurn, Project, Role, TaskKind
+from labeling.selectors.chat import chat_page_context
 from labeling.selectors.projects import home_overview
 from labeling.selectors.work import SIDES, WorkContext, search_document_reading, work_context
 from labeling.services import drafts
@@ -112,8 +113,10 @@ def _render_task(
     change_url: str = "",
     status: int = 200,
     full_page: bool = False,
+    chat_rank: ChatTurn | None = None,
 ) -> HttpResponse:
-    """The task area of a labeler's page, for its kind; a bound form keeps what they had entered."""
+    """The task area of a labeler's page, for its kind; a bound form keeps what they had entered.
+    `chat_rank`: the ranking of a chat turn's replies, on the ranking page's widget."""
     assignment, task = ctx.assignment, ctx.task
     live = assignment.state == Assignment.State.ACTIVE and not _lease_over(assignment)
     changing = not live and ctx.submitted_ranking is not None and ctx.submitted_ranking.changeable
@@ -129,8 +132,19 @@ def _render_task(
         "full_page": full_page,
         "conversation": conversation(task.prompt.messages),
         "prompt_preview": prompt_text(task.prompt.messages)[:80],
+        "chat_rank": chat_rank,
     }
-    if task.kind == TaskKind.RANKING:
+    if chat_rank is not None:
+        context |= _ranking_context(ctx, form)
+        context["conversation"] = conversation(chat_rank.prompt.messages)
+    elif task.kind == TaskKind.CHAT:
+        context |= chat_page_context(ctx.assignment, live=live)
+        version = ctx.guideline_version
+        context |= {
+            "guideline_version": version,
+            "guideline": guideline_for_kind(version.body, task.kind) if version else None,
+        }
+    elif task.kind == TaskKind.RANKING:
         context |= _ranking_context(ctx, form)
     elif task.kind == TaskKind.EVALUATION:
         context |= _evaluation_context(ctx, form)

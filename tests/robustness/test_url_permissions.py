@@ -76,6 +76,12 @@ EXPECTED: dict[str, Rule] = {
     # task's owner reads them: tests/labeling/test_search_api.py)
     "api-search-document": Rule("owner_or_reviewer", 404, "user", 405),
     "api-review": Rule("user", 405, "user", 400),
+    # chats: the world's assignment is a ranking task, so its owner is refused with the kind (400), and
+    # the service answers 403 "this assignment belongs to another labeler" to everyone else
+    "api-chat": Rule("owner_or_reviewer", 200, "user", 405),
+    "api-chat-reply": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
+    "api-chat-alternatives": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
+    "api-chat-ranking": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
     # the service answers 403 "this assignment belongs to another labeler"
     "api-release": Rule("user", 405, "owner", 204, ANYONE_ELSES_ASSIGNMENT_API),
     "api-renew": Rule("user", 405, "owner", 200, ANYONE_ELSES_ASSIGNMENT_API),
@@ -165,6 +171,12 @@ EXPECTED: dict[str, Rule] = {
     "labeling:rank-draft": Rule("user", 405, "owner", 200),
     "labeling:rank-change": Rule("user", 405, "owner", 400),
     "labeling:write": Rule("user", 405, "owner", 400),
+    # chats: the world's assignment is a ranking task (its owner gets 400, naming the kind); turn 0 is none
+    "labeling:chat-draft": Rule("user", 405, "owner", 400),
+    "labeling:chat-submit": Rule("user", 405, "owner", 400),
+    "labeling:chat-reply": Rule("user", 405, "owner", 400),
+    "labeling:chat-alternatives": Rule("user", 405, "owner", 400),
+    "labeling:chat-rank": Rule("owner", 404, "owner", 404),
     # a vote needs a choice; the world's assignment is a ranking task, so its owner's draft of a vote is
     # refused too (an evaluation task's owner saves one: tests/web/test_vote_on_a_comparison.py)
     "labeling:evaluate": Rule("user", 405, "owner", 400),
@@ -186,6 +198,7 @@ EXPECTED: dict[str, Rule] = {
     "labeling:project-new": Rule("staff", 200, "staff", 200),
     "labeling:project-settings": Rule("admin", 200, "admin", 200),
     "labeling:member-set": Rule("user", 405, "admin", 302),
+    "labeling:chat-settings": Rule("user", 405, "admin", 302),  # an empty form goes back with the reason
     "labeling:member-remove": Rule("user", 405, "admin", 302),
     "labeling:import": Rule("admin", 200, "admin", 200),
     "labeling:corpus": Rule("admin", 200, "admin", 200),
@@ -267,6 +280,8 @@ def concrete_urls(endpoint: Endpoint, world: World) -> dict[str, str]:
                 kwargs[key] = world.set_ids["probe" if "probe" in endpoint.name else "practice"]
             elif key == "token_id":
                 kwargs[key] = 0  # names no token
+            elif key == "turn_id":
+                kwargs[key] = 0  # names no chat turn (the world's assignment is a ranking task)
             else:
                 kwargs[key] = world.ids[key]
         urls[kind or ""] = reverse(endpoint.name, kwargs=kwargs)

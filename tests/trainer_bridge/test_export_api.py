@@ -79,7 +79,7 @@ def test_a_job_that_cannot_export_fails_with_the_reason(labeled, admin, settings
     job = ExportJob.objects.get(pk=job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None
-    assert "no demonstration or refusal or search rows in the validation split" in job.error
+    assert "no chat or demonstration or refusal or search rows in the validation split" in job.error
     assert list(tmp_path.iterdir()) == []
 
 

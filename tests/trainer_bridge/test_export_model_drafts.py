@@ -183,7 +183,7 @@ def test_sft_can_leave_out_drafts_submitted_unchanged(drafted_snapshot, tmp_path
     assert kept.options == {
         "format": "jsonl",
         "split": "all",
-        "kinds": ["demonstration", "refusal", "search"],
+        "kinds": ["chat", "demonstration", "refusal", "search"],
         "skip_unchanged_drafts": True,
     }
 

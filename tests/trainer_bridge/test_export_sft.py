@@ -84,6 +84,6 @@ def test_a_snapshot_without_such_rows_is_a_clear_error_and_writes_nothing(
     review_all(rank_all(project, add_member(project, "lea")), add_member(project, "rita", "reviewer"))
     snapshot = snapshot_freeze(project=project, name="r")
 
-    with pytest.raises(ExportEmpty, match="no demonstration or refusal or search rows"):
+    with pytest.raises(ExportEmpty, match="no chat or demonstration or refusal or search rows"):
         export_sft(snapshot=snapshot, path=tmp_path / "sft.jsonl")
     assert list(tmp_path.iterdir()) == []

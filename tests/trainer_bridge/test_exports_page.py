@@ -53,7 +53,7 @@ def test_the_page_is_a_project_tab_that_says_its_choices_and_settings_in_words(s
     assert 'aria-current="page">Exports</a>' in page
     assert "Accepted work and work not reviewed yet</label>" in page and "unreviewedallowed" not in page
     assert "JSONL · all splits · kwise · by consensus" in page
-    assert "PARQUET · train split · demonstration, refusal, search" in page
+    assert "PARQUET · train split · chat, demonstration, refusal, search" in page
     assert "[&#x27;" not in page and "=[" not in page and "margin=False" not in page
     assert "<script>" not in page  # its script is a static file, allowed by the Content-Security-Policy
 

@@ -44,7 +44,7 @@ _LAYOUTS_OF = {
     "snapshot": {"sft": ("trl",), "rm": ("trl", "openrlhf"), "prompts": LAYOUTS},
     "practice": {"problems": LAYOUTS, "sft": ("trl",), "rm": ("trl", "openrlhf")},
 }
-SFT_KINDS = ("demonstration", "refusal", "search")
+SFT_KINDS = ("demonstration", "refusal", "search", "chat")
 PROMPT_KINDS = ("ranking", *SFT_KINDS)
 RM_MODES = ("pairwise", "kwise")
 RM_BY = ("labeler", "consensus")

@@ -63,7 +63,8 @@ def _rankings(rows: Iterable[Row], by: str, consensus: ConsensusRule | None) -> 
     if by == "labeler":
         yield from rows
         return
-    for _, group in groupby(rows, key=lambda row: row["task_id"]):
+    # by task and prompt: a chat task holds a ranking per turn, each with its own prefix prompt
+    for _, group in groupby(rows, key=lambda row: (row["task_id"], row["prompt_id"])):
         members = list(group)
         found = consensus_ranking([row["tiers"] for row in members], rule=consensus or MEAN_RANK)
         yield members[0] | {

@@ -26,7 +26,7 @@ from trainer_bridge.services.exports import (
     export_job_start,
 )
 
-SFT_KINDS = ["demonstration", "refusal", "search"]
+SFT_KINDS = ["demonstration", "refusal", "search", "chat"]
 VERDICT_LABELS = {
     Verdict.ACCEPTED: "Accepted work only (accepted, or edited by a reviewer)",
     Verdict.UNREVIEWED_ALLOWED: "Accepted work and work not reviewed yet",

@@ -294,7 +294,7 @@
       const box = f.querySelector("[data-all-bad]");
       box.checked = !box.checked;
       changed(f);
-    } else if (key === "s") {
+    } else if (key === "s" && f.querySelector("[data-skip]")) {
       event.preventDefault();
       const skip = f.querySelector("[data-skip]");
       skip.open = true;

@@ -1,0 +1,77 @@
+"""Reads of chat tasks: the project's chat settings, where a conversation starts, what its page shows."""
+
+from typing import Any
+
+from django.urls import reverse
+
+from labeling.models import Assignment, ChatDraft, ChatSettings, ChatTurn, Project, Ranking
+from registry.selectors import server_for
+
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def chat_settings_of(project: Project) -> ChatSettings:
+    """The project's chat settings; the defaults (no model) when an admin has not set them."""
+    found = ChatSettings.objects.select_related("model_version").filter(project=project).first()
+    return found or ChatSettings(project=project)
+
+
+def chat_opening(assignment: Assignment) -> tuple[list[dict[str, Any]], float]:
+    """Where a conversation stands: the labeler's saved draft, else the task's prompt (a system prompt
+    and a first user turn, as imported); and the seconds spent on it."""
+    draft = ChatDraft.objects.filter(assignment=assignment).first()
+    if draft is not None:
+        return list(draft.messages), draft.seconds
+    return [
+        {"role": m["role"], "content": m.get("content") or ""}
+        for m in assignment.task.prompt.messages
+        if m.get("role") in CHAT_ROLES
+    ], 0.0
+
+
+def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
+    """The conversation for the page's script (as JSON data, never as markup), each model turn with how
+    many replies it holds and whether they are ranked, and what the model can do."""
+    messages, seconds = chat_opening(assignment)
+    turn_ids = [m["chat_turn"] for m in messages if isinstance(m.get("chat_turn"), int)]
+    turns = {t.pk: t for t in ChatTurn.objects.filter(assignment=assignment, pk__in=turn_ids)}
+    ranked = set(
+        Ranking.objects.filter(chat_turn_id__in=turn_ids, is_current=True).values_list(
+            "chat_turn_id", flat=True
+        )
+    )
+    shown = []
+    for m in messages:
+        turn = turns.get(m.get("chat_turn"))  # type: ignore[arg-type]
+        entry = {"role": m["role"], "content": m["content"]}
+        if turn is not None:
+            entry |= {
+                "chat_turn": turn.pk,
+                "replies": len(turn.candidate_ids),
+                "ranked": turn.pk in ranked,
+                "chosen_text": turn.final_text,
+                "rank_url": reverse("labeling:chat-rank", args=[assignment.pk, turn.pk]),
+            }
+        shown.append(entry)
+    settings = chat_settings_of(assignment.task.project)
+    version = settings.model_version
+    served = version is not None and server_for(model_version=version) is not None
+    return {
+        "chat": {
+            "messages": shown,
+            "model": version.name if version else "",
+            "served": served,
+            "k": settings.k,
+            "urls": {
+                "draft": reverse("labeling:chat-draft", args=[assignment.pk]),
+                "submit": reverse("labeling:chat-submit", args=[assignment.pk]),
+                "reply": reverse("labeling:chat-reply", args=[assignment.pk]),
+                "alternatives": reverse("labeling:chat-alternatives", args=[assignment.pk]),
+            },
+            "live": live,
+        },
+        "chat_model": version.name if version else "",
+        "chat_served": served,
+        "chat_k": settings.k,
+        "seconds": str(round(seconds)),
+    }

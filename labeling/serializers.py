@@ -99,6 +99,8 @@ class PromptRefSerializer(serializers.Serializer):
 class AnswerSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=["left", "right"])
     text = serializers.CharField()
+
+
 class ModelDraftSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     text = serializers.CharField()

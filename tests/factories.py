@@ -260,6 +260,8 @@ def distinctive_candidate_ids() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval(pg_get_serial_sequence('labeling_candidate', 'id'), 987650)")
+
+
 def seed_model_drafts(project: Project, admin: Any, texts: list[str]) -> Any:
     """Switch the project's model drafts on with a model version 'drafter', and store its drafts of the
     project's writing prompts (in prompt order) as a finished drafting job would."""

@@ -97,6 +97,8 @@ def assignment_payload(*, assignment: Assignment) -> dict[str, Any]:
 
 
 SIDES = ("left", "right")  # an evaluation task's candidate_ids, in the order they are shown
+
+
 def _model_draft_payload(assignment: Assignment) -> dict[str, Any] | None:
     """The model draft an active writing task's reply may start from: submit its id with the reply."""
     if assignment.state != Assignment.State.ACTIVE:
@@ -187,9 +189,12 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
             evaluation_draft = assignment.evaluation_draft  # joined above
         except EvaluationDraft.DoesNotExist:
             evaluation_draft = None
-    if task.kind != TaskKind.RANKING:
     model_draft = None
     if task.kind != TaskKind.RANKING:
+        version = (
+            GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
+        )
+    if task.kind not in (TaskKind.RANKING, TaskKind.EVALUATION):
         draft = (
             DemonstrationDraft.objects.filter(assignment=assignment)
             .select_related("model_draft__model_version")
@@ -199,11 +204,6 @@ def work_context(*, assignment_id: int, user: User) -> WorkContext:
             model_draft = draft.model_draft
         elif assignment.state == Assignment.State.ACTIVE:
             model_draft = task_model_draft(task=task)
-        version = (
-            GuidelineVersion.objects.filter(guideline_id=project.guideline_id).order_by("-number").first()
-        )
-    if task.kind not in (TaskKind.RANKING, TaskKind.EVALUATION):
-        draft = DemonstrationDraft.objects.filter(assignment=assignment).first()
     return WorkContext(
         assignment=assignment,
         task=task,

@@ -23,9 +23,9 @@ from labeling.models import (
     Task,
     TaskKind,
 )
+from labeling.selectors.model_drafts import DRAFTED_KINDS
 from labeling.services.evaluation import evaluation_tasks_create
 from registry.models import ModelVersion
-from labeling.selectors.model_drafts import DRAFTED_KINDS
 
 log = logging.getLogger(__name__)
 

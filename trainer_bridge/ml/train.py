@@ -23,7 +23,6 @@ def main(argv: list[str]) -> int:
     config = entry_config(argv)
     import torch  # after the watchdog is up: importing torch takes seconds
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     rows: dict[str, list[dict[str, Any]]] = {
         split: json.loads(Path(config[split]).read_text()) for split in ("train", "val")
     }

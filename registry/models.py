@@ -50,6 +50,16 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
+    def adapter_refusal(self) -> str | None:
+        """Why this version cannot write or score answers as it is (a LoRA adapter: merge it first)."""
+        if self.kind != self.Kind.ADAPTER:
+            return None
+        base = self.adapter_of.name if self.adapter_of else "its base"
+        return (
+            f"{self.name} is a LoRA adapter of {base}: merge it into a model version first "
+            f"(a merge job: POST /api/models/{self.pk}/merge/ or `manage.py merge_adapter {self.name}`)"
+        )
+
     @property
     def candidate_model_name(self) -> str:
         """The model_name its candidates carry: stable per version, so a retried job hits the unique key."""

@@ -69,6 +69,7 @@ class KwiseTrainer(CoachTrainer):
     pairs_right: float = 0.0
     forwards: list[int] = []
     pair_counts: list[int] = []
+    tokens: list[int] = []
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
@@ -93,6 +94,7 @@ class KwiseTrainer(CoachTrainer):
         return {
             "train_pair_accuracy": right / seen if seen else 0.0,
             "train_sequence_forwards": self.forwards[step - 1] if step else 0,
+            "train_tokens": self.tokens[step - 1] if step else 0,
             "train_pairs": pairs,
             # What a pairwise trainer (e.g. TRL's RewardTrainer) needs for the same comparisons.
             "pairwise_sequence_forwards": 2 * pairs,
@@ -185,14 +187,16 @@ def train_reward_model(
         compute_metrics=_val_metrics,
         callbacks=[progress],
     )
-    trainer.forwards, trainer.pair_counts = [], []
-    forwards = pairs = 0
+    trainer.forwards, trainer.pair_counts, trainer.tokens = [], [], []
+    forwards = pairs = tokens = 0
     for step in range(total):
         for i in order[step * cfg.groups_per_batch : (step + 1) * cfg.groups_per_batch]:
             forwards += len(train[i]["sequences"])
+            tokens += sum(len(seq) for seq in train[i]["sequences"])
             pairs += len(ranked_pairs(train[i]["tiers"].tolist()))
         trainer.forwards.append(forwards)
         trainer.pair_counts.append(pairs)
+        trainer.tokens.append(tokens)
     return run_trainer(
         trainer,
         progress,

@@ -293,6 +293,15 @@ class Progress(TrainerCallback):
             self.stopped = True
 
 
+def peak_memory_mb() -> float:
+    """Rank 0's peak: GPU memory allocated on a GPU, else the process's peak resident memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
 def run_trainer(
     trainer: CoachTrainer,
     progress: Progress,
@@ -306,7 +315,11 @@ def run_trainer(
     resumed_from = int(checkpoint.name.split("-")[1]) if checkpoint else 0
     if checkpoint:
         progress.replay(checkpoint, report=trainer.is_world_process_zero())
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    began = time.monotonic()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.monotonic() - began
     step = trainer.state.global_step
     if progress.stopped:
         return {**progress.last, "step": step, "stopped": True, "resumed_from_step": resumed_from}
@@ -324,6 +337,8 @@ def run_trainer(
         **counts,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
         "processes": world_size(),
+        "train_seconds": train_seconds,  # this run's steps (a resumed run: since the resume)
+        "peak_memory_mb": peak_memory_mb(),
         "adapter": bool(cfg.lora_r or cfg.qlora),
         "final_dir": str(out / FINAL),
     }

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from core.errors import Conflict, DomainError
 from core.types import User
+from registry.chat_templates import chat_template_problem
 from registry.models import ModelVersion
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
@@ -103,6 +104,8 @@ def model_register(
         raise Conflict(f"a model named {name!r} is registered", field="name")
     if metrics is None and (resolved / "metrics.json").is_file():
         metrics = json.loads((resolved / "metrics.json").read_text())
+    if not is_adapter and kind != ModelVersion.Kind.RM and (problem := chat_template_problem(resolved)):
+        metrics = {**(metrics or {}), "chat_template_problem": problem}  # SFT from it is refused until fixed
     return ModelVersion.objects.create(
         name=name,
         kind=kind,

@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from registry.chat_templates import TemplateUnfit, template_problem
 from tests.ml.test_reward import parity_group
 from tests.ml.test_sft import ROWS
-from trainer_bridge.chat_spans import TemplateUnfit, template_problem
 from trainer_bridge.ml.config import RMConfig, SFTConfig
 from trainer_bridge.ml.launch import launch
 from trainer_bridge.ml.reward import train_reward_model

@@ -32,6 +32,7 @@ from trainer_bridge.selectors import (
 )
 from trainer_bridge.services.generation import WHICH, generation_job_start
 from trainer_bridge.services.merging import merge_job_start
+from trainer_bridge.services.models import model_attach_chat_template
 from trainer_bridge.services.retrain import (
     retrain_policy_check,
     retrain_policy_create,
@@ -174,6 +175,22 @@ class ModelDetail(APIView):
             ],
         }
         return Response(body)
+
+
+class ChatTemplateSerializer(serializers.Serializer):
+    builtin = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    template = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+
+
+class ModelChatTemplate(APIView):
+    @extend_schema(request=ChatTemplateSerializer, responses={200: None})
+    def post(self, request: ApiRequest, model_id: int) -> Response:
+        """Attach a chat template (one of Coach's by name, or the template text) to a model version."""
+        model = model_get(model_id=model_id, user=request.user)
+        serializer = ChatTemplateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = model_attach_chat_template(model=model, user=request.user, **serializer.validated_data)
+        return Response(model_payload(model))
 
 
 class MergeSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 """Supervised fine-tuning on chat demonstrations with a transformers Trainer: loss on assistant tokens only.
 
-The assistant tokens are found by rendering conversation prefixes (trainer_bridge.chat_spans), so any
+The assistant tokens are found by rendering conversation prefixes (registry.chat_templates), so any
 stock chat template works, with or without `{% generation %}` markers.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-from trainer_bridge.chat_spans import assistant_char_spans
+from registry.chat_templates import assistant_char_spans
 from trainer_bridge.ml.config import SFTConfig
 from trainer_bridge.ml.training import (
     CoachTrainer,

@@ -23,6 +23,7 @@ from curation.snapshots import snapshot_consensus_rule
 from curation.splits import TRAIN, VALIDATION
 from labeling.access import require_role
 from labeling.models import TaskKind
+from registry.chat_templates import chat_template_problem
 from registry.models import ModelVersion
 from trainer_bridge.exports.records import kwise_records, sft_records
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
@@ -173,6 +174,8 @@ def training_job_start(
         raise DomainError(f"{kind} training cannot start from a {base_model.kind} model", field="base_model")
     if base_model.project_id not in (None, project.pk):
         raise DomainError("this model belongs to another project", field="base_model")
+    if kind == TrainingJob.Kind.SFT and (problem := chat_template_problem(base_model.path)):
+        raise DomainError(problem, field="base_model")  # the worker would find no assistant token
     checked = training_config(kind, config)
     options = _data_options(kind, snapshot, data_options)
     job = TrainingJob.objects.create(

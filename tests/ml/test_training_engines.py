@@ -123,7 +123,9 @@ def test_a_template_that_rewrites_earlier_turns_is_refused_by_name(tiny_model_di
     assert template_problem(render, template="header") is None
 
 
-def launched_losses(tmp_path, kind: str, train: list, val: list, hparams: dict) -> tuple[dict, dict]:
+def launched_losses(
+    tmp_path, kind: str, train: list, val: list, hparams: dict, name: str = "two"
+) -> tuple[dict, dict]:
     """Per-step train loss and the final result of a 2-process torchrun (gloo) run."""
     (tmp_path / "train.json").write_text(json.dumps(train))
     (tmp_path / "val.json").write_text(json.dumps(val))
@@ -140,9 +142,9 @@ def launched_losses(tmp_path, kind: str, train: list, val: list, hparams: dict) 
             "model_dir": hparams.pop("model_dir"),
             "train": str(tmp_path / "train.json"),
             "val": str(tmp_path / "val.json"),
-            "hparams": {**hparams, "output_dir": str(tmp_path / "two"), "processes": 2},
+            "hparams": {**hparams, "output_dir": str(tmp_path / name), "processes": 2},
         },
-        workdir=tmp_path / "two" / "launch",
+        workdir=tmp_path / name / "launch",
         processes=2,
         on_event=on_event,
         env={"OMP_NUM_THREADS": "1"},
@@ -173,6 +175,18 @@ def test_sft_on_two_processes_gives_the_loss_of_one(tiny_model_dir, tmp_path):
     for step in one:
         assert two[step] == pytest.approx(one[step], rel=TOLERANCE)
     assert double["val_loss"] == pytest.approx(single["val_loss"], rel=TOLERANCE)
+
+    # FSDP (full shard over the 2 gloo ranks) trains the same steps and saves a whole, loadable model
+    sharded, result = launched_losses(
+        tmp_path, "sft", ROWS, ROWS[:5], {**hparams, "model_dir": str(tiny_model_dir), "fsdp": True}, "fsdp"
+    )
+    for step in one:
+        assert sharded[step] == pytest.approx(one[step], rel=TOLERANCE)
+    assert result["val_loss"] == pytest.approx(single["val_loss"], rel=TOLERANCE)
+    reloaded = AutoModelForCausalLM.from_pretrained(result["final_dir"])
+    assert sum(p.numel() for p in reloaded.parameters()) == sum(
+        p.numel() for p in AutoModelForCausalLM.from_pretrained(tiny_model_dir).parameters()
+    )
 
 
 def test_the_kwise_reward_model_on_two_processes_gives_the_loss_of_one(tiny_model_dir, tmp_path):

@@ -327,7 +327,8 @@ def run_trainer(
     has_val = evaluated is not None and len(evaluated) > 0
     if has_val and not (progress.step == step and "val_loss" in progress.metrics):
         trainer.evaluate()  # the last step was not an evaluation step: the result has its validation
-    metrics = dict(progress.last)
+    # the running counters at the last step, also when it was not a logging step
+    metrics = {**trainer.running_counters(step), **progress.last}
     result = {
         **metrics,
         "step": step,

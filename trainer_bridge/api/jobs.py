@@ -31,6 +31,8 @@ from trainer_bridge.selectors import (
     policy_get,
 )
 from trainer_bridge.services.generation import WHICH, generation_job_start
+from trainer_bridge.services.merging import merge_job_start
+from trainer_bridge.services.models import model_attach_chat_template
 from trainer_bridge.services.retrain import (
     retrain_policy_check,
     retrain_policy_create,
@@ -173,6 +175,38 @@ class ModelDetail(APIView):
             ],
         }
         return Response(body)
+
+
+class ChatTemplateSerializer(serializers.Serializer):
+    builtin = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    template = serializers.CharField(required=False, allow_blank=True, max_length=100_000)
+
+
+class ModelChatTemplate(APIView):
+    @extend_schema(request=ChatTemplateSerializer, responses={200: None})
+    def post(self, request: ApiRequest, model_id: int) -> Response:
+        """Attach a chat template (one of Coach's by name, or the template text) to a model version."""
+        model = model_get(model_id=model_id, user=request.user)
+        serializer = ChatTemplateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = model_attach_chat_template(model=model, user=request.user, **serializer.validated_data)
+        return Response(model_payload(model))
+
+
+class MergeSerializer(serializers.Serializer):
+    output_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class AdapterMerge(APIView):
+    @extend_schema(request=MergeSerializer, responses={201: None})
+    def post(self, request: ApiRequest, model_id: int) -> Response:
+        """Merge a LoRA adapter into its base (a job); the output is a model version that runs alone."""
+        adapter = model_get(model_id=model_id, user=request.user)
+        serializer = MergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = serializer.validated_data.get("output_name", "")
+        job = merge_job_start(adapter=adapter, user=request.user, output_name=name)
+        return Response(job_payload(job), status=status.HTTP_201_CREATED)
 
 
 # --- jobs ----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ class JobType(models.TextChoices):
     SERVING = "serving"
     SCORING = "scoring"
     DRAFTING = "drafting"
+    MERGE = "merge"
 
 
 class Job(models.Model):

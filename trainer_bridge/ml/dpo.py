@@ -10,8 +10,9 @@ final model, so every engine loads it like any other causal LM.
 
 from __future__ import annotations
 
+import json
 import math
-import re
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,9 +25,9 @@ from trl import DPOConfig as TRLDPOConfig
 from trl import DPOTrainer
 
 from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig
-from trainer_bridge.ml.training import OnProgress, ShouldStop, finished_metrics, save_final
+from trainer_bridge.ml.training import OnProgress, ShouldStop, finished_metrics, latest_checkpoint
 
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+FINAL = "final"
 # TRL's log keys → the names Coach's curves use (train and validation)
 _REPORTED = {
     "loss": "train_loss",
@@ -55,18 +56,6 @@ def preference_dataset(rows: list[dict[str, Any]]) -> Dataset:
     )
 
 
-def latest_trl_checkpoint(output_dir: Path) -> Path | None:
-    """The newest checkpoint whose trainer state was written (the last file TRL writes into one)."""
-    if not output_dir.is_dir():
-        return None
-    found = [
-        (int(m.group(1)), path)
-        for path in output_dir.iterdir()
-        if (m := _CHECKPOINT.match(path.name)) and (path / "trainer_state.json").is_file()
-    ]
-    return max(found)[1] if found else None
-
-
 class _Report(TrainerCallback):
     """Hands each log to on_progress; asks the trainer to save and stop when should_stop says so."""
 
@@ -93,7 +82,7 @@ class _Report(TrainerCallback):
             "elapsed_s": time.monotonic() - self.started,
         }
         self.last |= values
-        if self.on_progress is not None:
+        if self.on_progress is not None and state.is_world_process_zero:
             self.on_progress(state.global_step, state.max_steps, dict(self.last))
         return control
 
@@ -116,6 +105,9 @@ def train_dpo(
     out.mkdir(parents=True, exist_ok=True)
     train, val = preference_dataset(train_rows), (preference_dataset(val_rows) if val_rows else None)
     cuda = torch.cuda.is_available()
+    processes = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    if cfg.batch_size % processes:
+        raise ValueError(f"a step's {cfg.batch_size} pairs do not split over {processes} processes")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -130,8 +122,8 @@ def train_dpo(
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.grad_clip,
         max_steps=total,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
+        per_device_train_batch_size=cfg.batch_size // processes,
+        per_device_eval_batch_size=cfg.batch_size // processes,
         max_length=cfg.max_len,
         logging_steps=cfg.log_every,
         eval_strategy="steps" if val is not None else "no",
@@ -141,12 +133,13 @@ def train_dpo(
         save_total_limit=cfg.keep_checkpoints,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        bf16=cuda,
+        bf16=cuda and cfg.bf16,
         use_cpu=not cuda,
         report_to=[],
         disable_tqdm=True,
         dataloader_num_workers=0,
-        gradient_checkpointing=cuda,  # memory for speed where memory is short; a CPU run needs none
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        ddp_find_unused_parameters=False,
     )
     peft_config = None
     if cfg.lora_r > 0:
@@ -165,7 +158,7 @@ def train_dpo(
         peft_config=peft_config,
         callbacks=[report],
     )
-    checkpoint = latest_trl_checkpoint(out)
+    checkpoint = latest_checkpoint(out)
     resumed_from = int(checkpoint.name.split("-")[1]) if checkpoint else 0
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = trainer.state.global_step
@@ -186,7 +179,21 @@ def train_dpo(
         "train_pairs": len(train),
         "val_pairs": len(val) if val is not None else 0,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-        "final_dir": str(out / "final"),
+        "processes": processes,
+        "final_dir": str(out / FINAL),
     }
-    save_final(out, model=policy, tokenizer=tokenizer, metrics=result)
+    if trainer.is_world_process_zero():
+        _save_final(out, policy, tokenizer, result)
+    trainer.accelerator.wait_for_everyone()
     return result
+
+
+def _save_final(out: Path, model: Any, tokenizer: Any, metrics: dict[str, Any]) -> None:
+    """output_dir/final: a loadable model dir plus metrics.json, written atomically."""
+    tmp = out / ".tmp-final"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    shutil.rmtree(out / FINAL, ignore_errors=True)
+    tmp.rename(out / FINAL)

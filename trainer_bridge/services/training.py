@@ -5,8 +5,10 @@ workers load them. The job's rows are the snapshot's, built by the export row bu
 the same pairs the reward-model pair export writes (by labeler or by consensus; a tie gives no pair).
 """
 
+import json
 import math
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,11 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
         raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
     config = dict(JOB_DEFAULTS[kind])
     for name, value in raw.items():
+        if known[name].type in ("bool", bool):
+            if str(value).strip().lower() not in ("1", "0", "true", "false", "on", "off"):
+                raise DomainError(f"{name} must be true or false", field=name)
+            config[name] = str(value).strip().lower() in ("1", "true", "on")
+            continue
         if name == "loss_type":
             if value not in DPO_LOSSES:
                 raise DomainError(f"loss_type is one of {list(DPO_LOSSES)}", field="loss_type")
@@ -93,7 +100,9 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
                 f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
             )
         config[name] = number
-    for name in ("batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every"):
+    for name in (
+        "batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every", "processes",
+    ):  # fmt: skip
         if name in config and config[name] < 1:
             raise DomainError(f"{name} must be at least 1", field=name)
     return config
@@ -267,12 +276,8 @@ def training_work(run: Run, job: TrainingJob) -> None:
                 base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
             )
         elif isinstance(cfg, DPOConfig):
-            from trainer_bridge.ml.dpo import train_dpo
-
             run.log(f"{cfg.loss_type} loss, beta {cfg.beta}, reference model {base.name}")
-            result = train_dpo(
-                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
-            )
+            result = _launch(run, job, base.path, cfg, train_rows, val_rows, on_progress)
         else:
             from trainer_bridge.ml.reward import train_reward_model
 
@@ -286,6 +291,66 @@ def training_work(run: Run, job: TrainingJob) -> None:
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
     _register_output(run, job, _finite(result))
+
+
+def _launch(
+    run: Run,
+    job: TrainingJob,
+    model_dir: str,
+    cfg: DPOConfig,
+    train_rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+    on_progress: Callable[[int, int, dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Train under torchrun with cfg.processes processes; this worker supervises (ml/launch.py)."""
+    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
+
+    out = Path(job.output_dir)
+    if (done := out / "final" / "metrics.json").is_file():  # trained already: only register it
+        result: dict[str, Any] = json.loads(done.read_text())
+        return result
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "train.json").write_text(json.dumps(train_rows))
+    (data / "val.json").write_text(json.dumps(val_rows))
+    hparams = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    refused: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "progress":
+            on_progress(event["step"], event["total"], event["metrics"])
+        elif event["event"] == "refused":
+            refused.append(event["message"])
+
+    run.log(
+        f"training from {model_dir} into {job.output_dir} on {cfg.processes} "
+        f"process{'es' if cfg.processes > 1 else ''} (torchrun)"
+    )
+    try:
+        launched = launch(
+            entry="trainer_bridge.ml.train",
+            config={
+                "kind": job.kind,
+                "model_dir": model_dir,
+                "train": str(data / "train.json"),
+                "val": str(data / "val.json"),
+                "hparams": hparams,
+            },
+            workdir=out / "launch",
+            processes=cfg.processes,
+            on_event=on_event,
+            should_stop=run.should_stop,
+        )
+    except LaunchStopped:
+        run.log("the training processes were ended")
+        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+        raise
+    except LaunchFailed as exc:
+        if refused:  # the data or options cannot be trained on: a reason, not a crash
+            raise DomainError(refused[-1]) from None
+        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
+        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
+    return launched.result
 
 
 @transaction.atomic

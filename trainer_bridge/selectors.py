@@ -47,6 +47,7 @@ _RELATED: dict[str, list[str]] = {
     JobType.TRAINING: ["snapshot"],
     JobType.PROBE: ["probe_set"],
     JobType.PRACTICE: ["practice_set"],
+    JobType.BEST_OF_N: ["reward_model", "snapshot"],
 }
 
 

@@ -16,23 +16,6 @@ from trainer_bridge.services.evaluation import evaluation_start
 from trainer_bridge.services.scoring import scoring_job_start
 
 
-@pytest.fixture(scope="session")
-def tiny_reward_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny chat model with a scalar head, saved: a reward model that scores alike at every load."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        tiny_model_dir, num_labels=1, pad_token_id=tokenizer.pad_token_id
-    )
-    out = tmp_path_factory.mktemp("tiny-reward-model")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 @pytest.fixture
 def arena(make_project, tiny_model_dir, untrained_model_dir, tiny_reward_model_dir):
     project = make_project(name="arena", kinds=["evaluation"])

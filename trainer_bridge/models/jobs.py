@@ -31,6 +31,7 @@ class JobType(models.TextChoices):
     SERVING = "serving"
     SCORING = "scoring"
     DRAFTING = "drafting"
+    BEST_OF_N = "best_of_n"
 
 
 class Job(models.Model):

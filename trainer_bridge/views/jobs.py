@@ -34,6 +34,7 @@ from trainer_bridge.selectors import (
     training_job_validation_rows,
     training_row_kinds,
 )
+from trainer_bridge.services.best_of_n import best_of_n_start
 from trainer_bridge.services.generation import WHICH, generation_job_start
 from trainer_bridge.services.training import UNITS, training_job_start
 from trainer_bridge.views.nav import tab_context
@@ -55,6 +56,7 @@ def jobs_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     context = tab_context(project, role, "jobs") | {
         "jobs": [(job, KINDS[job.type].label) for job in jobs_for(project=project)],
         "generators": [m for m in models if m.kind != ModelVersion.Kind.RM],
+        "reward_models": [m for m in models if m.kind == ModelVersion.Kind.RM],
         "bases": models,
         "snapshots": snapshots,
         "no_validation": _snapshots_without_validation(snapshots),
@@ -140,6 +142,38 @@ def training_start(request: AuthedRequest, project_id: int) -> HttpResponse:
     )
     messages.success(request, f"Training job #{job.pk} queued: {kind} on {snapshot.name}.")
     return redirect("jobs:job", kind="training", job_id=job.pk)
+
+
+@login_required
+@require_POST
+@flash_errors(_jobs_url)
+def best_of_n_start_view(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project, _ = project_for(request.user, project_id, JOB_ROLE)
+    post = request.POST
+    model = model_get(
+        model_id=id_or_error(post.get("model_version"), "model_version"), user=request.user, project=project
+    )
+    reward_model = model_get(
+        model_id=id_or_error(post.get("reward_model"), "reward_model"), user=request.user, project=project
+    )
+    job = best_of_n_start(
+        project=project,
+        model_version=model,
+        reward_model=reward_model,
+        user=request.user,
+        n=int_or_error(post.get("n"), "n", default=4),
+        which=post.get("which") or "all",
+        limit=int_or_error(post.get("limit"), "limit"),
+        snapshot_name=post.get("snapshot_name", ""),
+        max_new_tokens=int_or_error(post.get("max_new_tokens"), "max_new_tokens", default=256),
+        temperature=float_or_error(post.get("temperature"), "temperature", default=1.0),
+        seed=int_or_error(post.get("seed"), "seed", default=0),
+        engine=post.get("engine") or "auto",
+    )
+    messages.success(
+        request, f"Best-of-N job #{job.pk} queued: {len(job.prompt_ids)} prompts × {job.n} answers."
+    )
+    return redirect("jobs:job", kind="best_of_n", job_id=job.pk)
 
 
 def _job_context(job: Job, role: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ class ModelVersion(models.Model):
         BASE = "base"
         SFT = "sft"
         RM = "rm"
+        ADAPTER = "adapter"  # LoRA weights that run only on top of `adapter_of`; merge them to run alone
         POLICY = "policy"  # a causal LM tuned on preferences or rewards (DPO, GRPO)
 
     name = models.CharField(max_length=200, unique=True)
@@ -41,6 +42,9 @@ class ModelVersion(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind="base") | Q(parent__isnull=False), name="trained_model_has_parent"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="adapter") | Q(adapter_of__isnull=False), name="adapter_has_base"
             ),
         ]
 

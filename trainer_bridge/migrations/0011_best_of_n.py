@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("curation", "0007_practice_split"),
         ("labeling", "0008_model_drafts"),
-        ("registry", "0003_policy_models"),
+        ("registry", "0004_policy_models"),
         ("trainer_bridge", "0010_dpo_training"),
     ]
 

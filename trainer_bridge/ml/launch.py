@@ -76,7 +76,10 @@ def _free_port() -> int:
 
 
 def command(entry: str, config_path: Path, processes: int) -> list[str]:
-    """torchrun on one node; on the CPU the entry's process group uses gloo, on GPUs nccl."""
+    """torchrun on one node (the entry's process group uses gloo on the CPU, nccl on GPUs); one process
+    runs the entry directly, which spares torchrun's start-up."""
+    if processes == 1:
+        return [sys.executable, "-m", entry, str(config_path)]
     return [
         sys.executable,
         "-m",
@@ -142,6 +145,8 @@ def launch(
     config_path.write_text(json.dumps(config))
     events_path.write_text("")  # a resumed launch reports from its own start
     child_env = dict(os.environ, **(env or {}))
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        child_env.pop(name, None)  # torchrun sets them for its ranks; one process runs alone
     child_env[SUPERVISOR_ENV] = str(os.getpid())
     child_env[EVENTS_ENV] = str(events_path)
     child_env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from trainer_bridge.ml.config import RMConfig
 from trainer_bridge.ml.sft import _layer_class
@@ -101,19 +101,17 @@ class KwiseTrainer(CoachTrainer):
     def prediction_step(
         self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
     ) -> Any:
+        """Per group: (loss, pairs, pairs ordered right); one row per group (see SFTTrainer's)."""
         with torch.no_grad():
-            rewards = (
-                model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-                .logits[:, 0]
-                .float()
-            )
-            loss_sum, pairs, right = torch.zeros((), device=rewards.device), 0, 0
-            for group_rewards, tiers in zip(rewards.split(inputs["sizes"]), inputs["tiers"], strict=True):
+            rewards = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+            rows = []
+            for group_rewards, tiers in zip(
+                rewards[:, 0].float().split(inputs["sizes"]), inputs["tiers"], strict=True
+            ):
                 loss, n, c = kwise_loss(group_rewards, tiers.to(rewards.device))
-                loss_sum, pairs, right = loss_sum + loss, pairs + n, right + c
-            groups = len(inputs["sizes"])
-            sums = torch.tensor([[loss_sum.item(), groups, pairs, right]], device=rewards.device)
-        return loss_sum / groups, sums, sums
+                rows.append(torch.stack([loss, loss.new_tensor(n), loss.new_tensor(c)]))
+            sums = torch.stack(rows)
+        return sums[:, 0].mean(), sums, sums
 
 
 def collate_groups(groups: list[dict], pad_id: int) -> dict[str, Any]:
@@ -130,11 +128,10 @@ def collate_groups(groups: list[dict], pad_id: int) -> dict[str, Any]:
 
 
 def _val_metrics(prediction: Any) -> dict[str, float]:
-    loss_sum, groups, pairs, right = prediction.predictions.reshape(-1, 4).sum(axis=0)
-    return {
-        "val_loss": float(loss_sum / max(1.0, groups)),
-        "val_pair_accuracy": float(right / max(1.0, pairs)),
-    }
+    """val_loss (mean over groups) and val_pair_accuracy (share of untied pairs the model orders right)."""
+    rows = prediction.predictions.reshape(-1, 3)
+    pairs, right = rows[:, 1].sum(), rows[:, 2].sum()
+    return {"val_loss": float(rows[:, 0].mean()), "val_pair_accuracy": float(right / max(1.0, pairs))}
 
 
 def train_reward_model(
@@ -164,6 +161,7 @@ def train_reward_model(
     )
     order = step_order(examples=len(train), batch_size=cfg.groups_per_batch, steps=total, seed=cfg.seed)
 
+    set_seed(cfg.seed)  # a fresh head starts the same on every process count and every run
     model: Any = AutoModelForSequenceClassification.from_pretrained(
         model_dir,
         num_labels=1,
@@ -174,7 +172,7 @@ def train_reward_model(
     model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
     model = with_lora(model, cfg, "SEQ_CLS")
     args = training_arguments(
-        cfg, total=total, batch_size=cfg.groups_per_batch, layer_class=_layer_class(model)
+        cfg, total=total, batch_size=cfg.groups_per_batch, layer_class=_layer_class(model), has_val=bool(val)
     )
     progress = Progress(on_progress, should_stop, started)
     trainer = KwiseTrainer(

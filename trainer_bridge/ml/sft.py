@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from trainer_bridge.chat_spans import assistant_char_spans
 from trainer_bridge.ml.config import SFTConfig
@@ -112,19 +112,18 @@ class SFTTrainer(CoachTrainer):
     def prediction_step(
         self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
     ) -> Any:
+        """Per example: (summed loss over its assistant tokens, their count); one row per example, so
+        the rows a process repeats to even out the last batch are dropped when gathered."""
         with torch.no_grad():
             labels = inputs.pop("labels")
             logits = model(**inputs).logits.float()
             targets = labels[:, 1:]  # the model predicts each label from the token before
-            loss_sum = torch.nn.functional.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.size(-1)),
-                targets.reshape(-1),
-                ignore_index=IGNORE,
-                reduction="sum",
+            losses = torch.nn.functional.cross_entropy(
+                logits[:, :-1].transpose(1, 2), targets, ignore_index=IGNORE, reduction="none"
             )
-            counted = (targets != IGNORE).sum()
-            sums = torch.stack([loss_sum, counted.to(loss_sum.dtype)])[None, :]
-        return loss_sum / counted.clamp(min=1), sums, sums
+            counted = (targets != IGNORE).sum(dim=1)
+            sums = torch.stack([losses.sum(dim=1), counted.to(losses.dtype)], dim=1)
+        return losses.sum() / counted.sum().clamp(min=1), sums, sums
 
 
 def _val_loss(prediction: Any) -> dict[str, float]:
@@ -159,11 +158,14 @@ def train_sft(
     )
     order = step_order(examples=len(train), batch_size=cfg.batch_size, steps=total, seed=cfg.seed)
 
+    set_seed(cfg.seed)  # a fresh head starts the same on every process count and every run
     model: Any = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=load_weights_dtype(cfg), **quantization(cfg)
     )
     model = with_lora(model, cfg, "CAUSAL_LM")
-    args = training_arguments(cfg, total=total, batch_size=cfg.batch_size, layer_class=_layer_class(model))
+    args = training_arguments(
+        cfg, total=total, batch_size=cfg.batch_size, layer_class=_layer_class(model), has_val=bool(val)
+    )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     progress = Progress(on_progress, should_stop, started)
     trainer = SFTTrainer(

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -48,7 +49,8 @@ def autocast(device: torch.device) -> Any:
 
 
 def world_size() -> int:
-    return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    """Processes torchrun started (read before the Trainer sets up the process group)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def total_steps(*, examples: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
@@ -171,7 +173,7 @@ def with_lora(model: Any, cfg: SFTConfig | RMConfig, task_type: str) -> Any:
 
 
 def training_arguments(
-    cfg: SFTConfig | RMConfig, *, total: int, batch_size: int, layer_class: str
+    cfg: SFTConfig | RMConfig, *, total: int, batch_size: int, layer_class: str, has_val: bool
 ) -> TrainingArguments:
     per_device = per_device_batch(cfg, batch_size)
     extra: dict[str, Any] = {}
@@ -197,7 +199,7 @@ def training_arguments(
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.grad_clip,
         logging_steps=cfg.log_every,
-        eval_strategy="steps",
+        eval_strategy="steps" if has_val else "no",
         eval_steps=cfg.eval_every,
         save_strategy="steps",
         save_steps=cfg.checkpoint_every,
@@ -221,7 +223,8 @@ class CoachTrainer(Trainer):
     it through `evaluation_sums` (each subclass says what it sums)."""
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
-        return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
+        dataset: Any = train_dataset if train_dataset is not None else self.train_dataset
+        return SequentialSampler(dataset)
 
     def running_counters(self, step: int) -> dict[str, Any]:
         return {}
@@ -251,29 +254,37 @@ class Progress(TrainerCallback):
         self, on_progress: OnProgress | None, should_stop: ShouldStop | None, started: float
     ) -> None:
         self.on_progress, self.should_stop, self.started = on_progress, should_stop, started
-        self.step, self.metrics, self.stopped = -1, {}, False
+        self.step, self.stopped = -1, False
+        self.metrics: dict[str, Any] = {}
         self.last: dict[str, Any] = {}
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if not logs or "train_runtime" in logs:
-            return
-        if state.global_step != self.step:
-            self.step, self.metrics = state.global_step, {}
+        if logs and "train_runtime" not in logs:
+            self._add(state.global_step, state.max_steps, logs, report=state.is_world_process_zero)
+
+    def _add(self, step: int, total: int, logs: dict[str, Any], *, report: bool) -> None:
+        if step != self.step:
+            self.step, self.metrics = step, {}
         for key, value in logs.items():
-            if key in ("eval_loss", "grad_norm") or key.startswith(
+            if key in ("eval_loss", "grad_norm", "step") or key.startswith(
                 ("eval_runtime", "eval_samples", "eval_steps")
             ):
                 continue
-            name = _RENAME.get(key, key.removeprefix("eval_"))
-            self.metrics[name] = value
-        self.metrics.update(
-            step=state.global_step, total_steps=state.max_steps, elapsed_s=time.monotonic() - self.started
-        )
+            self.metrics[_RENAME.get(key, key.removeprefix("eval_"))] = value
+        self.metrics.update(step=step, total_steps=total, elapsed_s=time.monotonic() - self.started)
         self.last = {**self.last, **self.metrics}
-        if self.on_progress is not None and state.is_world_process_zero:
-            self.on_progress(state.global_step, state.max_steps, dict(self.metrics))
+        if self.on_progress is not None and report:
+            self.on_progress(step, total, dict(self.metrics))
+
+    def replay(self, checkpoint: Path, *, report: bool) -> None:
+        """Report again what a checkpoint logged: steps a killed run trained and saved but whose reports
+        never reached the job (the processes outlive their supervisor by an instant)."""
+        state = json.loads((checkpoint / TRAINER_STATE).read_text())
+        for logs in state.get("log_history", []):
+            if "train_runtime" not in logs:
+                self._add(int(logs["step"]), int(state["max_steps"]), logs, report=report)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.should_stop is not None and state.global_step < state.max_steps and self.should_stop():
@@ -293,11 +304,14 @@ def run_trainer(
     out = Path(cfg.output_dir)
     checkpoint = latest_checkpoint(out)
     resumed_from = int(checkpoint.name.split("-")[1]) if checkpoint else 0
+    if checkpoint:
+        progress.replay(checkpoint, report=trainer.is_world_process_zero())
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     step = trainer.state.global_step
     if progress.stopped:
         return {**progress.last, "step": step, "stopped": True, "resumed_from_step": resumed_from}
-    has_val = trainer.eval_dataset is not None and len(trainer.eval_dataset) > 0
+    evaluated: Any = trainer.eval_dataset
+    has_val = evaluated is not None and len(evaluated) > 0
     if has_val and not (progress.step == step and "val_loss" in progress.metrics):
         trainer.evaluate()  # the last step was not an evaluation step: the result has its validation
     metrics = dict(progress.last)

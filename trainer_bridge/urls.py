@@ -148,11 +148,6 @@ job_patterns = (
             jobs_api.BestOfNJobList.as_view(),
             name="api-best-of-n-jobs",
         ),
-        path(
-            "api/best-of-n-jobs/<int:job_id>/",
-            jobs_api.JobDetail.as_view(type="best_of_n"),
-            name="api-best-of-n-job",
-        ),
         path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
         path(
             "api/projects/<int:project_id>/leaderboard/",

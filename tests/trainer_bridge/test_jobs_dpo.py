@@ -70,6 +70,11 @@ def test_dpo_refusals_name_the_field(labeled, snapshot, base_model, admin, model
             snapshot=snapshot, base_model=base_model, kind="dpo", user=admin, config={"loss_type": "best"}
         )
     assert refused.value.field == "loss_type"
+    with pytest.raises(DomainError, match="beta must be above 0") as refused:
+        training_job_start(
+            snapshot=snapshot, base_model=base_model, kind="dpo", user=admin, config={"beta": 0}
+        )
+    assert refused.value.field == "beta"
     assert not TrainingJob.objects.exists()
 
 

@@ -105,6 +105,8 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     ):  # fmt: skip
         if name in config and config[name] < 1:
             raise DomainError(f"{name} must be at least 1", field=name)
+    if "beta" in config and config["beta"] <= 0:  # IPO divides by it; 0 would leave the reference unbound
+        raise DomainError("beta must be above 0", field="beta")
     _check_engine_options(config, kind)
     return config
 

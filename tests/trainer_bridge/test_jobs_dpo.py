@@ -28,7 +28,7 @@ def test_a_dpo_job_trains_on_the_pairs_shows_its_curves_and_registers_a_policy_t
         base_model=base_model,
         kind="dpo",
         user=admin,
-        config=SMALL | {"loss_type": "ipo", "beta": 0.2},
+        config=SMALL | {"loss_type": "ipo", "beta": 0.2, "processes": 2},  # torchrun, gloo on the CPU
         data_options={"by": "consensus"},
     )
 
@@ -43,7 +43,7 @@ def test_a_dpo_job_trains_on_the_pairs_shows_its_curves_and_registers_a_policy_t
     assert "val_loss" in points[3]
     model = job.output_model
     assert (model.kind, model.parent, model.origin.snapshot) == ("policy", base_model, snapshot)
-    assert Path(model.path, "model.safetensors").is_file()
+    assert Path(model.path, "model.safetensors").is_file() and model.metrics["processes"] == 2
     assert model_lineage(model=model) == [model, base_model]
     assert set(model_training_rows(model=model).values_list("kind", flat=True)) == {"ranking"}
     # the job page draws the curves

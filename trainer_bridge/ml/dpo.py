@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict
@@ -105,7 +106,7 @@ def train_dpo(
     out.mkdir(parents=True, exist_ok=True)
     train, val = preference_dataset(train_rows), (preference_dataset(val_rows) if val_rows else None)
     cuda = torch.cuda.is_available()
-    processes = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's ranks (the group starts in the trainer)
     if cfg.batch_size % processes:
         raise ValueError(f"a step's {cfg.batch_size} pairs do not split over {processes} processes")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -195,6 +195,7 @@ SPECTACULAR_SETTINGS = {
         "TaskKindEnum": "labeling.models.TaskKind",
         "TrainingKindEnum": ["sft", "rm", "dpo"],  # training jobs and retrain policies
         "ExportFormatEnum": ["jsonl", "parquet"],  # snapshot and practice-set exports
+        "SamplingEngineEnum": ["auto", "vllm", "transformers"],  # generation and best-of-N jobs
     },
 }
 

@@ -40,7 +40,7 @@ def test_a_dpo_job_trains_on_the_pairs_shows_its_curves_and_registers_a_policy_t
     points = dict(job.metric_points.values_list("step", "values"))
     assert sorted(points) == [1, 2, 3]
     assert {"train_loss", "reward_margin", "logp_chosen", "logp_rejected"} <= set(points[1])
-    assert "val_loss" in points[3]
+    assert "val_loss" in points[3] and "val_loss" not in points[2]
     model = job.output_model
     assert (model.kind, model.parent, model.origin.snapshot) == ("policy", base_model, snapshot)
     assert Path(model.path, "model.safetensors").is_file() and model.metrics["processes"] == 2

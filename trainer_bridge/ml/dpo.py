@@ -63,7 +63,9 @@ class _Report(TrainerCallback):
     def __init__(self, on_progress: OnProgress | None, should_stop: ShouldStop | None) -> None:
         self.on_progress, self.should_stop = on_progress, should_stop
         self.stopped = False
-        self.last: dict[str, Any] = {}
+        self.step = -1
+        self.current: dict[str, Any] = {}  # the reports of one step (train and validation come apart)
+        self.last: dict[str, Any] = {}  # the newest value of every figure, for the result
         self.started = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -82,9 +84,12 @@ class _Report(TrainerCallback):
             "total_steps": state.max_steps,
             "elapsed_s": time.monotonic() - self.started,
         }
+        if state.global_step != self.step:
+            self.step, self.current = state.global_step, {}
+        self.current |= values
         self.last |= values
         if self.on_progress is not None and state.is_world_process_zero:
-            self.on_progress(state.global_step, state.max_steps, dict(self.last))
+            self.on_progress(state.global_step, state.max_steps, dict(self.current))
         return control
 
 

@@ -193,8 +193,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "TaskKindEnum": "labeling.models.TaskKind",
-        "TrainingKindEnum": ["sft", "rm"],  # training jobs and retrain policies
+        "TrainingKindEnum": ["sft", "rm", "dpo"],  # training jobs and retrain policies
         "ExportFormatEnum": ["jsonl", "parquet"],  # snapshot and practice-set exports
+        "SamplingEngineEnum": ["auto", "vllm", "transformers"],  # generation and best-of-N jobs
     },
 }
 

@@ -747,3 +747,88 @@ def _copy_rows(snapshot_id: int, tally: _Tally, batch: list[dict[str, Any]]) -> 
                 )
             )
             tally.add(row, canonical)
+
+
+# --- snapshots of model answers (best-of-N) --------------------------------------------------------------
+
+
+@transaction.atomic
+def snapshot_freeze_model_answers(
+    *,
+    project: Project,
+    name: str,
+    answers: list[dict[str, Any]],
+    source: dict[str, Any],
+    created_by: User | None = None,
+    seed: int = 0,
+    validation_fraction: float = 0.1,
+) -> DatasetSnapshot:
+    """Freeze model-written answers as SFT rows: one demonstration row per answer, split by prompt group
+    like every snapshot, hashed and sealed; `source` (the job, the models, their settings) goes into the
+    manifest. Each answer: {"prompt_id", "sample_id", "text", "model", **what the row records beside}."""
+    name = name.strip()
+    if not name:
+        raise DomainError("give the snapshot a name", field="snapshot_name")
+    if not 0 <= validation_fraction < 1:
+        raise DomainError("validation_fraction must be at least 0 and below 1", field="validation_fraction")
+    if DatasetSnapshot.objects.filter(project=project, name=name).exists():
+        raise Conflict(
+            f"project {project.name!r} already has a snapshot named {name!r}", field="snapshot_name"
+        )
+    if not answers:
+        raise SnapshotEmpty("there is no answer to freeze", field="answers")
+    prompts = dict(
+        Prompt.objects.filter(project=project, pk__in=[a["prompt_id"] for a in answers]).values_list(
+            "pk", "messages"
+        )
+    )
+    threshold = cleaning_settings_get(project=project).near_duplicate_threshold
+    groups = group_prompts(sorted(prompts.items()), threshold=threshold)
+    splitting = _Splitting(seed, validation_fraction, groups)
+    snapshot = DatasetSnapshot.objects.create(
+        project=project, name=name, manifest={}, row_count=0, sha256="", created_by=created_by
+    )
+    rows = []
+    for answer in sorted(answers, key=lambda a: (a["prompt_id"], a["sample_id"])):
+        extra = {k: v for k, v in answer.items() if k not in ("prompt_id", "sample_id", "text", "model")}
+        group = splitting.group(answer["prompt_id"])
+        prompt = prompts[answer["prompt_id"]]
+        rows.append(
+            {
+                "kind": TaskKind.DEMONSTRATION,
+                "split": splitting.split(group),
+                "prompt_id": answer["prompt_id"],
+                "prompt_group": group,
+                "prompt": prompt,
+                "messages": [*prompt, {"role": "assistant", "content": answer["text"]}],
+                "tools": [],
+                "annotation_id": answer["sample_id"],
+                "labeler": answer["model"],  # the model that wrote it
+                "guideline_version": None,
+                **extra,
+            }
+        )
+    tally = _Tally()
+    for batch in _batches(rows, 1000):
+        _copy_rows(snapshot.pk, tally, batch)
+    sha256 = tally.digest.hexdigest()
+    snapshot.manifest = {
+        "row_format": ROW_FORMAT,
+        "snapshot": name,
+        "project": {"id": project.pk, "name": project.name},
+        "source": source,
+        "split": splitting.manifest(),
+        "counts": {
+            "rows": tally.rows,
+            "by_kind": dict(sorted(tally.by_kind.items())),
+            "by_split": {split: tally.by_split.get(split, 0) for split in SPLITS},
+            "prompts": len(tally.prompts),
+            "prompt_groups": len(tally.groups),
+        },
+        "code_version": code_version(),
+        "sha256": sha256,
+    }
+    snapshot.row_count = tally.rows
+    snapshot.sha256 = sha256
+    snapshot.save(update_fields=["manifest", "row_count", "sha256"])  # sealing it, as snapshot_freeze does
+    return snapshot

@@ -15,6 +15,7 @@ class ModelVersion(models.Model):
         SFT = "sft"
         RM = "rm"
         ADAPTER = "adapter"  # LoRA weights that run only on top of `adapter_of`; merge them to run alone
+        POLICY = "policy"  # a causal LM tuned on preferences or rewards (DPO, GRPO)
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -47,6 +47,7 @@ _RELATED: dict[str, list[str]] = {
     JobType.TRAINING: ["snapshot"],
     JobType.PROBE: ["probe_set"],
     JobType.PRACTICE: ["practice_set"],
+    JobType.BEST_OF_N: ["reward_model", "snapshot"],
 }
 
 
@@ -214,9 +215,9 @@ def model_lineage(*, model: ModelVersion) -> list[ModelVersion]:
 
 
 def training_row_kinds(kind: str, data_options: dict[str, Any] | None = None) -> list[str]:
-    """The kinds of snapshot rows a training of this kind learns from: rankings for a reward model, the
-    job's chosen kinds (else every demonstration kind) for SFT."""
-    if kind == ModelVersion.Kind.RM:
+    """The kinds of snapshot rows a training of this kind learns from: rankings for a reward model and for
+    DPO, the job's chosen kinds (else every demonstration kind) for SFT."""
+    if kind in (ModelVersion.Kind.RM, TrainingJob.Kind.DPO):
         return [TaskKind.RANKING]
     if data_options and data_options.get("kinds"):
         return list(data_options["kinds"])

@@ -30,6 +30,7 @@ job_patterns = (
         path("projects/<int:project_id>/jobs/", jobs.jobs_page, name="jobs"),
         path("projects/<int:project_id>/jobs/generation/", jobs.generation_start, name="generation-start"),
         path("projects/<int:project_id>/jobs/training/", jobs.training_start, name="training-start"),
+        path("projects/<int:project_id>/jobs/best-of-n/", jobs.best_of_n_start_view, name="best-of-n-start"),
         path("jobs/<str:kind>/<int:job_id>/", jobs.job_detail, name="job"),
         path("jobs/<str:kind>/<int:job_id>/live/", jobs.job_live, name="job-live"),
         path("jobs/<str:kind>/<int:job_id>/cancel/", jobs.job_cancel_view, name="job-cancel"),
@@ -165,6 +166,11 @@ job_patterns = (
             "api/training-jobs/<int:job_id>/cancel/",
             jobs_api.JobCancel.as_view(type="training"),
             name="api-training-job-cancel",
+        ),
+        path(
+            "api/projects/<int:project_id>/best-of-n-jobs/",
+            jobs_api.BestOfNJobList.as_view(),
+            name="api-best-of-n-jobs",
         ),
         path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
         path(

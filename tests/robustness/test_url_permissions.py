@@ -101,6 +101,7 @@ EXPECTED: dict[str, Rule] = {
     "jobs:model-labels": Rule("reviewer", 200, "user", 405),
     "jobs:jobs": Rule("reviewer", 200, "user", 405),
     "jobs:generation-start": Rule("user", 405, "admin", 302),
+    "jobs:best-of-n-start": Rule("user", 405, "admin", 302),  # an empty form: an error shown on the Jobs tab
     "jobs:training-start": Rule("user", 405, "admin", 302),
     "jobs:job": Rule("reviewer", 200, "user", 405),
     "jobs:job-live": Rule("reviewer", 200, "user", 405),
@@ -114,6 +115,7 @@ EXPECTED: dict[str, Rule] = {
     # a shared base model belongs to no project: whoever is a reviewer nowhere gets 403
     "jobs:api-model": Rule("reviewer", 200, "user", 405, {("non_member", "GET"): 403}),
     "jobs:api-generation-jobs": Rule("reviewer", 200, "admin", 400),
+    "jobs:api-best-of-n-jobs": Rule("reviewer", 200, "admin", 400),
     "jobs:api-generation-job": Rule("reviewer", 200, "user", 405),
     "jobs:api-generation-job-cancel": Rule("user", 405, "admin", 202),
     "jobs:api-training-jobs": Rule("reviewer", 200, "admin", 400),

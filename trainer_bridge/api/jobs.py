@@ -17,7 +17,7 @@ from registry.selectors import models_for
 from registry.services import model_register
 from trainer_bridge.engines import ENGINES
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
-from trainer_bridge.models import GenerationJob, JobType, RetrainPolicy, TrainingJob
+from trainer_bridge.models import BestOfNJob, GenerationJob, JobType, RetrainPolicy, TrainingJob
 from trainer_bridge.selectors import (
     job_get,
     job_payload,
@@ -30,6 +30,7 @@ from trainer_bridge.selectors import (
     policies_for,
     policy_get,
 )
+from trainer_bridge.services.best_of_n import best_of_n_start
 from trainer_bridge.services.generation import WHICH, generation_job_start
 from trainer_bridge.services.merging import merge_job_start
 from trainer_bridge.services.models import model_attach_chat_template
@@ -78,12 +79,33 @@ class GenerationJobSerializer(serializers.Serializer):
     )
 
 
+class BestOfNJobSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(max_value=INT_MAX, help_text="the model that writes the answers")
+    reward_model = serializers.IntegerField(max_value=INT_MAX, help_text="the reward model that scores them")
+    n = serializers.IntegerField(default=4, min_value=1, max_value=64, help_text="answers per prompt")
+    which = serializers.ChoiceField(choices=list(WHICH), default="all")
+    source = serializers.CharField(required=False, default="", allow_blank=True)  # type: ignore[assignment]
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=INT_MAX)
+    snapshot_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    validation_fraction = serializers.FloatField(default=0.1)
+    max_new_tokens = serializers.IntegerField(default=256, max_value=INT_MAX)
+    temperature = serializers.FloatField(default=1.0)
+    top_p = serializers.FloatField(default=1.0)
+    seed = serializers.IntegerField(default=0, min_value=-INT_MAX, max_value=INT_MAX)
+    batch_size = serializers.IntegerField(default=8, min_value=1, max_value=SMALLINT_MAX)
+    engine = serializers.ChoiceField(choices=list(ENGINES), default="auto")
+
+
 class TrainingJobSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TrainingJob.Kind.values)
     snapshot = serializers.IntegerField(max_value=INT_MAX)
     base_model = serializers.IntegerField(max_value=INT_MAX)
-    config = serializers.DictField(required=False, help_text="lr, max_steps, epochs, batch_size, ...")
-    data_options = serializers.DictField(required=False, help_text="sft: kinds; rm: by (labeler|consensus)")
+    config = serializers.DictField(
+        required=False, help_text="lr, max_steps, epochs, batch_size, ...; dpo: loss_type, beta, lora_r"
+    )
+    data_options = serializers.DictField(
+        required=False, help_text="sft: kinds; rm and dpo: by (labeler|consensus)"
+    )
     output_name = serializers.CharField(required=False, default="", allow_blank=True)
 
 
@@ -233,6 +255,28 @@ class GenerationJobList(APIView):
         data = dict(serializer.validated_data)
         model = _model_in(request, project, data.pop("model_version"))
         job = generation_job_start(project=project, model_version=model, user=request.user, **data)
+        return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
+
+
+class BestOfNJobList(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, project_id: int) -> Response:
+        project = _project(request, project_id, VIEW_ROLE)
+        jobs = BestOfNJob.objects.filter(project=project).select_related("created_by").order_by("-id")[:100]
+        return Response([job_payload(job, log_tail=5) for job in jobs])
+
+    @extend_schema(request=BestOfNJobSerializer, responses={202: None})
+    def post(self, request: ApiRequest, project_id: int) -> Response:
+        """Sample N answers per prompt, score them with a reward model, freeze the best as a snapshot."""
+        project = _project(request, project_id, JOB_ROLE)
+        serializer = BestOfNJobSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        model = _model_in(request, project, data.pop("model_version"))
+        reward_model = _model_in(request, project, data.pop("reward_model"))
+        job = best_of_n_start(
+            project=project, model_version=model, reward_model=reward_model, user=request.user, **data
+        )
         return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from labeling.models import Role
 from trainer_bridge.models import (
+    BestOfNJob,
     DraftingJob,
     ExportJob,
     GenerationJob,
@@ -54,6 +55,9 @@ KINDS: dict[str, JobKind] = {
     # --- model servers ---
     JobType.SERVING: JobKind(
         ServingJob, "trainer_bridge.services.servers.serving_work", True, "model server", serves=True
+    ),
+    JobType.BEST_OF_N: JobKind(
+        BestOfNJob, "trainer_bridge.services.best_of_n.best_of_n_work", True, "best-of-N sampling"
     ),
     JobType.SCORING: JobKind(
         ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"

@@ -66,3 +66,34 @@ class RMConfig:
     bf16: bool = True  # on GPUs: bf16 autocast, and bf16 base weights under LoRA; ignored on the CPU
     fsdp: bool = False  # shard weights, gradients and optimizer state over the processes (FSDP)
     deepspeed: str = ""  # path of a DeepSpeed config (deploy/deepspeed/zero3.json); needs deepspeed
+
+
+# The loss variants of TRL's DPOTrainer a job may pick (`loss_type`); sigmoid is the DPO paper's.
+DPO_LOSSES = (
+    "sigmoid", "ipo", "hinge", "robust", "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "apo_zero",
+)  # fmt: skip
+
+
+@dataclass
+class DPOConfig:
+    output_dir: Path
+    loss_type: str = "sigmoid"
+    beta: float = 0.1  # how far from the reference model the policy may move (IPO: its regularizer)
+    lr: float = 5e-6
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    epochs: int = 1
+    max_steps: int | None = None  # when set, wins over epochs
+    batch_size: int = 8  # preference pairs per step
+    max_len: int = 2048  # tokens of prompt + answer
+    lora_r: int = 0  # 0: train every weight; above 0: a LoRA adapter of this rank, merged at the end
+    lora_alpha: int = 16
+    processes: int = 1  # torchrun processes on this machine (GPUs, or CPU processes with gloo)
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory
+    bf16: bool = True  # on GPUs: bf16 autocast; ignored on the CPU
+    eval_every: int = 100
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0

@@ -1,7 +1,8 @@
 """The training entry module: `python -m trainer_bridge.ml.train <config.json>` on every torchrun rank.
 
-Config (written by trainer_bridge.services.training): {"kind": "sft" | "rm", "model_dir": ...,
-"train": <rows.json>, "val": <rows.json>, "hparams": {SFTConfig / RMConfig fields}}. Rank 0 reports
+Config (written by trainer_bridge.services.training): {"kind": "sft" | "rm" | "dpo", "model_dir": ...,
+"train": <rows.json>, "val": <rows.json>, "hparams": {SFTConfig / RMConfig / DPOConfig fields}}.
+Rank 0 reports
 `progress` events (step, total, metrics), a `refused` event when the data or options cannot be
 trained on (the job fails with that reason), and the `result`.
 """
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trainer_bridge.ml.config import RMConfig, SFTConfig
+from trainer_bridge.ml.config import DPOConfig, RMConfig, SFTConfig
 from trainer_bridge.ml.launch import entry_config, report
 
 REFUSED_EXIT = 3
@@ -39,6 +40,16 @@ def main(argv: list[str]) -> int:
                 rows["train"],
                 rows["val"],
                 SFTConfig(**config["hparams"]),
+                on_progress=on_progress,
+            )
+        elif config["kind"] == "dpo":
+            from trainer_bridge.ml.dpo import train_dpo
+
+            result = train_dpo(
+                config["model_dir"],
+                rows["train"],
+                rows["val"],
+                DPOConfig(**config["hparams"]),
                 on_progress=on_progress,
             )
         else:

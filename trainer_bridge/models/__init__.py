@@ -1,5 +1,6 @@
 """trainer_bridge's data: the one job family, what each trained model learned from, retrain policies."""
 
+from trainer_bridge.models.best_of_n import BestOfNJob, BestOfNSample
 from trainer_bridge.models.jobs import (
     DraftingJob,
     ExportJob,
@@ -26,6 +27,8 @@ from trainer_bridge.models.scoring import AnswerScore, ScoringJob
 
 __all__ = [
     "AnswerScore",
+    "BestOfNJob",
+    "BestOfNSample",
     "DraftingJob",
     "ExportJob",
     "GenerationJob",

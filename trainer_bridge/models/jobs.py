@@ -32,6 +32,7 @@ class JobType(models.TextChoices):
     SCORING = "scoring"
     DRAFTING = "drafting"
     MERGE = "merge"
+    BEST_OF_N = "best_of_n"
 
 
 class Job(models.Model):
@@ -180,18 +181,20 @@ class GenerationJob(Job):
 
 
 class TrainingJob(Job):
-    """SFT or reward-model training of `model_version` on a frozen snapshot; the output is a new version."""
+    """SFT, reward-model or DPO training of `model_version` on a frozen snapshot; the output is a new
+    version."""
 
     class Kind(models.TextChoices):
         SFT = "sft"
         RM = "rm"
+        DPO = "dpo"  # a policy on the snapshot's preference pairs
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     snapshot = models.ForeignKey(
         "curation.DatasetSnapshot", on_delete=models.PROTECT, related_name="training_jobs"
     )
     config = models.JSONField(default=dict, blank=True)  # hyperparameters (trainer_bridge.ml.config)
-    data_options = models.JSONField(default=dict, blank=True)  # SFT: kinds; RM: by labeler or consensus
+    data_options = models.JSONField(default=dict, blank=True)  # SFT: kinds; RM, DPO: by labeler or consensus
     output_name = models.CharField(max_length=200)
     output_dir = models.CharField(max_length=1000)
 

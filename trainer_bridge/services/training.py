@@ -1,7 +1,8 @@
-"""Training jobs: SFT or a K-wise reward model on a frozen snapshot; the output is a new ModelVersion.
+"""Training jobs: SFT, a K-wise reward model or DPO on a frozen snapshot; the output is a new ModelVersion.
 
 The training loops live in trainer_bridge.ml (torch); they are imported inside the run, so only GPU
-workers load them. The job's rows are the snapshot's, built by the export row builders.
+workers load them. The job's rows are the snapshot's, built by the export row builders: DPO learns from
+the same pairs the reward-model pair export writes (by labeler or by consensus; a tie gives no pair).
 """
 
 import importlib.util
@@ -25,10 +26,10 @@ from labeling.access import require_role
 from labeling.models import TaskKind
 from registry.chat_templates import chat_template_problem
 from registry.models import ModelVersion
-from trainer_bridge.exports.records import kwise_records, sft_records
+from trainer_bridge.exports.records import kwise_records, pair_records, sft_records
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
-from trainer_bridge.ml.config import RMConfig, SFTConfig
+from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig, RMConfig, SFTConfig
 from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
 from trainer_bridge.services.scoring import queue_refresh_after_retrain
 
@@ -37,18 +38,38 @@ RM_BY = ("labeler", "consensus")
 # What each kind of training may start from: SFT continues a causal LM; a reward model grows a score
 # head on a causal LM (as InstructGPT's does on the SFT model) or continues a reward model.
 ALLOWED_BASES: dict[str, set[str]] = {
-    TrainingJob.Kind.SFT: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT},
+    TrainingJob.Kind.SFT: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY},
     TrainingJob.Kind.RM: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.RM},
+    # DPO tunes a causal LM (best an SFT model, as in the DPO paper); the starting model is its reference.
+    TrainingJob.Kind.DPO: {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY},
+}
+# The kind of model version each training registers.
+OUTPUT_KIND: dict[str, str] = {
+    TrainingJob.Kind.SFT: ModelVersion.Kind.SFT,
+    TrainingJob.Kind.RM: ModelVersion.Kind.RM,
+    TrainingJob.Kind.DPO: ModelVersion.Kind.POLICY,
 }
 # Small defaults that suit a demo on the CPU; real runs pass their own.
 JOB_DEFAULTS: dict[str, dict[str, Any]] = {
     TrainingJob.Kind.SFT: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
     TrainingJob.Kind.RM: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+    TrainingJob.Kind.DPO: {"eval_every": 20, "checkpoint_every": 50, "log_every": 5},
+}
+CONFIG_CLASSES: dict[str, type[SFTConfig] | type[RMConfig] | type[DPOConfig]] = {
+    TrainingJob.Kind.SFT: SFTConfig,
+    TrainingJob.Kind.RM: RMConfig,
+    TrainingJob.Kind.DPO: DPOConfig,
+}
+# What a training learns from, in words
+UNITS: dict[str, str] = {
+    TrainingJob.Kind.SFT: "conversations",
+    TrainingJob.Kind.RM: "rankings",
+    TrainingJob.Kind.DPO: "preference pairs",
 }
 
 
-def config_class(kind: str) -> type[SFTConfig] | type[RMConfig]:
-    return SFTConfig if kind == TrainingJob.Kind.SFT else RMConfig
+def config_class(kind: str) -> type[SFTConfig] | type[RMConfig] | type[DPOConfig]:
+    return CONFIG_CLASSES[kind]
 
 
 def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -61,6 +82,8 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
         raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
     config = dict(JOB_DEFAULTS[kind])
     for name, value in raw.items():
+        if name == "loss_type" and value not in DPO_LOSSES:
+            raise DomainError(f"loss_type is one of {list(DPO_LOSSES)}", field="loss_type")
         kind_of = known[name].type
         if kind_of in ("bool", bool):
             config[name] = _flag(name, value)
@@ -84,6 +107,8 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     ):  # fmt: skip
         if name in config and config[name] < 1:
             raise DomainError(f"{name} must be at least 1", field=name)
+    if "beta" in config and config["beta"] <= 0:  # IPO divides by it; 0 would leave the reference unbound
+        raise DomainError("beta must be above 0", field="beta")
     _check_engine_options(config, kind)
     return config
 
@@ -101,7 +126,7 @@ def _flag(name: str, value: Any) -> bool:
 
 def _check_engine_options(config: dict[str, Any], kind: str) -> None:
     """Refuse what no worker can run before the job is queued (the worker checks the GPU part again)."""
-    batch_name = "batch_size" if kind == TrainingJob.Kind.SFT else "groups_per_batch"
+    batch_name = "groups_per_batch" if kind == TrainingJob.Kind.RM else "batch_size"
     batch = config.get(batch_name, getattr(config_class(kind), batch_name))
     parts = config.get("processes", 1) * config.get("gradient_accumulation_steps", 1)
     if batch % parts:
@@ -147,9 +172,29 @@ def _data_options(kind: str, snapshot: DatasetSnapshot, raw: dict[str, Any] | No
     if raw:
         raise DomainError(f"options {sorted(raw)} do not apply to {kind} training", field=sorted(raw)[0])
     if snapshot_row_count(snapshot=snapshot, kinds=row_kinds, split=TRAIN) == 0:
-        what = "ranking" if kind == TrainingJob.Kind.RM else " or ".join(row_kinds)
+        what = " or ".join(row_kinds)
         raise DomainError(f"snapshot {snapshot.name} has no {what} rows in its train split", field="snapshot")
+    if kind == TrainingJob.Kind.DPO and not _preference_pairs(snapshot, options["by"], TRAIN, first=True):
+        raise DomainError(
+            f"the rankings in the train split of snapshot {snapshot.name} give no preference pair "
+            f"{'by consensus' if options['by'] == 'consensus' else 'by labeler'}: every answer is tied",
+            field="snapshot",
+        )
     return options
+
+
+def _preference_pairs(
+    snapshot: DatasetSnapshot, by: str, split: str, *, first: bool = False
+) -> list[dict[str, Any]]:
+    """The snapshot's preference pairs, as the pair export writes them (only the first with first=True)."""
+    pairs = []
+    with transaction.atomic():  # the snapshot's rows stream from a server-side cursor
+        rows = snapshot_rows(snapshot=snapshot, kinds=[TaskKind.RANKING], split=split)
+        for pair in pair_records(rows, by=by, margin=False, consensus=snapshot_consensus_rule(snapshot)):
+            pairs.append({"prompt": pair["prompt"], "chosen": pair["chosen"], "rejected": pair["rejected"]})
+            if first:
+                break
+    return pairs
 
 
 @transaction.atomic
@@ -206,6 +251,8 @@ def training_job_start(
 
 
 def _rows(job: TrainingJob, split: str) -> list[dict[str, Any]]:
+    if job.kind == TrainingJob.Kind.DPO:
+        return _preference_pairs(job.snapshot, job.data_options["by"], split)
     with transaction.atomic():  # the snapshot's rows stream from a server-side cursor
         if job.kind == TrainingJob.Kind.SFT:
             rows = snapshot_rows(snapshot=job.snapshot, kinds=job.data_options["kinds"], split=split)
@@ -235,7 +282,7 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 def training_work(run: Run, job: TrainingJob) -> None:
     """Run or resume a training job from its newest checkpoint; a finished one only registers its output."""
     train_rows, val_rows = _rows(job, TRAIN), _rows(job, VALIDATION)
-    unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+    unit = UNITS[job.kind]
     run.log(
         f"{len(train_rows)} training and {len(val_rows)} validation {unit} from snapshot {job.snapshot.name}"
     )
@@ -257,7 +304,13 @@ def training_work(run: Run, job: TrainingJob) -> None:
         run.update(progress_done=step, progress_total=total, latest_metrics=values)
         shown = ", ".join(
             f"{key} {values[key]:.4g}"
-            for key in ("train_loss", "val_loss", "train_pair_accuracy", "val_pair_accuracy")
+            for key in (
+                "train_loss",
+                "val_loss",
+                "train_pair_accuracy",
+                "val_pair_accuracy",
+                "reward_margin",
+            )  # fmt: skip
             if isinstance(values.get(key), float)
         )
         run.log(f"step {step}/{total}: {shown}")
@@ -266,6 +319,8 @@ def training_work(run: Run, job: TrainingJob) -> None:
     out = Path(job.output_dir)
     result = _finished(out)
     if result is None:
+        if isinstance(cfg, DPOConfig):
+            run.log(f"{cfg.loss_type} loss, beta {cfg.beta}, reference model {base.name}")
         result = _launch(run, job, base.path, cfg, train_rows, val_rows, on_progress)
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
@@ -281,7 +336,7 @@ def _launch(
     run: Run,
     job: TrainingJob,
     model_dir: str,
-    cfg: SFTConfig | RMConfig,
+    cfg: SFTConfig | RMConfig | DPOConfig,
     train_rows: list[dict[str, Any]],
     val_rows: list[dict[str, Any]],
     on_progress: Any,
@@ -344,7 +399,7 @@ def _register_output(run: Run, job: TrainingJob, result: dict[str, Any]) -> None
         adapter = bool(result.get("adapter"))
         model = ModelVersion.objects.create(
             name=job.output_name,
-            kind=ModelVersion.Kind.ADAPTER if adapter else job.kind,
+            kind=ModelVersion.Kind.ADAPTER if adapter else OUTPUT_KIND[job.kind],
             path=result["final_dir"],
             project=job.project,
             parent=job.model_version,

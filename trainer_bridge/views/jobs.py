@@ -23,6 +23,7 @@ from registry.models import ModelVersion
 from registry.selectors import models_for
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
+from trainer_bridge.ml.config import DPO_LOSSES
 from trainer_bridge.models import Job, TrainingJob
 from trainer_bridge.selectors import (
     job_get,
@@ -33,11 +34,13 @@ from trainer_bridge.selectors import (
     training_job_validation_rows,
     training_row_kinds,
 )
+from trainer_bridge.services.best_of_n import best_of_n_start
 from trainer_bridge.services.generation import WHICH, generation_job_start
-from trainer_bridge.services.training import training_job_start
+from trainer_bridge.services.training import UNITS, training_job_start
 from trainer_bridge.views.nav import tab_context
 
 TRAINING_FIELDS = ("max_steps", "epochs", "lr", "batch_size", "groups_per_batch", "eval_every", "seed")
+DPO_FIELDS = ("loss_type", "beta", "lora_r")
 
 
 def _jobs_url(request: AuthedRequest, project_id: int, **kwargs: Any) -> str:
@@ -53,10 +56,12 @@ def jobs_page(request: AuthedRequest, project_id: int) -> HttpResponse:
     context = tab_context(project, role, "jobs") | {
         "jobs": [(job, KINDS[job.type].label) for job in jobs_for(project=project)],
         "generators": [m for m in models if m.kind != ModelVersion.Kind.RM],
+        "reward_models": [m for m in models if m.kind == ModelVersion.Kind.RM],
         "bases": models,
         "snapshots": snapshots,
         "no_validation": _snapshots_without_validation(snapshots),
         "which": WHICH,
+        "dpo_losses": DPO_LOSSES,
     }
     return render(request, "trainer_bridge/jobs/jobs.html", context)
 
@@ -120,20 +125,55 @@ def training_start(request: AuthedRequest, project_id: int) -> HttpResponse:
     )
     kind = post.get("kind", "")
     config = {name: post.get(name) for name in TRAINING_FIELDS}
-    if kind == TrainingJob.Kind.SFT:
-        config.pop("groups_per_batch")
-    else:
-        config.pop("batch_size")
+    config.pop("batch_size" if kind == TrainingJob.Kind.RM else "groups_per_batch")
+    data_options = {}
+    if kind == TrainingJob.Kind.DPO:
+        config |= {name: post.get(name) for name in DPO_FIELDS}
+    if kind in (TrainingJob.Kind.RM, TrainingJob.Kind.DPO):
+        data_options["by"] = post.get("by") or "labeler"
     job = training_job_start(
         snapshot=snapshot,
         base_model=base,
         kind=kind,
         user=request.user,
         config=config,
+        data_options=data_options,
         output_name=post.get("output_name", ""),
     )
     messages.success(request, f"Training job #{job.pk} queued: {kind} on {snapshot.name}.")
     return redirect("jobs:job", kind="training", job_id=job.pk)
+
+
+@login_required
+@require_POST
+@flash_errors(_jobs_url)
+def best_of_n_start_view(request: AuthedRequest, project_id: int) -> HttpResponse:
+    project, _ = project_for(request.user, project_id, JOB_ROLE)
+    post = request.POST
+    model = model_get(
+        model_id=id_or_error(post.get("model_version"), "model_version"), user=request.user, project=project
+    )
+    reward_model = model_get(
+        model_id=id_or_error(post.get("reward_model"), "reward_model"), user=request.user, project=project
+    )
+    job = best_of_n_start(
+        project=project,
+        model_version=model,
+        reward_model=reward_model,
+        user=request.user,
+        n=int_or_error(post.get("n"), "n", default=4),
+        which=post.get("which") or "all",
+        limit=int_or_error(post.get("limit"), "limit"),
+        snapshot_name=post.get("snapshot_name", ""),
+        max_new_tokens=int_or_error(post.get("max_new_tokens"), "max_new_tokens", default=256),
+        temperature=float_or_error(post.get("temperature"), "temperature", default=1.0),
+        seed=int_or_error(post.get("seed"), "seed", default=0),
+        engine=post.get("engine") or "auto",
+    )
+    messages.success(
+        request, f"Best-of-N job #{job.pk} queued: {len(job.prompt_ids)} prompts × {job.n} answers."
+    )
+    return redirect("jobs:job", kind="best_of_n", job_id=job.pk)
 
 
 def _job_context(job: Job, role: str) -> dict[str, Any]:
@@ -146,7 +186,7 @@ def _job_context(job: Job, role: str) -> dict[str, Any]:
     }
     if isinstance(job, TrainingJob):
         if training_job_validation_rows(job) == 0:
-            unit = "conversations" if job.kind == TrainingJob.Kind.SFT else "rankings"
+            unit = UNITS[job.kind]
             context["no_validation"] = (
                 f"Snapshot {job.snapshot.name} has no validation {unit}: this job reports no validation "
                 "loss, so overfitting cannot be seen. Freeze a snapshot with a validation share above 0."
@@ -161,6 +201,17 @@ def _job_context(job: Job, role: str) -> dict[str, Any]:
                 title="Pair accuracy",
                 y_label="accuracy",
                 y_range=(0.0, 1.0),
+            )
+        if job.kind == TrainingJob.Kind.DPO:
+            context["accuracy_chart"] = charts.line_chart(
+                charts.metric_series(points, ["reward_margin", "val_reward_margin"]),
+                title="Reward margin (chosen minus rejected)",
+                y_label="margin",
+            )
+            context["logp_chart"] = charts.line_chart(
+                charts.metric_series(points, ["logp_chosen", "logp_rejected"]),
+                title="Log-probability of the chosen and rejected answers",
+                y_label="log p",
             )
         context["metrics_table"] = points[-10:]
     return context

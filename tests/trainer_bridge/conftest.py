@@ -72,23 +72,6 @@ def base_model(untrained_model_dir, db):
     return model_register(path=untrained_model_dir, name="tiny-base")
 
 
-@pytest.fixture(scope="session")
-def tiny_reward_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny chat model with a scalar head, saved: a reward model that scores alike at every load."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        tiny_model_dir, num_labels=1, pad_token_id=tokenizer.pad_token_id
-    )
-    out = tmp_path_factory.mktemp("tiny-reward-model")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
 # --- practice sets -------------------------------------------------------------------------------
 
 # One problem of each verifier (twice over, so that both splits hold problems), with a right and a wrong

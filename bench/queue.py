@@ -32,7 +32,13 @@ ANSWER = (
 ) * 4
 
 
-def seed(tasks: int, k: int, labelers: int, orders: list[str]) -> tuple[dict[str, int], list[str]]:
+def seed(tasks: int, k: int, labelers: int) -> tuple[int, list[str]]:
+    """One project of `tasks` ranking tasks in arrival order (what the page, load and fault benches use)."""
+    projects, tokens = seed_orders(tasks, k, labelers, ["arrival"])
+    return projects["arrival"], tokens
+
+
+def seed_orders(tasks: int, k: int, labelers: int, orders: list[str]) -> tuple[dict[str, int], list[str]]:
     """One project of `tasks` ranking tasks per queue order; every labeler a member of each."""
     import django
 
@@ -204,7 +210,7 @@ def main() -> None:
         orders = [o.strip() for o in args.orders.split(",")]
         if not orders or set(orders) - {"arrival", "uncertainty"}:
             parser.error("--orders takes arrival and/or uncertainty")
-        projects, tokens = seed(args.tasks, 9, args.labelers, orders)
+        projects, tokens = seed_orders(args.tasks, 9, args.labelers, orders)
         seed_s = time.monotonic() - started
         env = dict(os.environ, DB_CONN_MAX_AGE="600")
         runs: dict[str, dict[str, list[dict]]] = {o: {"capacity": [], "realistic": []} for o in orders}

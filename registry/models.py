@@ -14,6 +14,7 @@ class ModelVersion(models.Model):
         BASE = "base"
         SFT = "sft"
         RM = "rm"
+        POLICY = "policy"  # trained by reinforcement learning (GRPO) on rewards rather than labels
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -45,6 +45,11 @@ job_patterns = (
             sets.practice_export_start,
             name="practice-export",
         ),
+        path(
+            "projects/<int:project_id>/quality/practice/<int:set_id>/grpo/",
+            sets.grpo_start,
+            name="grpo-start",
+        ),
         path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
         path("projects/<int:project_id>/evaluation/", evaluation.leaderboard_page, name="evaluation"),
         path(
@@ -141,6 +146,9 @@ job_patterns = (
             "api/training-jobs/<int:job_id>/cancel/",
             jobs_api.JobCancel.as_view(type="training"),
             name="api-training-job-cancel",
+        ),
+        path(
+            "api/projects/<int:project_id>/grpo-jobs/", jobs_api.GRPOJobList.as_view(), name="api-grpo-jobs"
         ),
         path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
         path(

@@ -11,6 +11,7 @@ from trainer_bridge.models import (
     DraftingJob,
     ExportJob,
     GenerationJob,
+    GRPOJob,
     Job,
     JobType,
     PracticeRun,
@@ -54,6 +55,7 @@ KINDS: dict[str, JobKind] = {
     JobType.SERVING: JobKind(
         ServingJob, "trainer_bridge.services.servers.serving_work", True, "model server", serves=True
     ),
+    JobType.GRPO: JobKind(GRPOJob, "trainer_bridge.services.grpo.grpo_work", True, "GRPO"),
     JobType.SCORING: JobKind(
         ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"
     ),

@@ -228,6 +228,8 @@ class _Watch(TrainerCallback):
             values["reward_gap"] = values["reward_model_score"] - values["verifier_reward"]
         if self.pending is not None:
             values[HELDOUT], self.pending = self.pending, None
+        if not values:
+            return  # the Trainer's closing summary (runtime, mean loss): not a step of its own
         values["elapsed_s"] = time.monotonic() - self.started
         if self.on_progress is not None:
             self.on_progress(state.global_step, state.max_steps, values)
@@ -278,6 +280,7 @@ def train_grpo(
         seed=cfg.seed,
         use_cpu=not cuda,
         bf16=cuda,
+        gradient_checkpointing=cuda,  # saves memory on a large model; only costs time on a tiny one
         report_to="none",
         disable_tqdm=True,
         remove_unused_columns=False,

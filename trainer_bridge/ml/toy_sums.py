@@ -1,8 +1,15 @@
 """The toy verifiable task GRPO is measured on: sums of small numbers, checked by the numeric verifier.
 
-A model built from scratch learns the answer format from a short SFT warm-up (from a cold model every
-reward is 0 and GRPO has nothing to learn from), then GRPO raises its held-out pass rate. The
-problems are practice-set records (what `manage.py practice upload` reads), and their prompts are
+A model built from scratch learns the sums from a short SFT warm-up (from a cold model every reward is
+0 and GRPO has nothing to learn from). The warm-up's demonstrations are written the way a mixed team
+writes them: most spell the sum out ("Answer: seven"), which the numeric verifier cannot read, the rest
+give digits ("Answer: 7"). Greedy decoding then mostly spells, so the held-out pass rate starts low
+although the model knows many sums; GRPO, rewarded by the verifier, moves the policy to the answers
+the verifier can check, and the held-out pass rate rises as far as the sums were learned.
+
+Each sum is asked in two phrasings, and the held-out split goes by problem text (as every practice
+set's does), so a held-out problem is often a sum the model practised in its other phrasing.
+The problems are practice-set records (what `manage.py practice upload` reads), and their prompts are
 made exactly as a GRPO job makes them (`curation.practice.problem_messages`), so this needs Django's
 settings loaded, not a database.
 """
@@ -15,16 +22,34 @@ from typing import Any
 
 from trainer_bridge.ml.config import SFTConfig
 
+PHRASINGS = ("What is {a} + {b}?", "Add {a} and {b}.")
+_ONES = "zero one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def spelled(n: int) -> str:
+    """0 to 199 in words: 57 is 'fifty-seven', 112 'one hundred twelve'."""
+    if n >= 100:
+        return "one hundred" + (f" {spelled(n - 100)}" if n > 100 else "")
+    if n < 10:
+        return _ONES[n]
+    if n < 20:
+        return _TEENS[n - 10]
+    return _TENS[n // 10] + (f"-{_ONES[n % 10]}" if n % 10 else "")
+
 
 def sum_problems(*, digits: int, seed: int) -> list[dict[str, Any]]:
-    """Every 'What is a + b?' with a and b of `digits` digits (0-9 for one digit), shuffled by the seed."""
+    """Every sum of two numbers of `digits` digits (0-9 for one digit), in each phrasing, shuffled."""
     low, high = (0, 9) if digits == 1 else (10 ** (digits - 1), 10**digits - 1)
-    pairs = [(a, b) for a in range(low, high + 1) for b in range(low, high + 1)]
-    random.Random(seed).shuffle(pairs)
-    return [
-        {"problem": f"What is {a} + {b}?", "answer": str(a + b), "verifier": "numeric", "tolerance": 0}
-        for a, b in pairs
+    problems = [
+        {"problem": text.format(a=a, b=b), "answer": str(a + b), "verifier": "numeric", "tolerance": 0}
+        for a in range(low, high + 1)
+        for b in range(low, high + 1)
+        for text in PHRASINGS
     ]
+    random.Random(seed).shuffle(problems)
+    return problems
 
 
 def practice_rows(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,15 +69,24 @@ def practice_rows(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sft_warm_up(
-    model_dir: Path, problems: list[dict[str, Any]], out_dir: Path, *, steps: int, lr: float, seed: int
+    model_dir: Path,
+    problems: list[dict[str, Any]],
+    out_dir: Path,
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    spelled_share: float = 0.6,
 ) -> Path:
-    """SFT on the problems' right answers ('Answer: 57'); returns the warmed model's directory."""
+    """SFT on right answers, `spelled_share` of them spelled out; returns the warmed model's directory."""
     from trainer_bridge.ml.sft import train_sft
 
-    rows = [
-        {"messages": [*row["prompt"], {"role": "assistant", "content": f"Answer: {row['answer']}"}]}
-        for row in practice_rows(problems)
-    ]
+    rng = random.Random(seed)
+    rows = []
+    for row in practice_rows(problems):
+        total = int(row["answer"])
+        answer = spelled(total) if rng.random() < spelled_share else str(total)
+        rows.append({"messages": [*row["prompt"], {"role": "assistant", "content": f"Answer: {answer}"}]})
     cfg = SFTConfig(
         output_dir=out_dir,
         lr=lr,

@@ -43,7 +43,15 @@ def one_seed(seed: int, args: argparse.Namespace, root: Path) -> dict[str, float
     held_out = [p for p, s in zip(problems, split, strict=True) if s == "validation"]
     started = time.monotonic()
     base = make_tiny_model(root / f"base-{seed}", seed=seed, hidden_size=args.hidden, warmup_steps=20)
-    warm = sft_warm_up(base, train, root / f"sft-{seed}", steps=args.sft_steps, lr=args.sft_lr, seed=seed)
+    warm = sft_warm_up(
+        base,
+        train,
+        root / f"sft-{seed}",
+        steps=args.sft_steps,
+        lr=args.sft_lr,
+        seed=seed,
+        spelled_share=args.spelled_share,
+    )
     warmed = time.monotonic()
     cfg = GRPOSettings(
         output_dir=root / f"grpo-{seed}",
@@ -85,6 +93,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--sft-steps", type=int, default=200)
     parser.add_argument("--sft-lr", type=float, default=5e-3)
+    parser.add_argument("--spelled-share", type=float, default=0.5, help="warm-up answers spelled out")
     parser.add_argument("--grpo-steps", type=int, default=30)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--beta", type=float, default=0.02)

@@ -256,7 +256,7 @@ def train_grpo(
     cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    rewards: list[Callable[..., list[float]]] = [verifier_reward(on_line)]
+    rewards: list[Any] = [verifier_reward(on_line)]
     weights = [1.0]
     if reward_model_dir is not None:
         rewards.append(reward_model_reward(reward_model_dir, torch.device("cuda" if cuda else "cpu")))

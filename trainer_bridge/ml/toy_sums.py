@@ -3,8 +3,8 @@
 A model built from scratch learns the sums from a short SFT warm-up (from a cold model every reward is
 0 and GRPO has nothing to learn from). The warm-up's demonstrations are written the way a mixed team
 writes them: most spell the sum out ("Answer: seven"), which the numeric verifier cannot read, the rest
-give digits ("Answer: 7"). Greedy decoding then mostly spells, so the held-out pass rate starts low
-although the model knows many sums; GRPO, rewarded by the verifier, moves the policy to the answers
+give digits ("Answer: 7"), on every problem. Greedy decoding then mostly spells, so the held-out pass
+rate starts low although the model knows many sums; GRPO, rewarded by the verifier, moves the policy to the answers
 the verifier can check, and the held-out pass rate rises as far as the sums were learned.
 
 Each sum is asked in two phrasings, and the held-out split goes by problem text (as every practice
@@ -22,6 +22,7 @@ from typing import Any
 
 from trainer_bridge.ml.config import SFTConfig
 
+COPIES = 5  # demonstrations of each problem in the warm-up
 PHRASINGS = ("What is {a} + {b}?", "Add {a} and {b}.")
 _ONES = "zero one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -81,12 +82,15 @@ def sft_warm_up(
     """SFT on right answers, `spelled_share` of them spelled out; returns the warmed model's directory."""
     from trainer_bridge.ml.sft import train_sft
 
-    rng = random.Random(seed)
+    # Every problem is demonstrated both ways (COPIES rows, `spelled_share` of them spelled), so the
+    # warmed model is unsure of the form on every problem rather than sure of one form per problem.
+    spelled_rows = round(COPIES * spelled_share)
     rows = []
     for row in practice_rows(problems):
         total = int(row["answer"])
-        answer = spelled(total) if rng.random() < spelled_share else str(total)
-        rows.append({"messages": [*row["prompt"], {"role": "assistant", "content": f"Answer: {answer}"}]})
+        for copy in range(COPIES):
+            answer = spelled(total) if copy < spelled_rows else str(total)
+            rows.append({"messages": [*row["prompt"], {"role": "assistant", "content": f"Answer: {answer}"}]})
     cfg = SFTConfig(
         output_dir=out_dir,
         lr=lr,

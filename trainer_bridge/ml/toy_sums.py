@@ -4,8 +4,8 @@ A model built from scratch learns the sums from a short SFT warm-up (from a cold
 0 and GRPO has nothing to learn from). The warm-up's demonstrations are written the way a mixed team
 writes them: most spell the sum out ("Answer: seven"), which the numeric verifier cannot read, the rest
 give digits ("Answer: 7"), on every problem. Greedy decoding then mostly spells, so the held-out pass
-rate starts low although the model knows many sums; GRPO, rewarded by the verifier, moves the policy to the answers
-the verifier can check, and the held-out pass rate rises as far as the sums were learned.
+rate starts low; GRPO, rewarded by the verifier, is to move the
+policy to the answers the verifier can check (`bench/grpo.py` measures how far it gets).
 
 Each sum is asked in two phrasings, and the held-out split goes by problem text (as every practice
 set's does), so a held-out problem is often a sum the model practised in its other phrasing.

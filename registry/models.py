@@ -15,6 +15,7 @@ class ModelVersion(models.Model):
         SFT = "sft"
         RM = "rm"
         POLICY = "policy"  # trained by reinforcement learning (GRPO) on rewards rather than labels
+        ADAPTER = "adapter"  # LoRA weights that run only on top of `adapter_of`; merge them to run alone
 
     name = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -42,10 +43,23 @@ class ModelVersion(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="base") | Q(parent__isnull=False), name="trained_model_has_parent"
             ),
+            models.CheckConstraint(
+                condition=~Q(kind="adapter") | Q(adapter_of__isnull=False), name="adapter_has_base"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def adapter_refusal(self) -> str | None:
+        """Why this version cannot write or score answers as it is (a LoRA adapter: merge it first)."""
+        if self.kind != self.Kind.ADAPTER:
+            return None
+        base = self.adapter_of.name if self.adapter_of else "its base"
+        return (
+            f"{self.name} is a LoRA adapter of {base}: merge it into a model version first "
+            f"(a merge job: POST /api/models/{self.pk}/merge/ or `manage.py merge_adapter {self.name}`)"
+        )
 
     @property
     def candidate_model_name(self) -> str:

@@ -12,6 +12,7 @@ from core.types import User
 from registry.models import ModelVersion
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+ADAPTER_WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 
@@ -40,15 +41,32 @@ def check_model_dir(path: str | Path) -> Path:
             field="path",
         )
     missing = []
-    if not (resolved / "config.json").is_file():
-        missing.append("config.json")
-    if not any((resolved / name).is_file() for name in WEIGHT_FILES):
-        missing.append(" or ".join(WEIGHT_FILES))
+    if (resolved / "adapter_config.json").is_file():  # a LoRA adapter: its base holds config and weights
+        if not any((resolved / name).is_file() for name in ADAPTER_WEIGHT_FILES):
+            missing.append(" or ".join(ADAPTER_WEIGHT_FILES))
+    else:
+        if not (resolved / "config.json").is_file():
+            missing.append("config.json")
+        if not any((resolved / name).is_file() for name in WEIGHT_FILES):
+            missing.append(" or ".join(WEIGHT_FILES))
+        missing.extend(_missing_shards(resolved))
     if not any((resolved / name).is_file() for name in TOKENIZER_FILES):
         missing.append(" or ".join(TOKENIZER_FILES))
     if missing:
         raise ModelPathInvalid(f"{resolved} lacks {', '.join(missing)}", field="path")
     return resolved
+
+
+def _missing_shards(resolved: Path) -> list[str]:
+    """Shards a sharded checkpoint's index names that are not on disk."""
+    for index in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (resolved / index).is_file():
+            try:
+                shards = set(json.loads((resolved / index).read_text())["weight_map"].values())
+            except (ValueError, KeyError, AttributeError):
+                return [f"a readable {index}"]
+            return sorted(str(s) for s in shards if not (resolved / str(s)).is_file())
+    return []
 
 
 @transaction.atomic
@@ -72,6 +90,14 @@ def model_register(
         raise DomainError(f"kind is one of {ModelVersion.Kind.values}", field="kind")
     if kind != ModelVersion.Kind.BASE and parent is None:
         raise DomainError(f"a {kind} model names the model it was trained from", field="parent")
+    is_adapter = (resolved / "adapter_config.json").is_file()
+    if is_adapter != (kind == ModelVersion.Kind.ADAPTER):
+        raise DomainError(
+            "a LoRA adapter directory (adapter_config.json) registers as kind adapter, on its base"
+            if is_adapter
+            else "an adapter is a directory with adapter_config.json",
+            field="kind",
+        )
     name = name.strip() or (resolved.parent.name if resolved.name == "final" else resolved.name)
     if ModelVersion.objects.filter(name=name).exists():
         raise Conflict(f"a model named {name!r} is registered", field="name")
@@ -83,6 +109,7 @@ def model_register(
         path=str(resolved),
         project_id=project_id,
         parent=parent,
+        adapter_of=parent if is_adapter else None,
         metrics=metrics or {},
         description=description,
         created_by=created_by,

@@ -117,6 +117,7 @@ job_patterns = (
         # ---
         path("api/projects/<int:project_id>/models/", jobs_api.ModelList.as_view(), name="api-models"),
         path("api/models/<int:model_id>/", jobs_api.ModelDetail.as_view(), name="api-model"),
+        path("api/models/<int:model_id>/merge/", jobs_api.AdapterMerge.as_view(), name="api-model-merge"),
         path(
             "api/projects/<int:project_id>/generation-jobs/",
             jobs_api.GenerationJobList.as_view(),

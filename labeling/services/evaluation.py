@@ -72,6 +72,8 @@ def _checked_versions(project: Project, versions: list[ModelVersion]) -> list[Mo
     if len(distinct) > MAX_VERSIONS:
         raise DomainError(f"compare at most {MAX_VERSIONS} model versions at once", field="versions")
     for version in distinct:
+        if refusal := version.adapter_refusal():
+            raise DomainError(refusal, field="versions")
         if version.kind == ModelVersion.Kind.RM:
             raise DomainError(f"{version.name} is a reward model: it scores answers", field="versions")
         if version.project_id not in (None, project.pk):

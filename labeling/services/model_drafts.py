@@ -42,6 +42,8 @@ def reply_draft_settings_set(
     them (admins). The drafts themselves are written by a drafting job, never when a task is handed out."""
     require_role(user=user, project=project, role=Role.ADMIN)
     if model_version is not None:
+        if refusal := model_version.adapter_refusal():
+            raise DomainError(refusal, field="model_version")
         if model_version.kind == ModelVersion.Kind.RM:
             raise DomainError("a reward model scores replies; it does not write them", field="model_version")
         if model_version.project_id not in (None, project.pk):

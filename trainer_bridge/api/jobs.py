@@ -33,6 +33,7 @@ from trainer_bridge.selectors import (
 )
 from trainer_bridge.services.generation import WHICH, generation_job_start
 from trainer_bridge.services.grpo import grpo_job_start
+from trainer_bridge.services.merging import merge_job_start
 from trainer_bridge.services.retrain import (
     retrain_policy_check,
     retrain_policy_create,
@@ -185,6 +186,22 @@ class ModelDetail(APIView):
             ],
         }
         return Response(body)
+
+
+class MergeSerializer(serializers.Serializer):
+    output_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class AdapterMerge(APIView):
+    @extend_schema(request=MergeSerializer, responses={201: None})
+    def post(self, request: ApiRequest, model_id: int) -> Response:
+        """Merge a LoRA adapter into its base (a job); the output is a model version that runs alone."""
+        adapter = model_get(model_id=model_id, user=request.user)
+        serializer = MergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        name = serializer.validated_data.get("output_name", "")
+        job = merge_job_start(adapter=adapter, user=request.user, output_name=name)
+        return Response(job_payload(job), status=status.HTTP_201_CREATED)
 
 
 # --- jobs ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from trainer_bridge.models import (
     GRPOJob,
     Job,
     JobType,
+    MergeJob,
     PracticeRun,
     ProbeRun,
     ScoringJob,
@@ -59,6 +60,8 @@ KINDS: dict[str, JobKind] = {
     JobType.SCORING: JobKind(
         ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"
     ),
+    # --- LoRA adapters ---
+    JobType.MERGE: JobKind(MergeJob, "trainer_bridge.services.merging.merge_work", True, "adapter merge"),
 }
 
 

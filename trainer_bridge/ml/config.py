@@ -23,6 +23,18 @@ class SFTConfig:
     keep_checkpoints: int = 2
     log_every: int = 10
     seed: int = 0
+    # --- how it runs (every training job) ---
+    processes: int = 1  # torchrun processes on this machine (GPUs, or CPU processes with gloo)
+    gradient_accumulation_steps: int = (
+        1  # micro-steps per optimizer step (the step's examples split over them)
+    )
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory
+    lora_r: int = 0  # 0: full fine-tune; >0: LoRA adapters of this rank (peft), registered as an adapter
+    lora_alpha: int = 0  # 0: twice the rank
+    qlora: bool = False  # 4-bit base + LoRA: needs a GPU and bitsandbytes
+    bf16: bool = True  # on GPUs: bf16 autocast, and bf16 base weights under LoRA; ignored on the CPU
+    fsdp: bool = False  # shard weights, gradients and optimizer state over the processes (FSDP)
+    deepspeed: str = ""  # path of a DeepSpeed config (deploy/deepspeed/zero3.json); needs deepspeed
 
 
 @dataclass
@@ -42,6 +54,18 @@ class RMConfig:
     keep_checkpoints: int = 2
     log_every: int = 10
     seed: int = 0
+    # --- how it runs (every training job) ---
+    processes: int = 1  # torchrun processes on this machine (GPUs, or CPU processes with gloo)
+    gradient_accumulation_steps: int = (
+        1  # micro-steps per optimizer step (the step's examples split over them)
+    )
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory
+    lora_r: int = 0  # 0: full fine-tune; >0: LoRA adapters of this rank (peft), registered as an adapter
+    lora_alpha: int = 0  # 0: twice the rank
+    qlora: bool = False  # 4-bit base + LoRA: needs a GPU and bitsandbytes
+    bf16: bool = True  # on GPUs: bf16 autocast, and bf16 base weights under LoRA; ignored on the CPU
+    fsdp: bool = False  # shard weights, gradients and optimizer state over the processes (FSDP)
+    deepspeed: str = ""  # path of a DeepSpeed config (deploy/deepspeed/zero3.json); needs deepspeed
 
 
 @dataclass
@@ -62,3 +86,4 @@ class GRPOSettings:
     keep_checkpoints: int = 2
     reward_model_weight: float = 1.0  # the reward model's share beside the verifier's 1.0, when one is used
     seed: int = 0
+    processes: int = 1  # torchrun processes on this machine

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
 
 from trainer_bridge.ml.config import RMConfig
+from trainer_bridge.ml.sft import _layer_class
 from trainer_bridge.ml.training import (
+    CoachTrainer,
+    Listed,
     OnProgress,
+    Ordered,
+    Progress,
     ShouldStop,
     autocast,
-    batch_for_step,
+    check_engine_options,
     finished_metrics,
-    latest_checkpoint,
+    load_weights_dtype,
     pick_device,
-    restore_training_state,
-    save_checkpoint,
-    save_final,
+    quantization,
+    reduce_sum,
+    run_trainer,
+    step_order,
     total_steps,
-    warmup_cosine,
+    training_arguments,
+    with_lora,
 )
 
 
@@ -52,6 +59,81 @@ def load_reward_model(model_dir: str | Path, device: torch.device, *, dtype: tor
     return model.to(device), tokenizer
 
 
+class KwiseTrainer(CoachTrainer):
+    """InstructGPT's K-wise loss: a batch element is one ranking; its K answers get one forward each and
+    all its untied pairs are compared in one loss term; groups weigh the same."""
+
+    loss_is_scaled_for_ga = False  # a mean over this micro-batch's groups: the Trainer divides by GA steps
+    pad_id: int = 0
+    pairs_seen: float = 0.0
+    pairs_right: float = 0.0
+    forwards: list[int] = []
+    pair_counts: list[int] = []
+
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
+        rewards = (
+            model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits[:, 0].float()
+        )
+        losses = []
+        for group_rewards, tiers in zip(rewards.split(inputs["sizes"]), inputs["tiers"], strict=True):
+            loss, pairs, right = kwise_loss(group_rewards, tiers.to(group_rewards.device))
+            losses.append(loss)
+            if model.training:
+                self.pairs_seen += pairs
+                self.pairs_right += right
+        loss = torch.stack(losses).mean()
+        return (loss, rewards) if return_outputs else loss
+
+    def running_counters(self, step: int) -> dict[str, Any]:
+        seen, right = reduce_sum([self.pairs_seen, self.pairs_right], self.args.device)
+        self.pairs_seen = self.pairs_right = 0.0
+        pairs = self.pair_counts[step - 1] if step else 0
+        return {
+            "train_pair_accuracy": right / seen if seen else 0.0,
+            "train_sequence_forwards": self.forwards[step - 1] if step else 0,
+            "train_pairs": pairs,
+            # What a pairwise trainer (e.g. TRL's RewardTrainer) needs for the same comparisons.
+            "pairwise_sequence_forwards": 2 * pairs,
+        }
+
+    def prediction_step(
+        self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: Any = None
+    ) -> Any:
+        """Per group: (loss, pairs, pairs ordered right); one row per group (see SFTTrainer's)."""
+        with torch.no_grad():
+            rewards = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+            rows = []
+            for group_rewards, tiers in zip(
+                rewards[:, 0].float().split(inputs["sizes"]), inputs["tiers"], strict=True
+            ):
+                loss, n, c = kwise_loss(group_rewards, tiers.to(rewards.device))
+                rows.append(torch.stack([loss, loss.new_tensor(n), loss.new_tensor(c)]))
+            sums = torch.stack(rows)
+        return sums[:, 0].mean(), sums, sums
+
+
+def collate_groups(groups: list[dict], pad_id: int) -> dict[str, Any]:
+    """Every answer of the micro-batch's rankings in one padded batch; sizes split it back into groups."""
+    input_ids, attention_mask = _pad(
+        [seq for g in groups for seq in g["sequences"]], pad_id, torch.device("cpu")
+    )
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "sizes": [len(g["sequences"]) for g in groups],
+        "tiers": [g["tiers"] for g in groups],
+    }
+
+
+def _val_metrics(prediction: Any) -> dict[str, float]:
+    """val_loss (mean over groups) and val_pair_accuracy (share of untied pairs the model orders right)."""
+    rows = prediction.predictions.reshape(-1, 3)
+    pairs, right = rows[:, 1].sum(), rows[:, 2].sum()
+    return {"val_loss": float(rows[:, 0].mean()), "val_pair_accuracy": float(right / max(1.0, pairs))}
+
+
 def train_reward_model(
     model_dir: str | Path,
     train_groups: list[dict],
@@ -61,103 +143,62 @@ def train_reward_model(
     on_progress: OnProgress | None = None,
     should_stop: ShouldStop | None = None,
 ) -> dict:
-    """Train on groups {"prompt", "candidates", "tiers"}; resumes from the newest checkpoint in output_dir."""
+    """Train on groups {"prompt", "candidates", "tiers"}; resumes from the newest checkpoint in output_dir.
+
+    Runs on however many processes torchrun started (one when called directly)."""
     out = Path(cfg.output_dir)
     if (done := finished_metrics(out)) is not None:
         return done
-    out.mkdir(parents=True, exist_ok=True)
+    check_engine_options(cfg)
     started = time.monotonic()
-    torch.manual_seed(cfg.seed)
-    device = pick_device()
-    checkpoint = latest_checkpoint(out)
-    model, tokenizer = load_reward_model(checkpoint or model_dir, device)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
     train, skipped = _groups(tokenizer, train_groups, cfg.max_len)
     val, _ = _groups(tokenizer, val_groups, cfg.max_len)
     if not train:
         raise ValueError("no training group has two answers in different tiers")
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = total_steps(
         examples=len(train), batch_size=cfg.groups_per_batch, epochs=cfg.epochs, max_steps=cfg.max_steps
     )
-    schedule = warmup_cosine(warmup_steps=cfg.warmup_steps, total_steps=total, min_ratio=cfg.min_lr_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    step, counters = 0, {"train_sequence_forwards": 0, "train_pairs": 0}
-    if checkpoint:
-        step, counters = restore_training_state(checkpoint, optimizer=optimizer, scheduler=scheduler)
-    resumed_from = step
+    order = step_order(examples=len(train), batch_size=cfg.groups_per_batch, steps=total, seed=cfg.seed)
 
-    def checkpoint_now() -> None:
-        save_checkpoint(
-            out, step=step, model=model, tokenizer=tokenizer, optimizer=optimizer, scheduler=scheduler,
-            counters=counters, metrics=metrics, keep=cfg.keep_checkpoints,
-        )  # fmt: skip
-
-    metrics: dict = {"step": step, "total_steps": total}
-    losses: list[float] = []  # train losses since the last report
-    pairs = correct = 0  # train pairs since the last report
-    model.train()
-    while step < total:
-        if should_stop is not None and should_stop():
-            checkpoint_now()
-            return {**metrics, "step": step, "stopped": True, "resumed_from_step": resumed_from}
-
-        indices = batch_for_step(step, examples=len(train), batch_size=cfg.groups_per_batch, seed=cfg.seed)
-        groups = [train[i] for i in indices]
-        with autocast(device):
-            group_rewards = _rewards(model, groups, tokenizer.pad_token_id, device)
-            results = [
-                kwise_loss(r, g["tiers"].to(device)) for r, g in zip(group_rewards, groups, strict=True)
-            ]
-            loss = torch.stack([group_loss for group_loss, _, _ in results]).mean()  # groups weigh the same
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        losses.append(loss.item())
-        pairs += sum(n for _, n, _ in results)
-        correct += sum(c for _, _, c in results)
-        counters["train_sequence_forwards"] += sum(len(g["sequences"]) for g in groups)
-        counters["train_pairs"] += sum(n for _, n, _ in results)
-
-        evaluate = step % cfg.eval_every == 0 or step == total
-        if evaluate or step % cfg.log_every == 0:
-            metrics = {
-                "step": step,
-                "total_steps": total,
-                "epoch": step * cfg.groups_per_batch / len(train),
-                "lr": scheduler.get_last_lr()[0],
-                "train_loss": sum(losses) / len(losses),
-                "train_pair_accuracy": correct / pairs,
-                **counters,
-                # What a pairwise trainer (e.g. TRL's RewardTrainer) needs for the same comparisons.
-                "pairwise_sequence_forwards": 2 * counters["train_pairs"],
-                "elapsed_s": time.monotonic() - started,
-            }
-            losses, pairs, correct = [], 0, 0
-            if evaluate and val:
-                metrics.update(
-                    validation_metrics(model, val, tokenizer.pad_token_id, cfg.groups_per_batch, device)
-                )
-            if on_progress is not None:
-                on_progress(step, total, metrics)
-        if step % cfg.checkpoint_every == 0 and step < total:
-            checkpoint_now()
-
-    result = {
-        **metrics,
-        "stopped": False,
-        "resumed_from_step": resumed_from,
-        "train_groups": len(train),
-        "val_groups": len(val),
-        "skipped_groups": skipped,
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-    }
-    result["final_dir"] = str(out / "final")
-    save_final(out, model=model, tokenizer=tokenizer, metrics=result)
-    return result
+    set_seed(cfg.seed)  # a fresh head starts the same on every process count and every run
+    model: Any = AutoModelForSequenceClassification.from_pretrained(
+        model_dir,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        dtype=load_weights_dtype(cfg),
+        **quantization(cfg),
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id  # the score is read at the last non-pad token
+    model = with_lora(model, cfg, "SEQ_CLS")
+    args = training_arguments(
+        cfg, total=total, batch_size=cfg.groups_per_batch, layer_class=_layer_class(model), has_val=bool(val)
+    )
+    progress = Progress(on_progress, should_stop, started)
+    trainer = KwiseTrainer(
+        model=model,
+        args=args,
+        train_dataset=Ordered(train, order),
+        eval_dataset=Listed(val) if val else None,
+        data_collator=lambda batch: collate_groups(batch, tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        compute_metrics=_val_metrics,
+        callbacks=[progress],
+    )
+    trainer.forwards, trainer.pair_counts = [], []
+    forwards = pairs = 0
+    for step in range(total):
+        for i in order[step * cfg.groups_per_batch : (step + 1) * cfg.groups_per_batch]:
+            forwards += len(train[i]["sequences"])
+            pairs += len(ranked_pairs(train[i]["tiers"].tolist()))
+        trainer.forwards.append(forwards)
+        trainer.pair_counts.append(pairs)
+    return run_trainer(
+        trainer,
+        progress,
+        cfg,
+        counts={"train_groups": len(train), "val_groups": len(val), "skipped_groups": skipped},
+    )
 
 
 @torch.no_grad()

@@ -13,6 +13,7 @@ from trainer_bridge.models.jobs import (
     TrainingJob,
 )
 from trainer_bridge.models.lineage import ModelOrigin
+from trainer_bridge.models.merging import MergeJob
 from trainer_bridge.models.retrain import RetrainPolicy, RetrainRun
 from trainer_bridge.models.sampling import (
     PracticeResult,
@@ -34,6 +35,7 @@ __all__ = [
     "JobMetric",
     "JobStatus",
     "JobType",
+    "MergeJob",
     "ModelOrigin",
     "PracticeResult",
     "PracticeRun",

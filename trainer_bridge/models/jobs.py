@@ -32,6 +32,7 @@ class JobType(models.TextChoices):
     SCORING = "scoring"
     DRAFTING = "drafting"
     GRPO = "grpo"
+    MERGE = "merge"
 
 
 class Job(models.Model):

@@ -73,6 +73,8 @@ def generation_job_start(
     """
     if user is not None:
         require_role(user=user, project=project, role=JOB_ROLE)
+    if refusal := model_version.adapter_refusal():
+        raise DomainError(refusal, field="model_version")
     if model_version.kind == ModelVersion.Kind.RM:
         raise DomainError("a reward model scores answers; it does not write them", field="model_version")
     if model_version.project_id not in (None, project.pk):

@@ -7,8 +7,9 @@ shows as a widening gap. The held-out split of the practice set measures the pol
 The training itself is trainer_bridge.ml.grpo (TRL's GRPOTrainer), imported inside the run.
 """
 
+import json
 import math
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,8 @@ from trainer_bridge.models import GRPOJob, Job, JobMetric, JobStatus, JobType, M
 ALLOWED_BASES = {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY}
 # Small defaults that suit a demo on the CPU; real runs pass their own.
 JOB_DEFAULTS: dict[str, Any] = {"max_steps": 50, "eval_every": 10, "checkpoint_every": 10, "patience": 3}
-_WHOLE = {"num_generations", "problems_per_step", "max_completion_length", "max_steps"}
-_AT_LEAST_ONE = _WHOLE | {"eval_every", "checkpoint_every", "keep_checkpoints"}
+_WHOLE = {"num_generations", "problems_per_step", "max_completion_length", "max_steps", "processes"}
+_AT_LEAST_ONE = _WHOLE | {"eval_every", "checkpoint_every", "keep_checkpoints", "processes"}
 
 
 def grpo_config(raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -120,10 +121,17 @@ def grpo_job_start(
 
 def practice_rows(practice_set: PracticeSet, split: str) -> list[dict[str, Any]]:
     """The split's problems as GRPO rows: the prompt, and the verifier's ground truth as columns."""
-    from trainer_bridge.ml.grpo import problem_row
-
     problems = PracticeProblem.objects.filter(practice_set=practice_set, split=split).order_by("line")
-    return [problem_row(problem_messages(p), p.answer, p.verifier, p.options) for p in problems]
+    # the shape of trainer_bridge.ml.grpo.problem_row (that module loads torch; the supervisor does not)
+    return [
+        {
+            "prompt": problem_messages(p),
+            "answer": p.answer,
+            "verifier": p.verifier,
+            "options": json.dumps(p.options),
+        }
+        for p in problems
+    ]
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
@@ -132,8 +140,6 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 
 def grpo_work(run: Run, job: GRPOJob) -> None:
     """Run or resume GRPO from its newest checkpoint; a finished one only registers its output."""
-    from trainer_bridge.ml.grpo import train_grpo  # torch and TRL: only GPU workers get here
-
     train = practice_rows(job.practice_set, PracticeSplit.TRAIN)
     heldout = practice_rows(job.practice_set, PracticeSplit.VALIDATION)
     run.log(
@@ -164,22 +170,7 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
 
     base = job.model()
     reward_model = job.reward_model.path if job.reward_model is not None else None
-    run.log(f"GRPO from {base.path} into {job.output_dir}")
-    try:
-        result = train_grpo(
-            base.path,
-            train,
-            heldout,
-            cfg,
-            reward_model_dir=reward_model,
-            on_progress=on_progress,
-            should_stop=run.should_stop,
-            on_line=run.log,
-        )
-    except ValueError as exc:
-        raise DomainError(str(exc)) from None
-    if result.get("stopped"):
-        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+    result = _launch(run, job, base.path, reward_model, cfg, train, heldout, on_progress)
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
     if result.get("early_stop_step"):
@@ -187,6 +178,62 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
             f"stopped early at step {result['early_stop_step']}: the held-out pass rate stopped improving"
         )
     _register_output(run, job, _finite(result))
+
+
+def _launch(
+    run: Run,
+    job: GRPOJob,
+    model_dir: str,
+    reward_model_dir: str | None,
+    cfg: GRPOSettings,
+    train: list[dict[str, Any]],
+    heldout: list[dict[str, Any]],
+    on_progress: Any,
+) -> dict[str, Any]:
+    """GRPO under torchrun (trainer_bridge.ml.launch); this worker supervises and records the events."""
+    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
+
+    out = Path(job.output_dir)
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "train.json").write_text(json.dumps(train))
+    (data / "heldout.json").write_text(json.dumps(heldout))
+    refused: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "progress":
+            on_progress(event["step"], event["total"], event["metrics"])
+        elif event["event"] == "log":
+            run.log(event["line"])
+        elif event["event"] == "refused":
+            refused.append(event["message"])
+
+    run.log(f"GRPO from {model_dir} into {job.output_dir} on {cfg.processes} process(es) (torchrun)")
+    try:
+        launched = launch(
+            entry="trainer_bridge.ml.grpo_train",
+            config={
+                "model_dir": model_dir,
+                "train": str(data / "train.json"),
+                "heldout": str(data / "heldout.json"),
+                "reward_model_dir": reward_model_dir,
+                "hparams": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+            },
+            workdir=out / "launch",
+            processes=cfg.processes,
+            on_event=on_event,
+            should_stop=run.should_stop,
+        )
+    except LaunchStopped:
+        run.log("the training processes were ended")
+        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+        raise
+    except LaunchFailed as exc:
+        if refused:
+            raise DomainError(refused[-1]) from None
+        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
+        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
+    return launched.result
 
 
 @transaction.atomic

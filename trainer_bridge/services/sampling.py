@@ -33,6 +33,8 @@ class Item:
 
 
 def check_sampling(*, model_version: ModelVersion, project_id: int, samples: int) -> None:
+    if refusal := model_version.adapter_refusal():
+        raise DomainError(refusal, field="model_version")
     if model_version.kind == ModelVersion.Kind.RM:
         raise DomainError("a reward model scores answers; it does not write them", field="model_version")
     if model_version.project_id not in (None, project_id):

@@ -40,6 +40,8 @@ def scoring_job_start(
     """Queue a job that scores, with `reward_model`, each evaluation answer it has not scored yet."""
     if user is not None:
         require_role(user=user, project=project, role=JOB_ROLE)
+    if refusal := reward_model.adapter_refusal():
+        raise DomainError(refusal, field="reward_model")
     if reward_model.kind != ModelVersion.Kind.RM:
         raise DomainError(f"{reward_model.name} is not a reward model", field="reward_model")
     if reward_model.project_id not in (None, project.pk):

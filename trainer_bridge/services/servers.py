@@ -37,6 +37,8 @@ def _who(user: User | None) -> str:
 
 
 def _check_model(*, project: Project, model_version: ModelVersion) -> None:
+    if refusal := model_version.adapter_refusal():
+        raise DomainError(refusal, field="model_version")
     if model_version.kind == ModelVersion.Kind.RM:
         raise DomainError("a reward model scores answers; it does not write them", field="model_version")
     if model_version.project_id not in (None, project.pk):

@@ -4,8 +4,10 @@ The training loops live in trainer_bridge.ml (torch); they are imported inside t
 workers load them. The job's rows are the snapshot's, built by the export row builders.
 """
 
+import importlib.util
+import json
 import math
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,14 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
         raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
     config = dict(JOB_DEFAULTS[kind])
     for name, value in raw.items():
-        as_float = known[name].type in ("float", float)
+        kind_of = known[name].type
+        if kind_of in ("bool", bool):
+            config[name] = _flag(name, value)
+            continue
+        if kind_of in ("str", str):
+            config[name] = str(value).strip()
+            continue
+        as_float = kind_of in ("float", float)
         try:
             number = float(value) if as_float else int(value)
         except (TypeError, ValueError):
@@ -67,10 +76,57 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
                 f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
             )
         config[name] = number
-    for name in ("batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every"):
+    for name in (
+        "batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every",
+        "processes", "gradient_accumulation_steps",
+    ):  # fmt: skip
         if name in config and config[name] < 1:
             raise DomainError(f"{name} must be at least 1", field=name)
+    _check_engine_options(config, kind)
     return config
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise DomainError(f"{name} must be true or false", field=name)
+
+
+def _check_engine_options(config: dict[str, Any], kind: str) -> None:
+    """Refuse what no worker can run before the job is queued (the worker checks the GPU part again)."""
+    batch_name = "batch_size" if kind == TrainingJob.Kind.SFT else "groups_per_batch"
+    batch = config.get(batch_name, getattr(config_class(kind), batch_name))
+    parts = config.get("processes", 1) * config.get("gradient_accumulation_steps", 1)
+    if batch % parts:
+        raise DomainError(
+            f"{batch_name} {batch} does not split over {config.get('processes', 1)} processes × "
+            f"{config.get('gradient_accumulation_steps', 1)} accumulation steps; "
+            f"make it a multiple of {parts}",
+            field=batch_name,
+        )
+    if config.get("qlora") and importlib.util.find_spec("bitsandbytes") is None:
+        raise DomainError(
+            "QLoRA needs bitsandbytes and a GPU, and this installation has no bitsandbytes: use lora_r "
+            "(LoRA on a bf16 or float32 base) instead",
+            field="qlora",
+        )
+    if path := config.get("deepspeed"):
+        if importlib.util.find_spec("deepspeed") is None:
+            raise DomainError(
+                "DeepSpeed is not installed here (pip install deepspeed on GPU machines); use fsdp instead",
+                field="deepspeed",
+            )
+        if not Path(path).is_file():
+            raise DomainError(f"no DeepSpeed config file at {path}", field="deepspeed")
+    if config.get("fsdp") and (config.get("lora_r") or config.get("qlora")):
+        raise DomainError("FSDP shards a full fine-tune; a LoRA run does without it", field="fsdp")
+    if config.get("fsdp") and config.get("deepspeed"):
+        raise DomainError("choose FSDP or DeepSpeed, not both", field="deepspeed")
 
 
 def _data_options(kind: str, snapshot: DatasetSnapshot, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -203,28 +259,75 @@ def training_work(run: Run, job: TrainingJob) -> None:
         run.log(f"step {step}/{total}: {shown}")
 
     base = job.model()
-    run.log(f"training from {base.path} into {job.output_dir}")
-    # torch and transformers: only GPU workers get here
-    try:
-        if isinstance(cfg, SFTConfig):
-            from trainer_bridge.ml.sft import train_sft
-
-            result = train_sft(
-                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
-            )
-        else:
-            from trainer_bridge.ml.reward import train_reward_model
-
-            result = train_reward_model(
-                base.path, train_rows, val_rows, cfg, on_progress=on_progress, should_stop=run.should_stop
-            )
-    except ValueError as exc:  # the loops refuse data they cannot learn from, with a reason
-        raise DomainError(str(exc)) from None
-    if result.get("stopped"):
-        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+    out = Path(job.output_dir)
+    result = _finished(out)
+    if result is None:
+        result = _launch(run, job, base.path, cfg, train_rows, val_rows, on_progress)
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
     _register_output(run, job, _finite(result))
+
+
+def _finished(out: Path) -> dict[str, Any] | None:
+    path = out / "final" / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _launch(
+    run: Run,
+    job: TrainingJob,
+    model_dir: str,
+    cfg: SFTConfig | RMConfig,
+    train_rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+    on_progress: Any,
+) -> dict[str, Any]:
+    """Train under torchrun with cfg.processes processes; this worker supervises (see ml/launch.py)."""
+    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
+
+    out = Path(job.output_dir)
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "train.json").write_text(json.dumps(train_rows))
+    (data / "val.json").write_text(json.dumps(val_rows))
+    hparams = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    refused: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "progress":
+            on_progress(event["step"], event["total"], event["metrics"])
+        elif event["event"] == "refused":
+            refused.append(event["message"])
+
+    run.log(
+        f"training from {model_dir} into {job.output_dir} on {cfg.processes} "
+        f"process{'es' if cfg.processes > 1 else ''} (torchrun)"
+    )
+    try:
+        launched = launch(
+            entry="trainer_bridge.ml.train",
+            config={
+                "kind": job.kind,
+                "model_dir": model_dir,
+                "train": str(data / "train.json"),
+                "val": str(data / "val.json"),
+                "hparams": hparams,
+            },
+            workdir=out / "launch",
+            processes=cfg.processes,
+            on_event=on_event,
+            should_stop=run.should_stop,
+        )
+    except LaunchStopped:
+        run.log("the training processes were ended")
+        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+        raise
+    except LaunchFailed as exc:
+        if refused:  # the data or options cannot be trained on: a reason, not a crash
+            raise DomainError(refused[-1]) from None
+        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
+        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
+    return launched.result
 
 
 @transaction.atomic
@@ -234,13 +337,16 @@ def _register_output(run: Run, job: TrainingJob, result: dict[str, Any]) -> None
     job = TrainingJob.objects.select_related("model_version", "snapshot").get(pk=job.pk)
     model = job.output_model
     if model is None:
+        adapter = bool(result.get("adapter"))
         model = ModelVersion.objects.create(
             name=job.output_name,
-            kind=job.kind,
+            kind=ModelVersion.Kind.ADAPTER if adapter else job.kind,
             path=result["final_dir"],
             project=job.project,
             parent=job.model_version,
-            metrics={k: v for k, v in result.items() if k not in ("final_dir",)},
+            adapter_of=job.model_version if adapter else None,
+            # an adapter says what it was trained as, so a merge gives a model of that kind
+            metrics={**{k: v for k, v in result.items() if k not in ("final_dir",)}, "trained_as": job.kind},
             description=f"{job.kind} training job {job.pk} on snapshot {job.snapshot.name}",
             created_by=job.created_by,
         )

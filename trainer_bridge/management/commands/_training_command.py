@@ -25,12 +25,28 @@ class TrainingCommand(DomainCommand):
         parser.add_argument("--checkpoint-every", type=int)
         parser.add_argument("--log-every", type=int)
         parser.add_argument("--seed", type=int)
+        engine = parser.add_argument_group("how it runs")
+        engine.add_argument("--processes", type=int, help="torchrun processes (GPUs, or CPU processes)")
+        engine.add_argument("--gradient-accumulation-steps", type=int)
+        engine.add_argument("--gradient-checkpointing", action="store_true", default=None)
+        engine.add_argument("--lora-r", type=int, help="LoRA rank: trains an adapter instead of every weight")
+        engine.add_argument("--lora-alpha", type=int)
+        engine.add_argument(
+            "--qlora", action="store_true", default=None, help="4-bit base (GPU, bitsandbytes)"
+        )
+        engine.add_argument("--fsdp", action="store_true", default=None, help="shard a full fine-tune (FSDP)")
+        engine.add_argument("--deepspeed", help="a DeepSpeed config file (deploy/deepspeed/zero3.json)")
         parser.add_argument("--user", help="username recorded as the job's author")
         add_run_arguments(parser)
 
     def config(self, options: dict[str, Any]) -> dict[str, Any]:
         names = ["max_steps", "epochs", "lr", "warmup_steps", "max_len", "eval_every", "checkpoint_every"]
-        return {name: options[name] for name in [*names, "log_every", "seed"] if options[name] is not None}
+        engine = [
+            "processes", "gradient_accumulation_steps", "gradient_checkpointing", "lora_r", "lora_alpha",
+            "qlora", "fsdp", "deepspeed",
+        ]  # fmt: skip
+        wanted = [*names, "log_every", "seed", *engine]
+        return {name: options[name] for name in wanted if options[name] is not None}
 
     def data_options(self, options: dict[str, Any]) -> dict[str, Any]:
         return {}

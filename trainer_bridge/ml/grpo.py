@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -30,7 +31,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from curation.verifiers import check
 from trainer_bridge.ml.config import GRPOSettings
-from trainer_bridge.ml.training import OnProgress, ShouldStop, finished_metrics, save_final
+from trainer_bridge.ml.training import OnProgress, ShouldStop, finished_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -327,6 +328,18 @@ def train_grpo(
     tokenizer.padding_side = "left"
     save_final(out, model=trainer.model, tokenizer=tokenizer, metrics=result)
     return result
+
+
+def save_final(output_dir: Path, *, model: Any, tokenizer: Any, metrics: dict[str, Any]) -> Path:
+    """output_dir/final: a loadable model dir plus metrics.json, written atomically (tmp dir, rename)."""
+    final, tmp = output_dir / "final", output_dir / ".tmp-final"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
 
 
 def _last_logged(history: list[dict[str, Any]]) -> dict[str, Any]:

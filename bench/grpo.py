@@ -7,7 +7,7 @@ pass@1 (one greedy answer per held-out problem, checked by the verifier) before 
 peer is the SFT model itself. `minutes` is the median per seed, warm-up and GRPO together. Prints one
 JSON line last.
 
-    .venv/bin/python bench/grpo.py [--seeds 3] [--digits 1] [--sft-steps 200] [--grpo-steps 30]
+    .venv/bin/python bench/grpo.py [--seeds 3] [--digits 1] [--sft-steps 600] [--grpo-steps 30]
 """
 
 import argparse
@@ -91,9 +91,9 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=1, help="1: sums of 0-9; 2: sums of 10-99")
     parser.add_argument("--held-out", type=float, default=0.2, help="the practice set's validation fraction")
     parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--sft-steps", type=int, default=200)
+    parser.add_argument("--sft-steps", type=int, default=600)
     parser.add_argument("--sft-lr", type=float, default=5e-3)
-    parser.add_argument("--spelled-share", type=float, default=0.5, help="warm-up answers spelled out")
+    parser.add_argument("--spelled-share", type=float, default=0.6, help="warm-up answers spelled out")
     parser.add_argument("--grpo-steps", type=int, default=30)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--beta", type=float, default=0.02)

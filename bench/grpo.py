@@ -1,6 +1,6 @@
 """GRPO on the toy verifiable task: an SFT warm-up, then GRPO with the numeric verifier as the reward.
 
-Per seed: a tiny chat model built from scratch, an SFT warm-up on the train split of the sums (most
+Per seed: a tiny chat model built from scratch, an SFT warm-up on the train split of the sums (3 of 5
 demonstrations spell the sum out, which the numeric verifier cannot read: trainer_bridge.ml.toy_sums),
 then GRPO through the same code a GRPO job runs (trainer_bridge.ml.grpo, TRL's GRPOTrainer). Held-out
 pass@1 (one greedy answer per held-out problem, checked by the verifier) before and after GRPO; the

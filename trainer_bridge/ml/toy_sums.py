@@ -1,11 +1,14 @@
 """The toy verifiable task GRPO is measured on: sums of small numbers, checked by the numeric verifier.
 
-A model built from scratch learns the sums from a short SFT warm-up (from a cold model every reward is
-0 and GRPO has nothing to learn from). The warm-up's demonstrations are written the way a mixed team
-writes them: most spell the sum out ("Answer: seven"), which the numeric verifier cannot read, the rest
-give digits ("Answer: 7"), on every problem. Greedy decoding then mostly spells, so the held-out pass
-rate starts low; GRPO, rewarded by the verifier, is to move the
-policy to the answers the verifier can check (`bench/grpo.py` measures how far it gets).
+A model built from scratch learns the sums from an SFT warm-up (from a cold model every reward is 0
+and GRPO has nothing to learn from). The warm-up's demonstrations are written the way a mixed team
+writes them: some spell the sum out ("Answer: seven"), which the numeric verifier cannot read, the rest
+give digits ("Answer: 7"), on every problem. The warm-up must be long enough to teach the sums
+themselves (600 steps of 32 for the 64-wide model: its digit answers are then about 90 % right; after
+200 steps only 10-20 % were, and GRPO had arithmetic to learn rather than a form to pick). Greedy
+decoding then spells many held-out answers, so the pass rate starts low, while about a third of the
+sampled answers are right digits, so most groups of samples hold both rewards; GRPO, rewarded by the
+verifier, moves the policy to the answers the verifier can check (`bench/grpo.py` measures how far).
 
 Each sum is asked in two phrasings, and the held-out split goes by problem text (as every practice
 set's does), so a held-out problem is often a sum the model practised in its other phrasing.
@@ -79,7 +82,9 @@ def sft_warm_up(
     seed: int,
     spelled_share: float = 0.6,
 ) -> Path:
-    """SFT on right answers, `spelled_share` of them spelled out; returns the warmed model's directory."""
+    """SFT on right answers, `spelled_share` of them spelled out; returns the warmed model's directory.
+
+    Each problem gets COPIES demonstrations, round(COPIES * spelled_share) of them spelled (0.6: 3 of 5)."""
     from trainer_bridge.ml.sft import train_sft
 
     # Every problem is demonstrated both ways (COPIES rows, `spelled_share` of them spelled), so the

@@ -17,6 +17,7 @@ from trainer_bridge.jobs.lifecycle import VIEW_ROLE
 from trainer_bridge.models import (
     DraftingJob,
     GenerationJob,
+    GRPOJob,
     Job,
     JobMetric,
     JobType,
@@ -122,6 +123,7 @@ def model_payload(model: ModelVersion) -> dict[str, Any]:
         "parent": model.parent_id,
         "adapter_of": model.adapter_of_id,
         "snapshot": trained_on(model=model),
+        "practice_set": practiced_on(model=model),
         "metrics": model.metrics,
         "description": model.description,
         "created_at": _iso(model.created_at),
@@ -181,6 +183,14 @@ def job_payload(job: Job, *, log_tail: int | None = 50) -> dict[str, Any]:
             "data_options": job.data_options,
             "output_name": job.output_name,
         }
+    elif isinstance(job, GRPOJob):
+        body |= {
+            "practice_set": job.practice_set_id,
+            "base_model": job.model_version_id,
+            "reward_model": job.reward_model_id,
+            "config": job.config,
+            "output_name": job.output_name,
+        }
     elif isinstance(job, ProbeRun | PracticeRun):
         body |= {
             "set": job.probe_set_id if isinstance(job, ProbeRun) else job.practice_set_id,
@@ -204,11 +214,37 @@ def trained_on(*, model: ModelVersion) -> int | None:
     return ModelOrigin.objects.filter(model=model).values_list("snapshot_id", flat=True).first()
 
 
+def practiced_on(*, model: ModelVersion) -> int | None:
+    """The id of the practice set a GRPO policy learned from (None for every other model)."""
+    return ModelOrigin.objects.filter(model=model).values_list("practice_set_id", flat=True).first()
+
+
+def model_practice_sets(*, model: ModelVersion) -> list[dict[str, Any]]:
+    """Per ancestor trained by GRPO: its practice set, the problems it trained on and those held out."""
+    found = []
+    for version in model_lineage(model=model):
+        origin = ModelOrigin.objects.select_related("practice_set").filter(model=version).first()
+        if origin is None or origin.practice_set is None:
+            continue
+        counts = dict(origin.practice_set.problems.values_list("split").annotate(n=Count("id")).order_by())
+        found.append(
+            {
+                "model": version,
+                "practice_set": origin.practice_set,
+                "problems": counts.get(TRAIN, 0),
+                "held_out": counts.get(VALIDATION, 0),
+            }
+        )
+    return found
+
+
 def model_lineage(*, model: ModelVersion) -> list[ModelVersion]:
     """The model, its parent, its parent's parent, ... down to the base model."""
     chain, seen = [model], {model.pk}
     while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
-        parent = ModelVersion.objects.select_related("origin__snapshot").get(pk=chain[-1].parent_id)
+        parent = ModelVersion.objects.select_related("origin__snapshot", "origin__practice_set").get(
+            pk=chain[-1].parent_id
+        )
         chain.append(parent)
         seen.add(parent.pk)
     return chain
@@ -242,7 +278,7 @@ def _trained_steps(model: ModelVersion) -> list[tuple[ModelVersion, ModelOrigin,
     steps = []
     for version in model_lineage(model=model):
         origin = ModelOrigin.objects.select_related("snapshot").filter(model=version).first()
-        if origin is not None:
+        if origin is not None and origin.snapshot_id is not None:  # a GRPO step learned from problems
             steps.append((version, origin, learned_row_kinds(version)))
     return steps
 

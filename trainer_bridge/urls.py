@@ -47,6 +47,11 @@ job_patterns = (
             sets.practice_export_start,
             name="practice-export",
         ),
+        path(
+            "projects/<int:project_id>/quality/practice/<int:set_id>/grpo/",
+            sets.grpo_start,
+            name="grpo-start",
+        ),
         path("projects/<int:project_id>/retrain/new/", retrain.retrain_create, name="retrain-create"),
         path("projects/<int:project_id>/evaluation/", evaluation.leaderboard_page, name="evaluation"),
         path(
@@ -171,6 +176,9 @@ job_patterns = (
             "api/projects/<int:project_id>/best-of-n-jobs/",
             jobs_api.BestOfNJobList.as_view(),
             name="api-best-of-n-jobs",
+        ),
+        path(
+            "api/projects/<int:project_id>/grpo-jobs/", jobs_api.GRPOJobList.as_view(), name="api-grpo-jobs"
         ),
         path("api/projects/<int:project_id>/jobs/", jobs_api.JobList.as_view(), name="api-jobs"),
         path(

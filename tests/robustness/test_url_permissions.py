@@ -213,6 +213,9 @@ EXPECTED: dict[str, Rule] = {
     "jobs:practice-sets": Rule("reviewer", 200, "admin", 400),
     "jobs:practice-set": Rule("reviewer", 200, "admin", 200),
     "jobs:practice-export": Rule("user", 405, "reviewer", 302),
+    # an admin's empty GRPO form names no model to start from: back to the practice set's page
+    "jobs:grpo-start": Rule("user", 405, "admin", 302),
+    "jobs:api-grpo-jobs": Rule("reviewer", 200, "admin", 400),
     # --- model drafts ---
     # reviewers read the figures and settings; an admin's empty form lacks the sampling settings (400), and
     # an empty start is refused with the reason (no model version chosen: back to the page, 302)

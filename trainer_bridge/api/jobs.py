@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from core.errors import DomainError, NotAllowed, NotFound
 from core.types import ApiRequest
+from curation.models import PracticeSet
 from curation.selectors import snapshot_get
 from labeling.access import project_for
 from labeling.models import Project
@@ -17,7 +18,7 @@ from registry.selectors import models_for
 from registry.services import model_register
 from trainer_bridge.engines import ENGINES
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
-from trainer_bridge.models import BestOfNJob, GenerationJob, JobType, RetrainPolicy, TrainingJob
+from trainer_bridge.models import BestOfNJob, GenerationJob, GRPOJob, JobType, RetrainPolicy, TrainingJob
 from trainer_bridge.selectors import (
     job_get,
     job_payload,
@@ -32,6 +33,7 @@ from trainer_bridge.selectors import (
 )
 from trainer_bridge.services.best_of_n import best_of_n_start
 from trainer_bridge.services.generation import WHICH, generation_job_start
+from trainer_bridge.services.grpo import grpo_job_start
 from trainer_bridge.services.merging import merge_job_start
 from trainer_bridge.services.models import model_attach_chat_template
 from trainer_bridge.services.retrain import (
@@ -105,6 +107,16 @@ class TrainingJobSerializer(serializers.Serializer):
     )
     data_options = serializers.DictField(
         required=False, help_text="sft: kinds; rm and dpo: by (labeler|consensus)"
+    )
+    output_name = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class GRPOJobSerializer(serializers.Serializer):
+    practice_set = serializers.IntegerField(max_value=INT_MAX)
+    base_model = serializers.IntegerField(max_value=INT_MAX)
+    reward_model = serializers.IntegerField(max_value=INT_MAX, required=False, allow_null=True, default=None)
+    config = serializers.DictField(
+        required=False, help_text="lr, beta, num_generations, problems_per_step, max_steps, patience, ..."
     )
     output_name = serializers.CharField(required=False, default="", allow_blank=True)
 
@@ -303,6 +315,34 @@ class TrainingJobList(APIView):
             user=request.user,
             config=data.get("config"),
             data_options=data.get("data_options"),
+            output_name=data["output_name"],
+        )
+        return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)
+
+
+class GRPOJobList(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, project_id: int) -> Response:
+        project = _project(request, project_id, VIEW_ROLE)
+        jobs = GRPOJob.objects.filter(project=project).select_related("created_by").order_by("-id")[:100]
+        return Response([job_payload(job, log_tail=5) for job in jobs])
+
+    @extend_schema(request=GRPOJobSerializer, responses={202: None})
+    def post(self, request: ApiRequest, project_id: int) -> Response:
+        project = _project(request, project_id, JOB_ROLE)
+        serializer = GRPOJobSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        practice_set = PracticeSet.objects.filter(pk=data["practice_set"], project=project).first()
+        if practice_set is None:
+            raise NotFound("no such practice set in this project", field="practice_set")
+        reward_model = data.get("reward_model")
+        job = grpo_job_start(
+            practice_set=practice_set,
+            base_model=_model_in(request, project, data["base_model"]),
+            reward_model=_model_in(request, project, reward_model) if reward_model is not None else None,
+            user=request.user,
+            config=data.get("config"),
             output_name=data["output_name"],
         )
         return Response(job_payload(job), status=status.HTTP_202_ACCEPTED)

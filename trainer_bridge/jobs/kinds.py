@@ -12,6 +12,7 @@ from trainer_bridge.models import (
     DraftingJob,
     ExportJob,
     GenerationJob,
+    GRPOJob,
     Job,
     JobType,
     MergeJob,
@@ -59,6 +60,7 @@ KINDS: dict[str, JobKind] = {
     JobType.BEST_OF_N: JobKind(
         BestOfNJob, "trainer_bridge.services.best_of_n.best_of_n_work", True, "best-of-N sampling"
     ),
+    JobType.GRPO: JobKind(GRPOJob, "trainer_bridge.services.grpo.grpo_work", True, "GRPO"),
     JobType.SCORING: JobKind(
         ScoringJob, "trainer_bridge.services.scoring.scoring_work", True, "reward-model scoring"
     ),

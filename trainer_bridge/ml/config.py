@@ -97,3 +97,24 @@ class DPOConfig:
     keep_checkpoints: int = 2
     log_every: int = 10
     seed: int = 0
+
+
+@dataclass
+class GRPOSettings:
+    """GRPO on a practice set (TRL's GRPOTrainer); the verifiers are the rewards."""
+
+    output_dir: Path
+    lr: float = 1e-5
+    beta: float = 0.04  # KL penalty to the reference model; above 0, so a reference is kept and KL logged
+    num_generations: int = 8  # solutions sampled per problem: the group whose mean is the baseline
+    problems_per_step: int = 4
+    max_completion_length: int = 32  # tokens per sampled solution
+    temperature: float = 1.0
+    max_steps: int = 100
+    eval_every: int = 10  # steps between held-out pass-rate checks (greedy, one answer per problem)
+    patience: int = 0  # stop after this many held-out checks without a new best (0: never stop early)
+    checkpoint_every: int = 20
+    keep_checkpoints: int = 2
+    reward_model_weight: float = 1.0  # the reward model's share beside the verifier's 1.0, when one is used
+    seed: int = 0
+    processes: int = 1  # torchrun processes on this machine

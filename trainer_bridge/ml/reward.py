@@ -270,6 +270,24 @@ class Scorer:
         return scores
 
 
+@torch.no_grad()
+def score_loaded(
+    model, tokenizer, pairs: list[tuple[list[dict], str]], *, batch_size: int = 16
+) -> list[float]:
+    """Reward of each (prompt messages, answer) pair from an already loaded reward model."""
+    device = next(model.parameters()).device
+    sequences = [_encode(tokenizer, prompt, answer, max_len=None) for prompt, answer in pairs]
+    scores: list[float] = []
+    for start in range(0, len(sequences), batch_size):
+        input_ids, attention_mask = _pad(
+            sequences[start : start + batch_size], tokenizer.pad_token_id, device
+        )
+        with autocast(device):
+            logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        scores.extend(logits[:, 0].float().tolist())
+    return scores
+
+
 def _rewards(model, groups: list[dict], pad_id: int, device) -> list[torch.Tensor]:
     """One forward over every answer of the batch's groups (K per group, not 2 per pair)."""
     sequences = [seq for g in groups for seq in g["sequences"]]

@@ -31,6 +31,7 @@ class JobType(models.TextChoices):
     SERVING = "serving"
     SCORING = "scoring"
     DRAFTING = "drafting"
+    GRPO = "grpo"
     MERGE = "merge"
     BEST_OF_N = "best_of_n"
 
@@ -220,3 +221,18 @@ class DraftingJob(Job):
     batch_size = models.PositiveSmallIntegerField(default=8)
     engine = models.CharField(max_length=20, default="auto")  # as a generation job's
     drafts_created = models.PositiveIntegerField(default=0)
+
+
+class GRPOJob(Job):
+    """GRPO of `model_version` on a practice set's train split, its verifiers as the rewards (and,
+    optionally, a reward-model version's score beside them); the output is a new policy version."""
+
+    practice_set = models.ForeignKey(
+        "curation.PracticeSet", on_delete=models.PROTECT, related_name="grpo_jobs"
+    )
+    reward_model = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    config = models.JSONField(default=dict, blank=True)  # trainer_bridge.ml.config.GRPOSettings
+    output_name = models.CharField(max_length=200)
+    output_dir = models.CharField(max_length=1000)

@@ -24,7 +24,7 @@ from registry.selectors import models_for
 from trainer_bridge.jobs.kinds import KINDS
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, VIEW_ROLE, job_cancel, job_retry
 from trainer_bridge.ml.config import DPO_LOSSES
-from trainer_bridge.models import Job, TrainingJob
+from trainer_bridge.models import GRPOJob, Job, TrainingJob
 from trainer_bridge.selectors import (
     job_get,
     job_payload,
@@ -214,7 +214,37 @@ def _job_context(job: Job, role: str) -> dict[str, Any]:
                 y_label="log p",
             )
         context["metrics_table"] = points[-10:]
+    elif isinstance(job, GRPOJob):
+        context |= grpo_charts(metric_points(job))
     return context
+
+
+def grpo_charts(points: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """A GRPO job's curves: reward (and the reward model's score beside the verifier's), held-out pass
+    rate, KL to the reference, response length."""
+    rewards = ["mean_reward", "verifier_reward", "reward_model_score", "reward_gap"]
+    if not any("reward_model_score" in values for _, values in points):
+        rewards = ["mean_reward"]
+    return {
+        "loss_chart": charts.line_chart(
+            charts.metric_series(points, rewards), title="Reward", y_label="reward"
+        ),
+        "accuracy_chart": charts.line_chart(
+            charts.metric_series(points, ["heldout_pass_rate"]),
+            title="Held-out pass rate",
+            y_label="pass@1",
+            y_range=(0.0, 1.0),
+        ),
+        "extra_charts": [
+            charts.line_chart(
+                charts.metric_series(points, ["kl"]), title="KL to the reference", y_label="KL"
+            ),
+            charts.line_chart(
+                charts.metric_series(points, ["response_length"]), title="Response length", y_label="tokens"
+            ),
+        ],
+        "metrics_table": points[-10:],
+    }
 
 
 @login_required

@@ -13,11 +13,12 @@ from labeling.access import has_role, project_for
 from registry.models import ModelServer, ModelVersion
 from registry.selectors import models_for, servers_for
 from trainer_bridge.jobs.lifecycle import VIEW_ROLE
-from trainer_bridge.models import TrainingJob
+from trainer_bridge.models import Job, JobType
 from trainer_bridge.selectors import (
     model_get,
     model_label_counts,
     model_lineage,
+    model_practice_sets,
     model_training_rows,
 )
 from trainer_bridge.services.servers import SERVER_ROLE, STARTED_ENGINES
@@ -53,7 +54,10 @@ def model_detail(request: AuthedRequest, project_id: int, model_id: int) -> Http
         "labels_total": sum(sum(c["by_kind"].values()) for c in counts),
         "validation_total": sum(sum(c["validation"].values()) for c in counts),
         "children": models_for(project_id=project.pk).filter(parent=model),  # not other projects' models
-        "training_job": TrainingJob.objects.filter(output_model=model).first(),
+        "practice_steps": model_practice_sets(model=model),
+        "training_job": Job.objects.filter(
+            output_model=model, type__in=[JobType.TRAINING, JobType.GRPO]
+        ).first(),
     }
     return render(request, "trainer_bridge/jobs/model_detail.html", context)
 

@@ -21,10 +21,15 @@ from curation import practice, probes
 from curation.models import PracticeSet, PracticeSplit, ProbeSet
 from labeling.access import has_role, project_for, project_nav
 from labeling.models import Role
+from registry.models import ModelVersion
 from registry.selectors import models_for
 from trainer_bridge.exports import LAYOUTS, PRACTICE_KINDS
+from trainer_bridge.jobs.lifecycle import JOB_ROLE
 from trainer_bridge.models import ExportJob, JobStatus, PracticeRun, ProbeRun
+from trainer_bridge.selectors import model_get
 from trainer_bridge.services.exports import EXPORT_ROLE, export_job_payload, practice_export_job_start
+from trainer_bridge.services.grpo import ALLOWED_BASES as GRPO_BASES
+from trainer_bridge.services.grpo import grpo_job_start
 from trainer_bridge.services.practice import practice_run_start
 from trainer_bridge.services.probes import probe_outcomes, probe_run_start
 
@@ -180,6 +185,9 @@ def _set_page(request: AuthedRequest, project_id: int, set_id: int, kind: str) -
     else:
         context["items"] = the_set.problems.order_by("line")
         context["split_counts"] = practice.split_counts(the_set)
+        versions = list(models_for(project_id=project.pk))
+        context["grpo_bases"] = [m for m in versions if m.kind in GRPO_BASES]
+        context["grpo_reward_models"] = [m for m in versions if m.kind == ModelVersion.Kind.RM]
         context |= _practice_exports(the_set, [r for r in runs if isinstance(r, PracticeRun)], role)
         if isinstance(shown, PracticeRun):
             results = list(shown.results.select_related("problem").order_by("problem__line"))
@@ -259,3 +267,36 @@ def practice_export_start(request: AuthedRequest, project_id: int, set_id: int) 
     else:
         messages.info(request, "The same export exists already; here it is.")
     return redirect("jobs:practice-set", project_id=project.pk, set_id=the_set.pk)
+
+
+GRPO_FIELDS = ("max_steps", "num_generations", "lr", "beta", "patience")
+
+
+@login_required
+@require_POST
+@flash_errors(_practice_set_url)
+def grpo_start(request: AuthedRequest, project_id: int, set_id: int) -> HttpResponse:
+    """Start GRPO on the practice set from the form on its page."""
+    project = project_for(request.user, project_id, JOB_ROLE)[0]
+    the_set = PracticeSet.objects.filter(project=project, pk=set_id).first()
+    if the_set is None:
+        raise NotFound("no such practice set")
+    post = request.POST
+    base = model_get(
+        model_id=id_or_error(post.get("base_model"), "base_model"), user=request.user, project=project
+    )
+    reward_model = None
+    if post.get("reward_model"):
+        reward_model = model_get(
+            model_id=id_or_error(post.get("reward_model"), "reward_model"), user=request.user, project=project
+        )
+    job = grpo_job_start(
+        practice_set=the_set,
+        base_model=base,
+        reward_model=reward_model,
+        user=request.user,
+        config={name: post.get(name) for name in GRPO_FIELDS},
+        output_name=post.get("output_name", ""),
+    )
+    messages.success(request, f"GRPO job #{job.pk} queued on practice set {the_set.name}.")
+    return redirect("jobs:job", kind="grpo", job_id=job.pk)

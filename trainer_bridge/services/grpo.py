@@ -1,0 +1,268 @@
+"""GRPO jobs: reinforcement learning on a practice set, its verifiers as the rewards; the output is a policy.
+
+The policy samples a group of solutions per train problem, each verified against the problem's answer
+(curation.verifiers); optionally a reward-model version scores them too, and the job records that
+score beside the verifier's so a policy learning to please the reward model rather than to be right
+shows as a widening gap. The held-out split of the practice set measures the policy as it trains.
+The training itself is trainer_bridge.ml.grpo (TRL's GRPOTrainer), imported inside the run.
+"""
+
+import json
+import math
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.text import slugify
+
+from core.errors import Conflict, DomainError
+from core.types import User
+from curation.models import PracticeProblem, PracticeSet, PracticeSplit
+from curation.practice import problem_messages
+from labeling.access import require_role
+from registry.models import ModelVersion
+from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
+from trainer_bridge.jobs.queue import job_dispatch
+from trainer_bridge.ml.config import GRPOSettings
+from trainer_bridge.models import GRPOJob, Job, JobMetric, JobStatus, JobType, ModelOrigin
+
+ALLOWED_BASES = {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY}
+# Small defaults that suit a demo on the CPU; real runs pass their own.
+JOB_DEFAULTS: dict[str, Any] = {"max_steps": 50, "eval_every": 10, "checkpoint_every": 10, "patience": 3}
+_WHOLE = {"num_generations", "problems_per_step", "max_completion_length", "max_steps", "processes"}
+_AT_LEAST_ONE = _WHOLE | {"eval_every", "checkpoint_every", "keep_checkpoints", "processes"}
+
+
+def grpo_config(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's settings, checked against GRPOSettings (output_dir is the job's)."""
+    known = {f.name: f for f in fields(GRPOSettings) if f.name != "output_dir"}
+    raw = {k: v for k, v in (raw or {}).items() if v is not None and v != ""}
+    if unknown := sorted(set(raw) - set(known)):
+        raise DomainError(f"unknown GRPO settings {unknown}; known: {sorted(known)}", field="config")
+    config = dict(JOB_DEFAULTS)
+    for name, value in raw.items():
+        as_float = known[name].type in ("float", float)
+        try:
+            number = float(value) if as_float else int(value)
+        except (TypeError, ValueError):
+            raise DomainError(f"{name} must be a number", field=name) from None
+        if not math.isfinite(number) or number < 0 or (not as_float and number != float(value)):
+            raise DomainError(
+                f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
+            )
+        config[name] = number
+    for name in sorted(_AT_LEAST_ONE & set(config)):
+        if config[name] < 1:
+            raise DomainError(f"{name} must be at least 1", field=name)
+    if config.get("num_generations", 8) < 2:
+        raise DomainError(
+            "num_generations must be at least 2: GRPO compares a group's solutions", field="num_generations"
+        )
+    if config.get("beta", 0.04) <= 0:
+        raise DomainError("beta must be above 0, so the policy is kept near its reference", field="beta")
+    if config.get("lr", 1.0) <= 0:
+        raise DomainError("lr must be above 0", field="lr")
+    return config
+
+
+@transaction.atomic
+def grpo_job_start(
+    *,
+    practice_set: PracticeSet,
+    base_model: ModelVersion,
+    user: User | None,
+    reward_model: ModelVersion | None = None,
+    config: dict[str, Any] | None = None,
+    output_name: str = "",
+) -> GRPOJob:
+    """Queue GRPO of `base_model` on the practice set's train split, measured on its held-out split."""
+    project = practice_set.project
+    if user is not None:
+        require_role(user=user, project=project, role=JOB_ROLE)
+    if base_model.kind not in ALLOWED_BASES:
+        raise DomainError(f"GRPO cannot start from a {base_model.kind} model", field="base_model")
+    if base_model.project_id not in (None, project.pk):
+        raise DomainError("this model belongs to another project", field="base_model")
+    if reward_model is not None:
+        if reward_model.kind != ModelVersion.Kind.RM:
+            raise DomainError(f"{reward_model.name} is not a reward model", field="reward_model")
+        if reward_model.project_id not in (None, project.pk):
+            raise DomainError("this reward model belongs to another project", field="reward_model")
+    checked = grpo_config(config)
+    if not practice_set.problems.filter(split=PracticeSplit.TRAIN).exists():
+        raise DomainError(f"practice set {practice_set.name} has no train problems", field="practice_set")
+    job = GRPOJob.objects.create(
+        type=JobType.GRPO,
+        project=project,
+        practice_set=practice_set,
+        model_version=base_model,
+        reward_model=reward_model,
+        config=checked,
+        progress_total=checked["max_steps"],
+        output_name="",
+        output_dir="",
+        created_by=user,
+    )
+    name = (output_name or "").strip() or f"{slugify(project.name) or 'project'}-grpo-{job.pk}"
+    if ModelVersion.objects.filter(name=name).exists() or GRPOJob.objects.filter(output_name=name).exists():
+        raise Conflict(f"a model named {name!r} exists or is being trained", field="output_name")
+    job.output_name = name
+    job.output_dir = str(Path(settings.MODEL_ROOT) / "grpo" / f"job-{job.pk}-{slugify(name)}")
+    job.save(update_fields=["output_name", "output_dir"])
+    rm = f", reward model {reward_model.name}" if reward_model is not None else ""
+    job_log(
+        job, f"queued: GRPO on practice set {practice_set.name} from {base_model.name}{rm}, output {name}"
+    )
+    job_dispatch(job)
+    return job
+
+
+def practice_rows(practice_set: PracticeSet, split: str) -> list[dict[str, Any]]:
+    """The split's problems as GRPO rows: the prompt, and the verifier's ground truth as columns."""
+    problems = PracticeProblem.objects.filter(practice_set=practice_set, split=split).order_by("line")
+    # the shape of trainer_bridge.ml.grpo.problem_row (that module loads torch; the supervisor does not)
+    return [
+        {
+            "prompt": problem_messages(p),
+            "answer": p.answer,
+            "verifier": p.verifier,
+            "options": json.dumps(p.options),
+        }
+        for p in problems
+    ]
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
+
+
+def grpo_work(run: Run, job: GRPOJob) -> None:
+    """Run or resume GRPO from its newest checkpoint; a finished one only registers its output."""
+    train = practice_rows(job.practice_set, PracticeSplit.TRAIN)
+    heldout = practice_rows(job.practice_set, PracticeSplit.VALIDATION)
+    run.log(
+        f"{len(train)} train and {len(heldout)} held-out problems from practice set {job.practice_set.name}"
+    )
+    if not heldout:
+        run.log(
+            "warning: the practice set holds no held-out problems: no pass rate is measured, no early stop"
+        )
+    cfg = GRPOSettings(output_dir=Path(job.output_dir), **job.config)
+
+    def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
+        values = _finite(metrics)
+        JobMetric.objects.bulk_create(
+            [JobMetric(job_id=job.pk, step=step, values=values)],
+            update_conflicts=True,
+            unique_fields=["job", "step"],
+            update_fields=["values"],
+        )
+        run.update(progress_done=step, progress_total=total, latest_metrics=values)
+        shown = ", ".join(
+            f"{key} {values[key]:.4g}"
+            for key in ("mean_reward", "heldout_pass_rate", "kl", "response_length", "reward_gap")
+            if isinstance(values.get(key), float)
+        )
+        if step == 0 or "heldout_pass_rate" in values:
+            run.log(f"step {step}/{total}: {shown}")
+
+    base = job.model()
+    reward_model = job.reward_model.path if job.reward_model is not None else None
+    result = _launch(run, job, base.path, reward_model, cfg, train, heldout, on_progress)
+    if result.get("resumed_from_step"):
+        run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
+    if result.get("early_stop_step"):
+        run.log(
+            f"stopped early at step {result['early_stop_step']}: the held-out pass rate stopped improving"
+        )
+    _register_output(run, job, _finite(result))
+
+
+def _launch(
+    run: Run,
+    job: GRPOJob,
+    model_dir: str,
+    reward_model_dir: str | None,
+    cfg: GRPOSettings,
+    train: list[dict[str, Any]],
+    heldout: list[dict[str, Any]],
+    on_progress: Any,
+) -> dict[str, Any]:
+    """GRPO under torchrun (trainer_bridge.ml.launch); this worker supervises and records the events."""
+    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
+
+    out = Path(job.output_dir)
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "train.json").write_text(json.dumps(train))
+    (data / "heldout.json").write_text(json.dumps(heldout))
+    refused: list[str] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "progress":
+            on_progress(event["step"], event["total"], event["metrics"])
+        elif event["event"] == "log":
+            run.log(event["line"])
+        elif event["event"] == "refused":
+            refused.append(event["message"])
+
+    run.log(f"GRPO from {model_dir} into {job.output_dir} on {cfg.processes} process(es) (torchrun)")
+    try:
+        launched = launch(
+            entry="trainer_bridge.ml.grpo_train",
+            config={
+                "model_dir": model_dir,
+                "train": str(data / "train.json"),
+                "heldout": str(data / "heldout.json"),
+                "reward_model_dir": reward_model_dir,
+                "hparams": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+            },
+            workdir=out / "launch",
+            processes=cfg.processes,
+            on_event=on_event,
+            should_stop=run.should_stop,
+        )
+    except LaunchStopped:
+        run.log("the training processes were ended")
+        run.check()  # raises JobStopped: cancelled, or another run holds the job now
+        raise
+    except LaunchFailed as exc:
+        if refused:
+            raise DomainError(refused[-1]) from None
+        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
+        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
+    return launched.result
+
+
+@transaction.atomic
+def _register_output(run: Run, job: GRPOJob, result: dict[str, Any]) -> None:
+    """The output policy and the job's end in one transaction: a job is done exactly when its model exists."""
+    Job.objects.select_for_update().filter(pk=job.pk).first()
+    job = GRPOJob.objects.select_related("model_version", "practice_set").get(pk=job.pk)
+    model = job.output_model
+    if model is None:
+        model = ModelVersion.objects.create(
+            name=job.output_name,
+            kind=ModelVersion.Kind.POLICY,
+            path=result["final_dir"],
+            project=job.project,
+            parent=job.model_version,
+            metrics={k: v for k, v in result.items() if k != "final_dir"},
+            description=f"GRPO job {job.pk} on practice set {job.practice_set.name}",
+            created_by=job.created_by,
+        )
+        ModelOrigin.objects.create(model=model, practice_set=job.practice_set)
+        job.output_model = model
+        job.save(update_fields=["output_model"])
+    step, total = result.get("step", 0), result.get("total_steps", 0)
+    rate = result.get("heldout_pass_rate")
+    shown = f", held-out pass rate {rate:.3f}" if isinstance(rate, float) else ""
+    if not run.finish(
+        JobStatus.DONE,
+        line=f"done at step {step}/{total}{shown}: registered model version {model.name} (#{model.pk})",
+        progress_done=step,
+        progress_total=total,
+    ):
+        raise JobStopped("lost")

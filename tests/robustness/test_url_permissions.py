@@ -114,6 +114,11 @@ EXPECTED: dict[str, Rule] = {
     "jobs:api-models": Rule("reviewer", 200, "admin", 400),
     # a shared base model belongs to no project: whoever is a reviewer nowhere gets 403
     "jobs:api-model": Rule("reviewer", 200, "user", 405, {("non_member", "GET"): 403}),
+    # POST-only. The world's model is a shared base model, no adapter: whoever may see it is told so (400);
+    # merging a project's adapter is for its admins (tests/trainer_bridge/test_training_engine_jobs.py)
+    "jobs:api-model-merge": Rule("user", 405, "reviewer", 400, {("non_member", "POST"): 403}),
+    # the empty body names no template: an admin's 400
+    "jobs:api-model-chat-template": Rule("user", 405, "admin", 400, {("non_member", "POST"): 403}),
     "jobs:api-generation-jobs": Rule("reviewer", 200, "admin", 400),
     "jobs:api-best-of-n-jobs": Rule("reviewer", 200, "admin", 400),
     "jobs:api-generation-job": Rule("reviewer", 200, "user", 405),

@@ -10,6 +10,7 @@ from core.charts import Series, line_chart
 from core.figures import figure
 from curation.models import SnapshotRow
 from curation.snapshots import snapshot_freeze
+from registry.chat_templates import BUILTIN_TEMPLATES, TEMPLATE_FILE
 from registry.models import ModelVersion
 from trainer_bridge.jobs.lifecycle import job_run
 from trainer_bridge.models import JobStatus, ModelOrigin
@@ -23,8 +24,10 @@ def _client(user) -> Client:
 
 
 @pytest.fixture
-def unrun_base(db) -> ModelVersion:
-    return ModelVersion.objects.create(name="base", kind="base", path="/nowhere")  # nothing loads it here
+def unrun_base(db, tmp_path) -> ModelVersion:
+    """A base model nothing loads here: only its chat template, which an SFT start checks."""
+    (tmp_path / TEMPLATE_FILE).write_text(BUILTIN_TEMPLATES["chatml"])
+    return ModelVersion.objects.create(name="base", kind="base", path=str(tmp_path))
 
 
 def test_a_reward_model_counts_the_rankings_it_trained_on_not_every_row_of_its_snapshot(

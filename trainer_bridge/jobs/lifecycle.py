@@ -205,9 +205,12 @@ class Run:
         self._held.update(log=Concat(F("log"), _line(line)))
 
     def finish(self, status: str, *, error: str = "", line: str = "", **fields: Any) -> bool:
-        done = self._held.update(status=status, runner="", finished_at=timezone.now(), error=error, **fields)
-        if done and line:
-            job_log(Job(pk=self.job_id), line)
+        with transaction.atomic():  # whoever sees the job finished sees its last line too
+            done = self._held.update(
+                status=status, runner="", finished_at=timezone.now(), error=error, **fields
+            )
+            if done and line:
+                job_log(Job(pk=self.job_id), line)
         return bool(done)
 
     def release(self, line: str) -> None:

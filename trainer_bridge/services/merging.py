@@ -25,12 +25,12 @@ MERGED_KINDS = {"sft": ModelVersion.Kind.SFT, "rm": ModelVersion.Kind.RM}
 @transaction.atomic
 def merge_job_start(*, adapter: ModelVersion, user: User | None, output_name: str = "") -> MergeJob:
     """Queue the merge of `adapter` into its base; the output is a new model version."""
+    if user is not None and adapter.project is not None:
+        require_role(user=user, project=adapter.project, role=JOB_ROLE)  # before saying anything of it
     if adapter.kind != ModelVersion.Kind.ADAPTER or adapter.adapter_of is None:
         raise DomainError(f"{adapter.name} is not a LoRA adapter", field="model")
     if adapter.project is None:
         raise DomainError("an adapter merged by a job belongs to a project", field="model")
-    if user is not None:
-        require_role(user=user, project=adapter.project, role=JOB_ROLE)
     name = (output_name or "").strip() or f"{adapter.name}-merged"
     if ModelVersion.objects.filter(name=name).exists() or MergeJob.objects.filter(output_name=name).exists():
         raise Conflict(f"a model named {name!r} exists or is being merged", field="output_name")

@@ -17,13 +17,10 @@ class Command(TrainingCommand):
         parser.add_argument("--loss-type", choices=DPO_LOSSES, help="sigmoid (the default), ipo, ...")
         parser.add_argument("--beta", type=float, help="distance allowed from the reference model (0.1)")
         parser.add_argument("--batch-size", type=int, help="preference pairs per step")
-        parser.add_argument("--lora-r", type=int, help="LoRA rank; 0 (the default) trains every weight")
 
     def config(self, options: dict[str, Any]) -> dict[str, Any]:
         extra = {
-            name: options[name]
-            for name in ("loss_type", "beta", "batch_size", "lora_r")
-            if options[name] is not None
+            name: options[name] for name in ("loss_type", "beta", "batch_size") if options[name] is not None
         }
         return super().config(options) | extra
 

@@ -165,7 +165,8 @@ def test_a_grpo_job_whose_worker_is_killed_resumes_from_its_last_checkpoint(
     assert job.status == JobStatus.DONE, job.log
     assert job.attempts == 2
     resumed = int(job.log.split("resumed from the checkpoint at step ")[1].split()[0])
-    assert 4 <= resumed <= killed_at and resumed % 2 == 0
+    # the processes may finish a step or two (and save it) in the instant between the kill and their end
+    assert 4 <= resumed <= killed_at + 2 and resumed % 2 == 0
     steps = list(job.metric_points.order_by("step").values_list("step", flat=True))
     assert steps == list(range(0, 31))  # a step reported twice keeps one point
     assert ModelVersion.objects.filter(made_by_job=job).count() == 1

@@ -75,6 +75,15 @@ class RankingForm(forms.Form):
         tiers = {c.pk: self.cleaned_data.get(f"tier-{c.pk}") for c in self.candidates}
         return {pk: tier for pk, tier in tiers.items() if tier is not None}
 
+    def ranking(self) -> dict[str, Any]:
+        """What a ranking service takes from the form: tiers, ratings, all_bad and seconds."""
+        return {
+            "tiers": self.tiers(),
+            "ratings": self.ratings(),
+            "all_bad": self.cleaned_data["all_bad"],
+            "seconds": self.cleaned_data["seconds"] or 0.0,
+        }
+
     def tiers(self) -> list[list[int]]:
         """Candidate ids grouped by tier number, best first; empty tier numbers are skipped."""
         by_tier: dict[int, list[int]] = {}

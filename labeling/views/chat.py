@@ -126,10 +126,7 @@ def chat_rank(request: AuthedRequest, assignment_id: int, turn_id: int) -> HttpR
             assignment_id=assignment_id,
             labeler=request.user,
             turn_id=turn.pk,
-            tiers=form.tiers() if not (form.cleaned_data["all_bad"] and not form.tiers()) else [],
-            ratings=form.ratings(),
-            all_bad=form.cleaned_data["all_bad"],
-            seconds=form.cleaned_data["seconds"] or 0.0,
+            **form.ranking(),
         )
     except DomainError as exc:
         return _render_task(

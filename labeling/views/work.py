@@ -304,10 +304,7 @@ def rank_submit(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         ranking_submit(
             assignment_id=assignment_id,
             labeler=request.user,
-            tiers=form.tiers() if not (form.cleaned_data["all_bad"] and not form.tiers()) else [],
-            ratings=form.ratings(),
-            all_bad=form.cleaned_data["all_bad"],
-            seconds=form.cleaned_data["seconds"] or 0.0,
+            **form.ranking(),
         )
     except DomainError as exc:
         return _render_task(
@@ -329,10 +326,7 @@ def rank_change(request: AuthedRequest, assignment_id: int) -> HttpResponse:
         ranking_revise(
             assignment_id=assignment_id,
             labeler=request.user,
-            tiers=form.tiers() if not (form.cleaned_data["all_bad"] and not form.tiers()) else [],
-            ratings=form.ratings(),
-            all_bad=form.cleaned_data["all_bad"],
-            seconds=form.cleaned_data["seconds"] or 0.0,
+            **form.ranking(),
         )
     except DomainError as exc:
         ctx = work_context(assignment_id=assignment_id, user=request.user)

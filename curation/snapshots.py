@@ -48,6 +48,7 @@ from labeling.models import (
     Review,
     TaskKind,
 )
+from labeling.search import SEARCH_TOOL
 
 ROW_FORMAT = 1
 # A chat's conversation is a demonstration row (kind "chat"); each ranked turn a ranking row of its own.
@@ -652,6 +653,8 @@ def _chat_ranking_rows(turns: QuerySet, splitting: _Splitting) -> Iterator[dict[
         for row in _ranking_rows_of(chunk, splitting):
             record = by_id[row["annotation_id"]]
             row["candidates"] = [c | lineage[c["id"]] for c in row["candidates"]]
+            if any(m.get("role") == "tool" for m in row["prompt"]):
+                row["tools"] = [SEARCH_TOOL]
             row["chat_turn"] = {
                 "id": record["chat_turn_id"],
                 "turn": record["chat_turn__turn"],

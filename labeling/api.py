@@ -18,9 +18,9 @@ from guidelines.selectors import guideline_current_version, guideline_version_pe
 from guidelines.services import guideline_acknowledge, guideline_publish
 from labeling import importing, search
 from labeling.access import assignment_role, project_for, project_role
-from labeling.models import Assignment, Candidate, Project, Role, TaskKind
+from labeling.models import Assignment, Candidate, ChatSettings, Project, Role, TaskKind
 from labeling.selectors.annotations import annotations_for
-from labeling.selectors.chat import chat_opening
+from labeling.selectors.chat import chat_opening, chat_settings_of
 from labeling.selectors.projects import project_progress, projects_for
 from labeling.selectors.work import assignment_payload, search_document_reading, searches_for
 from labeling.serializers import (
@@ -46,6 +46,7 @@ from labeling.services.imports import candidates_import, prompts_import
 from labeling.services.projects import membership_set, project_create, project_update
 from labeling.services.queue import assignment_release, assignment_renew, assignment_skip, claim_next_task
 from labeling.services.review import review_create
+from registry.selectors import models_for
 
 
 def _project(request: ApiRequest, project_id: int, role: str) -> Project:
@@ -103,6 +104,46 @@ class MemberList(APIView):
             raise DomainError(f"no user named {data['username']!r}", field="username")
         membership = membership_set(project=project, user=user, role=data["role"])
         return Response({"username": user.username, "role": membership.role})
+
+
+CHAT_SETTINGS = ("k", "max_new_tokens", "temperature", "seconds_limit", "calls_per_minute")
+
+
+def _chat_settings_body(settings: ChatSettings) -> dict[str, Any]:
+    version = settings.model_version
+    named: dict[str, Any] = {"model_version": None, "model_name": None}
+    if version is not None:
+        named = {"model_version": version.pk, "model_name": version.name}
+    return named | {f: getattr(settings, f) for f in CHAT_SETTINGS}
+
+
+class ChatSettingsDetail(APIView):
+    """The model version a project's chats talk to, K and the bounds on each call (admins). A PUT changes
+    the fields it names and keeps the others; `model_version: null` leaves labelers to write both roles."""
+
+    @extend_schema(responses={200: None})
+    def get(self, request: ApiRequest, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        return Response(_chat_settings_body(chat_settings_of(project)))
+
+    @extend_schema(request=None, responses={200: None})
+    def put(self, request: ApiRequest, project_id: int) -> Response:
+        project = _project(request, project_id, Role.ADMIN)
+        body = request.data if isinstance(request.data, dict) else {}
+        if unknown := sorted(set(body) - {"model_version", *CHAT_SETTINGS}):
+            raise DomainError(f"unknown fields {unknown[:5]}", field=unknown[0])
+        current = chat_settings_of(project)
+        version = current.model_version
+        if "model_version" in body:
+            ref = body["model_version"]
+            if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int)):
+                raise DomainError("model_version is a model version's id, or null", field="model_version")
+            version = None if ref is None else models_for(project_id=project.pk).filter(pk=ref).first()
+            if ref is not None and version is None:
+                raise DomainError(f"no model version {ref} in this project", field="model_version")
+        values = {f: body.get(f, getattr(current, f)) for f in CHAT_SETTINGS}
+        settings = chat.chat_settings_set(project=project, user=request.user, model_version=version, **values)
+        return Response(_chat_settings_body(settings))
 
 
 class GuidelineDetail(APIView):
@@ -318,6 +359,22 @@ class ChatConversation(APIView):
             seconds=body.get("seconds", 0),
         )
         return Response({"messages": draft.messages, "saved_at": draft.updated_at})
+
+
+class ChatSearch(APIView):
+    """The assistant searches the project's documents: the call and its result join the conversation."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request: ApiRequest, assignment_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        conversation = chat.chat_search(
+            assignment_id=assignment_id,
+            labeler=request.user,
+            messages=body.get("messages"),
+            query=body.get("query"),
+            seconds=body.get("seconds"),
+        )
+        return Response({"messages": conversation.with_turns()})
 
 
 class ChatReply(APIView):

@@ -6,6 +6,9 @@ urlpatterns = [
     path("projects/", api.ProjectList.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", api.ProjectDetail.as_view(), name="api-project"),
     path("projects/<int:project_id>/members/", api.MemberList.as_view(), name="api-members"),
+    path(
+        "projects/<int:project_id>/chat-settings/", api.ChatSettingsDetail.as_view(), name="api-chat-settings"
+    ),
     path("projects/<int:project_id>/guideline/", api.GuidelineDetail.as_view(), name="api-guideline"),
     path(
         "projects/<int:project_id>/guideline/versions/",
@@ -29,6 +32,7 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/submit/", api.Submit.as_view(), name="api-submit"),
     path("assignments/<int:assignment_id>/chat/", api.ChatConversation.as_view(), name="api-chat"),
     path("assignments/<int:assignment_id>/chat/reply/", api.ChatReply.as_view(), name="api-chat-reply"),
+    path("assignments/<int:assignment_id>/chat/search/", api.ChatSearch.as_view(), name="api-chat-search"),
     path(
         "assignments/<int:assignment_id>/chat/alternatives/",
         api.ChatAlternatives.as_view(),

@@ -572,6 +572,9 @@ class ChatDraft(models.Model):
 
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="chat_draft")
     messages = models.JSONField(default=list, blank=True)
+    # The searches Coach ran for the assistant: [{"id", "query", "content"}]; a tool's result in the
+    # conversation must be one of them, unchanged.
+    searches = models.JSONField(default=list, blank=True)
     seconds = models.FloatField(default=0.0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -590,6 +593,9 @@ class ChatTurn(models.Model):
     final_text = models.TextField(blank=True, default="")
     # Where the turn stands in the submitted conversation (None: the labeler took another path).
     final_index = models.PositiveIntegerField(null=True, blank=True)
+    # The ranking of its replies as it stands before it is kept, as a RankingDraft holds it:
+    # {"placement", "ratings", "all_bad", "seconds", "saved_at"}; cleared once the ranking is stored.
+    ranking_draft = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

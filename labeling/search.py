@@ -307,6 +307,24 @@ def ordered_picks(searches: list[dict[str, Any]], picks: list[tuple[int, int]]) 
     return sorted({p for p in picks if p in position}, key=lambda p: position[p])
 
 
+def _result(ref: int, document: SearchDocument) -> dict[str, Any]:
+    """A document as the search tool returns it to the assistant."""
+    text = document.text[:TOOL_RESULT_CHARS]
+    return {"ref": ref, "title": document.title, "url": document.url, "text": text}
+
+
+def tool_result(found: list[dict[str, Any]]) -> str:
+    """The search tool's result for the documents a search found, in their order: the message content of
+    a `tool` turn."""
+    documents = SearchDocument.objects.in_bulk([f["id"] for f in found])
+    results = [_result(ref, documents[f["id"]]) for ref, f in enumerate(found, 1) if f["id"] in documents]
+    return json.dumps(results, ensure_ascii=False)
+
+
+def project_has_documents(project_id: int) -> bool:
+    return SearchDocument.objects.filter(corpus__project_id=project_id).exists()
+
+
 def search_reply(
     *,
     searches: list[dict[str, Any]],
@@ -332,15 +350,7 @@ def search_reply(
         results = []
         for _, document_id in (p for p in chosen if p[0] == index):
             ref += 1
-            document = documents[document_id]
-            results.append(
-                {
-                    "ref": ref,
-                    "title": document.title,
-                    "url": document.url,
-                    "text": document.text[:TOOL_RESULT_CHARS],
-                }
-            )
+            results.append(_result(ref, documents[document_id]))
         reply.append(
             {
                 "role": "assistant",

@@ -45,7 +45,13 @@ urlpatterns = [
     ),
     path("assignments/<int:assignment_id>/chat/draft/", chat.chat_draft_save, name="chat-draft"),
     path("assignments/<int:assignment_id>/chat/submit/", chat.chat_submit, name="chat-submit"),
+    path("assignments/<int:assignment_id>/chat/search/", chat.chat_search, name="chat-search"),
     path("assignments/<int:assignment_id>/chat/turns/<int:turn_id>/rank/", chat.chat_rank, name="chat-rank"),
+    path(
+        "assignments/<int:assignment_id>/chat/turns/<int:turn_id>/draft/",
+        chat.chat_rank_draft,
+        name="chat-rank-draft",
+    ),
     # Calls to the model: their own path, served by threaded workers (docs/operations.md).
     path("stream/chat/<int:assignment_id>/reply/", chat.chat_reply, name="chat-reply"),
     path("stream/chat/<int:assignment_id>/alternatives/", chat.chat_alternatives, name="chat-alternatives"),

@@ -9,6 +9,7 @@ No torch here: the web process and every worker may import it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,22 @@ from openai.types.chat import ChatCompletionChunk
 # A request of K long answers on a busy CPU server can take minutes; a dead server is found by connecting.
 REQUEST_SECONDS = 600.0
 CONNECT_SECONDS = 5.0
+
+
+def wire(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages as the chat-completions API takes them: Coach keeps a tool call's arguments as an object
+    (the HF chat form), the API as a JSON string."""
+    return [
+        m | {"tool_calls": [_wire_call(c) for c in m["tool_calls"]]} if m.get("tool_calls") else m
+        for m in messages
+    ]
+
+
+def _wire_call(call: dict[str, Any]) -> dict[str, Any]:
+    arguments = call["function"].get("arguments", {})
+    if isinstance(arguments, str):
+        return call
+    return call | {"function": call["function"] | {"arguments": json.dumps(arguments)}}
 
 
 class ServerUnavailable(Exception):
@@ -83,7 +100,7 @@ class ChatClient:
         try:
             response = self._api.chat.completions.create(
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]  # plain dicts in the chat format
+                messages=wire(messages),  # type: ignore[arg-type]  # plain dicts in the chat format
                 n=n,
                 seed=seed,
                 max_tokens=max_tokens,
@@ -110,7 +127,7 @@ class ChatClient:
         try:
             chunks = self._api.chat.completions.create(
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=wire(messages),  # type: ignore[arg-type]
                 seed=seed,
                 max_tokens=max_tokens,
                 temperature=temperature,

@@ -1,13 +1,32 @@
 """Reads of chat tasks: the project's chat settings, where a conversation starts, what its page shows."""
 
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
 
-from labeling.models import Assignment, ChatDraft, ChatSettings, ChatTurn, Project, Ranking
+from labeling.models import Assignment, ChatDraft, ChatSettings, ChatTurn, Project, Ranking, RankingDraft
+from labeling.search import project_has_documents
+from labeling.selectors.work import SubmittedRanking, ranking_as_submitted
 from registry.selectors import server_for
 
 CHAT_ROLES = ("system", "user", "assistant")
+
+
+def chat_turn_board(turn: ChatTurn) -> tuple[RankingDraft | None, SubmittedRanking | None]:
+    """Where the ranking of a turn's replies stands: its draft (as a RankingDraft, unsaved), else the
+    ranking kept for it, shown again when the labeler changes their mind."""
+    if (saved := turn.ranking_draft) is not None:
+        draft = RankingDraft(
+            placement=saved["placement"],
+            ratings=saved["ratings"],
+            all_bad=saved["all_bad"],
+            seconds=saved["seconds"],
+            updated_at=datetime.fromisoformat(saved["saved_at"]),
+        )
+        return draft, None
+    ranking = Ranking.objects.filter(chat_turn=turn, is_current=True).first()
+    return None, None if ranking is None else ranking_as_submitted(ranking, changeable=True)
 
 
 def chat_settings_of(project: Project) -> ChatSettings:
@@ -43,7 +62,7 @@ def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
     shown = []
     for m in messages:
         turn = turns.get(m.get("chat_turn"))  # type: ignore[arg-type]
-        entry = {"role": m["role"], "content": m["content"]}
+        entry = {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id", "name") if k in m}
         if turn is not None:
             entry |= {
                 "chat_turn": turn.pk,
@@ -56,6 +75,7 @@ def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
     settings = chat_settings_of(assignment.task.project)
     version = settings.model_version
     served = version is not None and server_for(model_version=version) is not None
+    searchable = project_has_documents(assignment.task.project_id)
     return {
         "chat": {
             "messages": shown,
@@ -67,11 +87,14 @@ def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
                 "submit": reverse("labeling:chat-submit", args=[assignment.pk]),
                 "reply": reverse("labeling:chat-reply", args=[assignment.pk]),
                 "alternatives": reverse("labeling:chat-alternatives", args=[assignment.pk]),
+                "search": reverse("labeling:chat-search", args=[assignment.pk]),
             },
+            "search": searchable,
             "live": live,
         },
         "chat_model": version.name if version else "",
         "chat_served": served,
         "chat_k": settings.k,
+        "chat_search": searchable,
         "seconds": str(round(seconds)),
     }

@@ -144,6 +144,10 @@ def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
     ranking = Ranking.objects.filter(assignment=assignment, is_current=True).first()
     if ranking is None:
         return None
+    return ranking_as_submitted(ranking, changeable=not Review.objects.filter(assignment=assignment).exists())
+
+
+def ranking_as_submitted(ranking: Ranking, *, changeable: bool) -> SubmittedRanking:
     ratings = [
         {"candidate": r.candidate_id, "overall": r.overall} | {f: getattr(r, f) for f in RATING_FLAGS}
         for r in ranking.ratings.all()
@@ -152,7 +156,7 @@ def submitted_ranking(*, assignment: Assignment) -> SubmittedRanking | None:
         placement={pk: n for n, tier in enumerate(ranking.tiers, start=1) for pk in tier},
         ratings=ratings,
         all_bad=ranking.all_bad,
-        changeable=not Review.objects.filter(assignment=assignment).exists(),
+        changeable=changeable,
     )
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.errors import DomainError, NotFound
 from core.types import User
+from labeling import search
 from labeling.access import require_role
 from labeling.conversation import MAX_CONTENT_CHARS
 from labeling.models import (
@@ -51,6 +52,7 @@ from labeling.services.annotations import (
     validate_tiers,
     validated_ratings,
 )
+from labeling.services.drafts import placement_board
 from labeling.services.queue import locked_assignment, require_live
 from registry.client import ChatClient, ServerUnavailable, client_for
 from registry.models import ModelVersion
@@ -58,7 +60,7 @@ from registry.selectors import server_for
 
 MAX_CHAT_MESSAGES = 100
 MAX_CHAT_CHARS = 400_000  # the whole conversation
-CHAT_ROLES = ("system", "user", "assistant")
+CHAT_ROLES = ("system", "user", "assistant", "tool")
 SOURCE = "chat"  # the source of the prompts that are conversation prefixes
 
 
@@ -124,7 +126,7 @@ def chat_settings_set(
 
 @dataclass(frozen=True)
 class Conversation:
-    messages: list[dict[str, str]]  # HF chat form, as exported
+    messages: list[dict[str, Any]]  # HF chat form, as exported
     turns: dict[int, int]  # message index -> the ChatTurn that wrote it (model-written assistant turns)
 
     def with_turns(self) -> list[dict[str, Any]]:
@@ -133,10 +135,59 @@ class Conversation:
             m | ({"chat_turn": self.turns[i]} if i in self.turns else {}) for i, m in enumerate(self.messages)
         ]
 
+    @property
+    def assistant_next(self) -> bool:
+        """Whether the assistant speaks next: after a user turn, or after a tool's result."""
+        return bool(self.messages) and self.messages[-1]["role"] in ("user", "tool")
+
+    @property
+    def uses_tools(self) -> bool:
+        return any(m["role"] == "tool" for m in self.messages)
+
+
+def _search_call(message: dict[str, Any], i: int) -> dict[str, Any]:
+    """An assistant message that calls the search tool once: {"role", "content": "", "tool_calls"}."""
+    calls = message.get("tool_calls")
+    call = calls[0] if isinstance(calls, list) and len(calls) == 1 else None
+    function = call.get("function") if isinstance(call, dict) else None
+    arguments = function.get("arguments") if isinstance(function, dict) else None
+    if not (
+        isinstance(function, dict)
+        and function.get("name") == search.SEARCH_TOOL["function"]["name"]
+        and isinstance(call, dict)
+        and isinstance(call.get("id"), str)
+        and isinstance(arguments, dict)
+        and isinstance(arguments.get("query"), str)
+        and not (message.get("content") or "").strip()
+    ):
+        raise InvalidConversation(
+            f"message {i}: an assistant's tool call is one call of the search tool, made on the chat page",
+            field="messages",
+        )
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": call["id"], "type": "function", "function": {"name": "search", "arguments": arguments}}
+        ],
+    }
+
+
+def _speaks_after(previous: dict[str, Any] | None) -> str:
+    """Who speaks next: the user first and after the assistant's answer, the tool after the assistant's
+    call, the assistant after the user and after a tool's result."""
+    if previous is None or previous["role"] == "system":
+        return "user"
+    if previous["role"] == "assistant":
+        return "tool" if previous.get("tool_calls") else "user"
+    return "assistant"
+
 
 def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Conversation:
     """A conversation of a chat task: an optional system prompt first, then user and assistant turns in
-    turn, user first. Tool calls are not part of chat tasks (search tasks hold those)."""
+    turn, user first. In a project with documents to search, the assistant may call the search tool
+    before it answers: its call, then the tool's result (which `_checked_tools` matches against the
+    searches Coach ran), then the assistant again."""
     if not isinstance(messages, list):
         raise InvalidConversation("messages must be a list of {role, content}", field="messages")
     if len(messages) > MAX_CHAT_MESSAGES:
@@ -144,19 +195,46 @@ def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Co
             f"a conversation holds at most {MAX_CHAT_MESSAGES} messages, not {len(messages)}",
             field="messages",
         )
-    clean: list[dict[str, str]] = []
+    clean: list[dict[str, Any]] = []
     turns: dict[int, int] = {}
     total = 0
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InvalidConversation(f"message {i} must be an object", field="messages")
-        if unknown := set(message) - {"role", "content", "chat_turn"}:
+        if unknown := set(message) - {"role", "content", "chat_turn", "tool_calls", "tool_call_id", "name"}:
             raise InvalidConversation(f"message {i} has unknown keys {sorted(unknown)[:5]}", field="messages")
         role, content = message.get("role"), message.get("content")
         if role not in CHAT_ROLES:
             raise InvalidConversation(
                 f"message {i} has role {str(role)[:20]!r}; a chat holds {', '.join(CHAT_ROLES)}",
                 field="messages",
+            )
+        previous = clean[-1] if clean else None
+        if role == "system" and i != 0:
+            raise InvalidConversation(
+                f"message {i}: only the first message may be the system prompt", field="messages"
+            )
+        if role != "system" and role != (expected := _speaks_after(previous)):
+            why = "a tool call is followed by its result" if expected == "tool" else "turns alternate"
+            raise InvalidConversation(
+                f"message {i} is from the {role}; the {expected} speaks here ({why})", field="messages"
+            )
+        if role == "assistant" and message.get("tool_calls") is not None:
+            clean.append(_search_call(message, i))
+            continue
+        if role == "tool":
+            assert previous is not None
+            if not isinstance(content, str) or message.get("tool_call_id") != previous["tool_calls"][0]["id"]:
+                raise InvalidConversation(
+                    f"message {i}: a tool's result answers the call before it (its tool_call_id)",
+                    field="messages",
+                )
+            clean.append({"role": "tool", "tool_call_id": previous["tool_calls"][0]["id"], "name": "search"})
+            clean[-1]["content"] = content
+            continue
+        if set(message) & {"tool_calls", "tool_call_id", "name"}:
+            raise InvalidConversation(
+                f"message {i}: only tool calls and their results name a tool", field="messages"
             )
         if not isinstance(content, str) or not content.strip():
             raise InvalidConversation(f"message {i} ({role}) is empty", field="messages")
@@ -169,19 +247,6 @@ def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Co
             raise InvalidConversation(
                 f"the conversation holds more than {MAX_CHAT_CHARS:,} characters", field="messages"
             )
-        first_turn = 1 if clean and clean[0]["role"] == "system" else 0
-        if role == "system" and i != 0:
-            raise InvalidConversation(
-                f"message {i}: only the first message may be the system prompt", field="messages"
-            )
-        if role != "system":
-            expected = "user" if (i - first_turn) % 2 == 0 else "assistant"
-            if role != expected:
-                raise InvalidConversation(
-                    f"message {i} is from the {role}; the {expected} speaks here "
-                    "(turns alternate, user first)",
-                    field="messages",
-                )
         turn = message.get("chat_turn")
         if turn is not None:
             if role != "assistant" or isinstance(turn, bool) or not isinstance(turn, int):
@@ -190,11 +255,17 @@ def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Co
                 )
             turns[i] = turn
         clean.append({"role": role, "content": content})
+    conversation = Conversation(clean, turns)
     if ends_with == "assistant" and not any(m["role"] == "user" for m in clean):
         raise InvalidConversation("a conversation needs a user turn and an assistant reply", field="messages")
-    if ends_with and (not clean or clean[-1]["role"] != ends_with):
-        raise InvalidConversation(f"the last message must be from the {ends_with}", field="messages")
-    return Conversation(clean, turns)
+    if ends_with == "assistant" and not (clean and clean[-1]["role"] == "assistant" and clean[-1]["content"]):
+        raise InvalidConversation("the last message must be the assistant's reply", field="messages")
+    if ends_with == "user" and not conversation.assistant_next:
+        raise InvalidConversation(
+            "the last message must be from the user (or a tool's result): the assistant answers it",
+            field="messages",
+        )
+    return conversation
 
 
 def _checked_turns(assignment: Assignment, conversation: Conversation) -> None:
@@ -210,6 +281,29 @@ def _checked_turns(assignment: Assignment, conversation: Conversation) -> None:
             raise InvalidConversation(
                 f"message {index}: {turn} is not a model turn of this chat", field="messages"
             )
+
+
+def _checked_tools(assignment: Assignment, conversation: Conversation) -> None:
+    """Every tool result is one Coach wrote: the result of a search it ran for this chat, under its call."""
+    if not conversation.uses_tools:
+        return
+    ran = ChatDraft.objects.filter(assignment=assignment).values_list("searches", flat=True).first() or []
+    recorded = {(r["id"], r["query"], r["content"]) for r in ran}
+    for index, message in enumerate(conversation.messages):
+        if message["role"] != "tool":
+            continue
+        call = conversation.messages[index - 1]["tool_calls"][0]
+        if (call["id"], call["function"]["arguments"]["query"], message["content"]) not in recorded:
+            raise InvalidConversation(
+                f"message {index}: a tool's result is the result of a search run on this chat, unchanged",
+                field="messages",
+            )
+
+
+def _checked(assignment: Assignment, conversation: Conversation) -> None:
+    """What the page cannot vouch for: the model turns it names and the tools' results it holds."""
+    _checked_turns(assignment, conversation)
+    _checked_tools(assignment, conversation)
 
 
 def _chat_assignment(assignment_id: int, labeler: User) -> Assignment:
@@ -234,8 +328,51 @@ def chat_draft_save(*, assignment_id: int, labeler: User, messages: Any, seconds
     assignment = _chat_assignment(assignment_id, labeler)
     require_live(assignment)
     conversation = validated_conversation(messages) if messages else Conversation([], {})
-    _checked_turns(assignment, conversation)
+    _checked(assignment, conversation)
     return _keep(assignment, conversation, seconds)
+
+
+CHAT_SEARCH_RESULTS = 5  # the documents a search returns to the assistant
+
+
+@transaction.atomic
+def chat_search(
+    *, assignment_id: int, labeler: User, messages: Any, query: Any, seconds: Any = None
+) -> Conversation:
+    """The assistant calls the search tool: Coach runs the query over the project's documents, records the
+    result, and appends the call and its result to the conversation (then the assistant answers, in the
+    labeler's words or the model's)."""
+    assignment = _chat_assignment(assignment_id, labeler)
+    require_live(assignment)
+    conversation = validated_conversation(messages)
+    _checked(assignment, conversation)
+    if not conversation.assistant_next:
+        raise InvalidConversation(
+            "the assistant searches before it answers: after a user turn, or after a search's result",
+            field="messages",
+        )
+    if not search.project_has_documents(assignment.task.project_id):
+        raise DomainError("this project has no documents to search: an admin uploads them", field="query")
+    query = search.clean_query(query if isinstance(query, str) else "")
+    found = search.search_documents(project_id=assignment.task.project_id, query=query)
+    content = search.tool_result(found[:CHAT_SEARCH_RESULTS])
+    draft, _ = ChatDraft.objects.get_or_create(assignment=assignment)
+    call_id = f"call_{len(draft.searches) + 1}"
+    draft.searches = [*draft.searches, {"id": call_id, "query": query, "content": content}]
+    call = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": "search", "arguments": {"query": query}}}
+        ],
+    }
+    result = {"role": "tool", "tool_call_id": call_id, "name": "search", "content": content}
+    conversation = Conversation([*conversation.messages, call, result], conversation.turns)
+    draft.messages = conversation.with_turns()
+    if seconds is not None:
+        draft.seconds = seconds_on_task(seconds)
+    draft.save()
+    return conversation
 
 
 # --- calls to the model -----------------------------------------------------------------------------------
@@ -336,7 +473,7 @@ def chat_reply_begin(*, assignment_id: int, labeler: User, messages: Any, second
         assignment = _chat_assignment(assignment_id, labeler)
         require_live(assignment)
         conversation = validated_conversation(messages, ends_with="user")
-        _checked_turns(assignment, conversation)
+        _checked(assignment, conversation)
         _keep(assignment, conversation, seconds)
         try:
             settings, server = _served(assignment.task.project)
@@ -454,14 +591,15 @@ def chat_alternatives_begin(
         assignment = _chat_assignment(assignment_id, labeler)
         require_live(assignment)
         conversation = validated_conversation(messages)
-        _checked_turns(assignment, conversation)
+        _checked(assignment, conversation)
         if (
             isinstance(index, bool)
             or not isinstance(index, int)
             or not 0 <= index < len(conversation.messages)
         ):
             raise InvalidConversation("index names a message of the conversation", field="index")
-        if conversation.messages[index]["role"] != "assistant":
+        answered = conversation.messages[index]
+        if answered["role"] != "assistant" or answered.get("tool_calls"):
             raise InvalidConversation(f"message {index} is not an assistant turn", field="index")
         kept = {i: t for i, t in conversation.turns.items() if i <= index}
         conversation = Conversation(conversation.messages[: index + 1], kept)
@@ -537,6 +675,33 @@ def chat_turn_of(*, assignment: Assignment, turn_id: int) -> ChatTurn:
 
 
 @transaction.atomic
+def chat_turn_draft_save(
+    *,
+    assignment_id: int,
+    labeler: User,
+    turn_id: int,
+    placement: Any,
+    ratings: Any = None,
+    all_bad: bool = False,
+    seconds: Any = 0.0,
+) -> ChatTurn:
+    """Keep the ranking of a turn's replies as it stands (the replies placed so far, their ratings and
+    flags), so a reload finds it; keeping the ranking clears it."""
+    assignment = _chat_assignment(assignment_id, labeler)
+    require_live(assignment)
+    turn = chat_turn_of(assignment=assignment, turn_id=turn_id)
+    turn.ranking_draft = {
+        "placement": placement_board(placement, turn.candidate_ids),
+        "ratings": validated_ratings(ratings, turn.candidate_ids),
+        "all_bad": bool(all_bad),
+        "seconds": seconds_on_task(seconds),
+        "saved_at": timezone.now().isoformat(),
+    }
+    turn.save(update_fields=["ranking_draft"])
+    return turn
+
+
+@transaction.atomic
 def chat_turn_rank(
     *,
     assignment_id: int,
@@ -573,7 +738,8 @@ def chat_turn_rank(
     chosen = Candidate.objects.get(pk=best)
     turn.chosen = chosen
     turn.final_text = chosen.text
-    turn.save(update_fields=["chosen", "final_text"])
+    turn.ranking_draft = None
+    turn.save(update_fields=["chosen", "final_text", "ranking_draft"])
     draft, _ = ChatDraft.objects.get_or_create(assignment=assignment)
     draft.messages = [
         *list(turn.prompt.messages),
@@ -594,14 +760,14 @@ def chat_submit(
         return Demonstration.objects.get(assignment=assignment, revision=1), False
     require_live(assignment)
     conversation = validated_conversation(messages, ends_with="assistant")
-    _checked_turns(assignment, conversation)
+    _checked(assignment, conversation)
     demonstration = Demonstration.objects.create(
         assignment=assignment,
         task=assignment.task,
         author=labeler,
         guideline_version=labeler_guideline_version(labeler, assignment.task),
         messages=conversation.messages,
-        tools=[],
+        tools=[search.SEARCH_TOOL] if conversation.uses_tools else [],
         seconds=seconds_on_task(seconds),
     )
     for index, turn_id in conversation.turns.items():

@@ -69,6 +69,21 @@ def demonstration_draft_save(
     return draft
 
 
+def placement_board(placement: Any, candidate_ids: list[int]) -> dict[str, int]:
+    """The answers placed so far, {candidate id: tier number}, as a draft keeps them (ids as strings)."""
+    k = len(candidate_ids)
+    if not isinstance(placement, dict) or len(placement) > k:
+        raise InvalidRanking(f"place at most the task's {k} answers, each in a tier", field="tiers")
+    board: dict[str, int] = {}
+    for candidate, tier in placement.items():
+        if candidate not in candidate_ids or isinstance(candidate, bool):
+            raise InvalidRanking(f"{str(candidate)[:40]!r} is not an answer of this task", field="tiers")
+        if isinstance(tier, bool) or tier not in range(1, k + 1):
+            raise InvalidRanking(f"a tier is a number from 1 to {k}", field="tiers")
+        board[str(candidate)] = tier
+    return board
+
+
 @transaction.atomic
 def ranking_draft_save(
     *,
@@ -86,18 +101,8 @@ def ranking_draft_save(
     if task.kind != TaskKind.RANKING:
         raise WrongKind(f"this is a {task.kind} task; it takes a reply, not a ranking", field="kind")
     require_live(assignment)
-    k = len(task.candidate_ids)
-    if not isinstance(placement, dict) or len(placement) > k:
-        raise InvalidRanking(f"place at most the task's {k} answers, each in a tier", field="tiers")
-    board: dict[str, int] = {}
-    for candidate, tier in placement.items():
-        if candidate not in task.candidate_ids or isinstance(candidate, bool):
-            raise InvalidRanking(f"{str(candidate)[:40]!r} is not an answer of this task", field="tiers")
-        if isinstance(tier, bool) or tier not in range(1, k + 1):
-            raise InvalidRanking(f"a tier is a number from 1 to {k}", field="tiers")
-        board[str(candidate)] = tier
     draft, _ = RankingDraft.objects.get_or_create(assignment=assignment)
-    draft.placement = board
+    draft.placement = placement_board(placement, task.candidate_ids)
     draft.ratings = validated_ratings(ratings, task.candidate_ids)
     draft.all_bad = bool(all_bad)
     draft.seconds = seconds_on_task(seconds)

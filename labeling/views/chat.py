@@ -17,6 +17,7 @@ from core.pages import hx_redirect, is_htmx, json_errors
 from core.types import AuthedRequest
 from labeling.forms import RankingForm
 from labeling.models import Assignment, Candidate
+from labeling.selectors.chat import chat_turn_board
 from labeling.selectors.work import work_context
 from labeling.services import chat
 from labeling.views.work import _render_task
@@ -64,6 +65,22 @@ def chat_submit(request: AuthedRequest, assignment_id: int) -> JsonResponse:
     )
     project_id = work_context(assignment_id=assignment_id, user=request.user).project.pk
     return JsonResponse({"next": reverse("labeling:next", args=[project_id])})
+
+
+@login_required
+@require_POST
+@json_errors
+def chat_search(request: AuthedRequest, assignment_id: int) -> JsonResponse:
+    """The assistant's search: the conversation comes back with the call and its result at its end."""
+    body = _body(request, assignment_id)
+    conversation = chat.chat_search(
+        assignment_id=assignment_id,
+        labeler=request.user,
+        messages=body.get("messages"),
+        query=body.get("query"),
+        seconds=body.get("seconds"),
+    )
+    return JsonResponse({"messages": conversation.with_turns()})
 
 
 def _events(events: Iterator[dict[str, Any]]) -> Iterator[bytes]:
@@ -115,6 +132,7 @@ def chat_rank(request: AuthedRequest, assignment_id: int, turn_id: int) -> HttpR
     by_id = Candidate.objects.in_bulk(turn.candidate_ids)
     ctx.candidates = [by_id[cid] for cid in turn.candidate_ids if cid in by_id]
     if request.method != "POST":
+        ctx.ranking_draft, ctx.submitted_ranking = chat_turn_board(turn)
         return _render_task(request, ctx, chat_rank=turn, full_page=not is_htmx(request))
     form = RankingForm(request.POST, candidates=ctx.candidates, tiers=len(ctx.candidates))
     if not form.is_valid():
@@ -139,3 +157,27 @@ def chat_rank(request: AuthedRequest, assignment_id: int, turn_id: int) -> HttpR
             full_page=not is_htmx(request),
         )
     return hx_redirect(request, reverse("labeling:assignment", args=[assignment_id]))
+
+
+@login_required
+@require_POST
+@json_errors
+def chat_rank_draft(request: AuthedRequest, assignment_id: int, turn_id: int) -> JsonResponse:
+    """Keep the ranking of a turn's replies as it stands, so that a reload finds it again."""
+    ctx = work_context(assignment_id=assignment_id, user=request.user)
+    turn = chat.chat_turn_of(assignment=ctx.assignment, turn_id=turn_id)
+    candidates = list(Candidate.objects.filter(pk__in=turn.candidate_ids))
+    form = RankingForm(request.POST, candidates=candidates, tiers=len(candidates), partial=True)
+    if not form.is_valid():
+        raise DomainError(form_errors_text(form) or "invalid draft", field=next(iter(form.errors), None))
+    turn = chat.chat_turn_draft_save(
+        assignment_id=assignment_id,
+        labeler=request.user,
+        turn_id=turn.pk,
+        placement=form.placement(),
+        ratings=form.ratings(),
+        all_bad=form.cleaned_data["all_bad"],
+        seconds=form.cleaned_data["seconds"] or 0.0,
+    )
+    assert turn.ranking_draft is not None
+    return JsonResponse({"saved_at": turn.ranking_draft["saved_at"]})

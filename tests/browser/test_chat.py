@@ -2,11 +2,14 @@
 alternatives at turn 2 ranked with the keyboard, the chosen reply edited, a reload that finds it all,
 one more reply, and the submit."""
 
+import json
 import re
 
 import pytest
 
 from labeling.models import ChatTurn, Demonstration, Ranking
+from labeling.search import SEARCH_TOOL
+from labeling.services.corpora import corpus_upload
 from labeling.services.imports import prompts_import
 from tests.browser.ui import login, shots
 from tests.factories import jsonl, serve_chat_model
@@ -98,8 +101,17 @@ def test_write_both_roles_then_talk_to_the_model_rank_alternatives_edit_reload_a
     cards = page.locator(".candidate")
     assert cards.count() == 3
     shots(page, "41-chat-rank-alternatives")
+    # half placed, then a reload: the board comes back as it was left
     cards.first.focus()
-    for key in ("3", "1", "2"):  # each key places the answer in focus, then moves to the next
+    page.keyboard.press("3")
+    page.locator("[data-save-status]", has_text="Draft saved").wait_for()
+    page.reload()
+    turn = ChatTurn.objects.get(pk=re.search(r"/turns/(\d+)/", page.url)[1])
+    first_id, second_id = turn.candidate_ids[:2]
+    assert page.locator(f'select[name="tier-{first_id}"]').input_value() == "3"
+    assert page.locator(f'select[name="tier-{second_id}"]').input_value() == ""
+    cards.nth(1).focus()
+    for key in ("1", "2"):  # each key places the answer in focus, then moves to the next
         page.keyboard.press(key)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/assignments/\d+/$"))
@@ -129,3 +141,45 @@ def test_write_both_roles_then_talk_to_the_model_rank_alternatives_edit_reload_a
     turn = ChatTurn.objects.get(pk=ranking.chat_turn_id)
     assert (turn.final_index, turn.final_text) == (3, best + " Carrots.")
     assert turn.prompt.messages == chat.messages[:3]
+    assert turn.ranking_draft is None  # the ranking is kept: its draft is gone
+
+
+def test_the_assistant_searches_the_documents_and_the_model_answers_from_the_results(
+    new_page, make_project, add_member, admin, chat_model_server, tiny_model_dir
+):
+    project = make_project(kinds=["chat"])
+    serve_chat_model(project, admin, chat_model_server, tiny_model_dir, k=3)
+    documents = [
+        {"title": "Rain shelters", "text": "The park has two <b>rain</b> shelters."},
+        {"title": "Sourdough", "text": "Sourdough needs a starter."},
+    ]
+    corpus_upload(project=project, name="park", uploaded_by=admin, stream=jsonl(documents))
+    opening = [{"role": "user", "content": "Where can we shelter if it rains?"}]
+    prompts_import(project=project, fmt="jsonl", task_kind="chat", stream=jsonl([{"messages": opening}]))
+    add_member(project, "lea")
+    page = new_page()
+    login(page, "lea")
+    page.get_by_role("button", name="Start labeling").click()
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+
+    page.get_by_label("The assistant searches the documents for").fill("rain shelter")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.locator("[data-search-results]").wait_for()
+    assert turns(page).count() == 3
+    assert turns(page).nth(1).inner_text().endswith("Searched for: rain shelter")
+    results = page.locator("[data-search-results]").inner_text()
+    assert (
+        "Rain shelters" in results and "The park has two <b>rain</b> shelters." in results
+    )  # text, not markup
+    assert "Sourdough" not in results
+    shots(page, "43-chat-search")
+    model_reply(page, 4)
+    page.reload()
+    assert turns(page).count() == 4 and "Searched for: rain shelter" in turns(page).nth(1).inner_text()
+    page.get_by_role("button", name="Submit conversation").click()
+    page.wait_for_url(re.compile(r"/next/$"))
+    chat = Demonstration.objects.get()
+    assert [m["role"] for m in chat.messages] == ["user", "assistant", "tool", "assistant"]
+    assert chat.messages[1]["tool_calls"][0]["function"]["arguments"] == {"query": "rain shelter"}
+    assert json.loads(chat.messages[2]["content"])[0]["title"] == "Rain shelters"
+    assert chat.tools == [SEARCH_TOOL]

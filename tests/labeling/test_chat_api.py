@@ -21,14 +21,15 @@ def chat_project(make_project):
         ([{"role": "assistant", "content": "Hi"}], "the user speaks here"),
         ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "message 1 is from the user"),
         ([*OPENING, {"role": "system", "content": "again"}], "only the first message may be the system"),
-        ([*OPENING, {"role": "tool", "content": "{}"}], "a chat holds system, user, assistant"),
+        ([*OPENING, {"role": "tool", "content": "{}"}], "message 2 is from the tool; the assistant speaks"),
+        ([*OPENING, {"role": "critic", "content": "{}"}], "a chat holds system, user, assistant"),
         ([*OPENING, {"role": "assistant", "content": "   "}], "message 2 (assistant) is empty"),
         ([*OPENING, {"role": "assistant", "content": "x" * 200_001}], "more than 200,000 characters"),
         (
             [*OPENING, {"role": "assistant", "content": "ok", "chat_turn": 999999}],
             "not a model turn of this chat",
         ),
-        (OPENING, "the last message must be from the assistant"),
+        (OPENING, "the last message must be the assistant's reply"),
         ("not a list", "messages must be a list"),
     ],
 )

@@ -58,6 +58,7 @@ EXPECTED: dict[str, Rule] = {
     "api-projects": Rule("user", 200, "staff", 400),
     "api-project": Rule("labeler", 200, "user", 405),
     "api-members": Rule("admin", 200, "user", 405),
+    "api-chat-settings": Rule("admin", 200, "user", 405),
     "api-guideline": Rule("labeler", 200, "user", 405),
     "api-guideline-publish": Rule("user", 405, "admin", 400),
     "api-guideline-acknowledge": Rule("user", 405, "labeler", 400),
@@ -80,6 +81,7 @@ EXPECTED: dict[str, Rule] = {
     # the service answers 403 "this assignment belongs to another labeler" to everyone else
     "api-chat": Rule("owner_or_reviewer", 200, "user", 405),
     "api-chat-reply": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
+    "api-chat-search": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
     "api-chat-alternatives": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
     "api-chat-ranking": Rule("user", 405, "owner", 400, ANYONE_ELSES_ASSIGNMENT_API),
     # the service answers 403 "this assignment belongs to another labeler"
@@ -182,8 +184,10 @@ EXPECTED: dict[str, Rule] = {
     "labeling:chat-draft": Rule("user", 405, "owner", 400),
     "labeling:chat-submit": Rule("user", 405, "owner", 400),
     "labeling:chat-reply": Rule("user", 405, "owner", 400),
+    "labeling:chat-search": Rule("user", 405, "owner", 400),
     "labeling:chat-alternatives": Rule("user", 405, "owner", 400),
     "labeling:chat-rank": Rule("owner", 404, "owner", 404),
+    "labeling:chat-rank-draft": Rule("user", 405, "owner", 404),
     # a vote needs a choice; the world's assignment is a ranking task, so its owner's draft of a vote is
     # refused too (an evaluation task's owner saves one: tests/web/test_vote_on_a_comparison.py)
     "labeling:evaluate": Rule("user", 405, "owner", 400),

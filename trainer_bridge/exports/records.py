@@ -1,8 +1,9 @@
 """What each export writes per snapshot row: TRL's conversational formats.
 
 - SFT: `{"messages": [...], "tools": [...]}` (tools only on rows that have them).
-- RM pairwise: `{"prompt": [...], "chosen": [assistant turn], "rejected": [assistant turn], "margin"?}`,
-  one row per pair of candidates in different tiers (a tie gives no pair), grouped by prompt.
+- RM pairwise: `{"prompt": [...], "tools"?, "chosen": [assistant turn], "rejected": [assistant turn],
+  "margin"?}`, one row per pair of candidates in different tiers (a tie gives no pair), grouped by prompt;
+  `tools` where the prompt holds tool calls (a chat whose assistant searched).
 - RM K-wise: `{"prompt", "candidates": [texts best first], "tiers": [tier of each, 0 = best], ...}`,
   the shape `trainer_bridge.ml.reward` trains on (one ranking = one batch element).
 - By consensus, one ranking per task by the rule the snapshot's manifest names
@@ -104,7 +105,10 @@ def pair_lines(
         head = (
             b'{"chosen":'
             if layout == "openrlhf"
-            else b'{"prompt":' + _dumps(ranking["prompt"]) + b',"chosen":'
+            else b'{"prompt":'
+            + _dumps(ranking["prompt"])
+            + (b',"tools":' + _dumps(ranking["tools"]) if ranking.get("tools") else b"")
+            + b',"chosen":'
         )
         tail = _pair_tail(ranking, by, consensus)
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
@@ -138,6 +142,8 @@ def pair_records(
         texts = {c["id"]: c["text"] for c in ranking["candidates"]}
         for chosen, rejected, distance in ranked_pairs(ranking["tiers"]):
             record: Row = {} if layout == "openrlhf" else {"prompt": ranking["prompt"]}
+            if layout != "openrlhf" and ranking.get("tools"):
+                record["tools"] = ranking["tools"]
             record["chosen"] = _answer(ranking["prompt"], texts[chosen], layout)
             record["rejected"] = _answer(ranking["prompt"], texts[rejected], layout)
             if margin:

@@ -54,6 +54,24 @@ def _whole(body: dict[str, Any], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _hf_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as chat templates read it: a tool call's arguments as an object, not the API's JSON string
+    (as vLLM does)."""
+    calls = message.get("tool_calls")
+    if not isinstance(calls, list):
+        return message
+    hf = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+            try:
+                call = call | {"function": function | {"arguments": json.loads(function["arguments"])}}
+            except ValueError:
+                raise BadRequest("a tool call's arguments must be JSON", "messages") from None
+        hf.append(call)
+    return message | {"tool_calls": hf}
+
+
 def parse_request(body: Any, served_name: str) -> dict[str, Any]:
     """The sampling a chat-completions body asks for, or BadRequest naming the field at fault."""
     if not isinstance(body, dict):
@@ -75,7 +93,7 @@ def parse_request(body: Any, served_name: str) -> dict[str, Any]:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise BadRequest("seed must be a whole number from 0 to 2**63 - 1", "seed")
     return {
-        "messages": messages,
+        "messages": [_hf_message(m) for m in messages],
         "n": _whole(body, "n", 1, 1, MAX_N),
         "max_new_tokens": _whole(body, limit_name, 256, 1, 8192),
         "temperature": _number(body, "temperature", 1.0, 0.0, 5.0),

@@ -29,18 +29,27 @@
 
   function seconds(f) { return parseFloat(f.querySelector("[data-seconds]").value) || 0; }
 
-  // The conversation as the server takes it: a model turn keeps its chat_turn while its role stays.
+  // A search the assistant made: its call, or the tool's result (both written by Coach, shown read-only).
+  function isTool(m) { return !!m.tool_calls || m.role === "tool"; }
+  function filled(m) { return isTool(m) || m.content.trim(); }
+
+  // The conversation as the server takes it: a model turn keeps its chat_turn while its role stays, and
+  // a search keeps its call and result as Coach wrote them.
   function messages(f) {
     return state(f).messages.map(function (m) {
       const out = { role: m.role, content: m.content };
       if (m.chat_turn && m.role === "assistant") out.chat_turn = m.chat_turn;
+      ["tool_calls", "tool_call_id", "name"].forEach(function (key) { if (m[key]) out[key] = m[key]; });
       return out;
     });
   }
 
-  function post(url, body) {
+  function sent(f) { return messages(f).filter(filled); }
+
+  function post(url, body, signal) {
     return fetch(url, {
       method: "POST",
+      signal: signal,
       body: JSON.stringify(body),
       headers: { "X-CSRFToken": window.coachCsrf(), "Content-Type": "application/json" },
       credentials: "same-origin",
@@ -56,12 +65,12 @@
   function save(f) {
     clearTimeout(f._saveTimer);
     f._dirty = false;
-    const sent = f._edits;
-    const body = { messages: messages(f).filter(function (m) { return m.content.trim(); }), seconds: seconds(f) };
+    const edits = f._edits;
+    const body = { messages: sent(f), seconds: seconds(f) };
     return post(state(f).urls.draft, body).then(function (response) {
       if (!response.ok) return failure(response).then(function (why) { setSaveStatus(f, "Not saved: " + why, true); });
       return response.json().then(function (saved) {
-        if (f._edits === sent) setSaveStatus(f, "Saved at " + new Date(saved.saved_at).toLocaleTimeString());
+        if (f._edits === edits) setSaveStatus(f, "Saved at " + new Date(saved.saved_at).toLocaleTimeString());
       });
     }, function () {
       f._dirty = true;
@@ -87,10 +96,64 @@
     return b;
   }
 
+  // The search's call and its result go together: removing one removes both.
+  function removeSearch(f, i) {
+    const st = state(f);
+    const start = st.messages[i].role === "tool" ? i - 1 : i;
+    st.messages.splice(start, 2);
+    render(f);
+    changed(f);
+  }
+
+  function searchTurn(f, m, i) {
+    const li = document.createElement("li");
+    li.className = "chat-turn chat-tool role-" + m.role;
+    li.dataset.index = i;
+    const head = document.createElement("div");
+    head.className = "chat-turn-head";
+    const label = document.createElement("span");
+    label.className = "chat-badge";
+    head.appendChild(label);
+    head.appendChild(button("Remove the search", function () { removeSearch(f, i); }, "data-remove"));
+    li.appendChild(head);
+    if (m.tool_calls) {
+      label.textContent = "assistant · searches";
+      const query = document.createElement("p");
+      query.setAttribute("data-search-call", "");
+      query.textContent = "Searched for: " + m.tool_calls[0].function.arguments.query;
+      li.appendChild(query);
+      return li;
+    }
+    label.textContent = "search results";
+    let results = [];
+    try { results = JSON.parse(m.content); } catch (e) { results = []; }
+    const list = document.createElement("ol");
+    list.className = "chat-results";
+    list.setAttribute("data-search-results", "");
+    results.forEach(function (r) {
+      const item = document.createElement("li");
+      const title = document.createElement("strong");
+      title.textContent = r.title;
+      const text = document.createElement("p");
+      text.className = "muted";
+      text.textContent = r.text.length > 300 ? r.text.slice(0, 300) + "…" : r.text;
+      item.append(title, text);
+      list.appendChild(item);
+    });
+    if (!results.length) {
+      const none = document.createElement("li");
+      none.textContent = "No document matched.";
+      list.appendChild(none);
+    }
+    li.appendChild(list);
+    return li;
+  }
+
   function render(f) {
     const list = f.querySelector("[data-chat-turns]");
     const st = state(f);
     const items = st.messages.map(function (m, i) {
+      if (isTool(m)) return searchTurn(f, m, i);
       const li = document.createElement("li");
       li.className = "chat-turn role-" + m.role;
       li.dataset.index = i;
@@ -162,7 +225,7 @@
 
   function busy(f, on) {
     f._busy = on;
-    f.querySelectorAll("[data-model-reply], [data-alternatives], [data-chat-submit]").forEach(function (b) {
+    f.querySelectorAll("[data-model-reply], [data-alternatives], [data-chat-submit], [data-search]").forEach(function (b) {
       b.disabled = on;
     });
     const stop = f.querySelector("[data-stop]");
@@ -172,19 +235,19 @@
   // The model's reply, streamed into a new assistant turn as server-sent events.
   function modelReply(f) {
     const st = state(f);
-    const sent = messages(f).filter(function (m) { return m.content.trim(); });
-    if (!sent.length || sent[sent.length - 1].role !== "user") {
-      setStatus(f, "The model answers a user turn: write the user's turn last.", true);
+    const asked = sent(f);
+    if (!assistantNext(asked)) {
+      setStatus(f, "The model answers a user turn (or a search's results): write the user's turn last.", true);
       return;
     }
-    st.messages = st.messages.filter(function (m) { return m.content.trim(); });
+    st.messages = st.messages.filter(filled);
     busy(f, true);
     setStatus(f, "The model is writing…");
     const controller = new AbortController();
     f._abort = controller;
     const turn = { role: "assistant", content: "" };
     let shown = false;
-    post(st.urls.reply, { messages: sent, seconds: seconds(f) }).then(function (response) {
+    post(st.urls.reply, { messages: asked, seconds: seconds(f) }, controller.signal).then(function (response) {
       if (!response.ok) return failure(response).then(function (why) { throw new Error(why); });
       st.messages.push(turn);
       shown = true;
@@ -226,6 +289,40 @@
     });
   }
 
+  function assistantNext(list) {
+    const last = list[list.length - 1];
+    return !!last && (last.role === "user" || last.role === "tool");
+  }
+
+  // The assistant searches the project's documents: Coach runs the query and appends the call and its
+  // result, which the assistant's next turn answers from.
+  function searchDocuments(f) {
+    const st = state(f);
+    const input = f.querySelector("[data-search-query]");
+    const asked = sent(f);
+    if (!assistantNext(asked)) {
+      setStatus(f, "The assistant searches before it answers: write the user's turn last.", true);
+      return;
+    }
+    busy(f, true);
+    setStatus(f, "Searching…");
+    post(st.urls.search, { messages: asked, query: input.value, seconds: seconds(f) }).then(function (response) {
+      if (!response.ok) return failure(response).then(function (why) { throw new Error(why); });
+      return response.json().then(function (body) {
+        st.messages = st.messages.filter(filled);
+        st.messages.push.apply(st.messages, body.messages.slice(-2));
+        input.value = "";
+        f._dirty = false;
+        setStatus(f, "The results are in the conversation: write the assistant's answer, or ask the model.");
+      });
+    }).catch(function (error) {
+      setStatus(f, String(error.message || error), true);
+    }).finally(function () {
+      busy(f, false);
+      render(f);
+    });
+  }
+
   function alternatives(f, index) {
     const st = state(f);
     const m = st.messages[index];
@@ -247,10 +344,9 @@
   }
 
   function submit(f) {
-    const sent = messages(f).filter(function (m) { return m.content.trim(); });
     busy(f, true);
     clearTimeout(f._saveTimer);
-    post(state(f).urls.submit, { messages: sent, seconds: seconds(f) }).then(function (response) {
+    post(state(f).urls.submit, { messages: sent(f), seconds: seconds(f) }).then(function (response) {
       if (!response.ok) return failure(response).then(function (why) { throw new Error(why); });
       return response.json().then(function (body) {
         f._dirty = false;
@@ -272,6 +368,15 @@
     });
     const reply = f.querySelector("[data-model-reply]");
     if (reply) reply.addEventListener("click", function () { modelReply(f); });
+    const stop = f.querySelector("[data-stop]");
+    if (stop) stop.addEventListener("click", function () { if (f._abort) f._abort.abort(); });
+    const searchButton = f.querySelector("[data-search]");
+    if (searchButton) {
+      searchButton.addEventListener("click", function () { searchDocuments(f); });
+      f.querySelector("[data-search-query]").addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); searchDocuments(f); }
+      });
+    }
     f.querySelector("[data-chat-submit]").addEventListener("click", function () { submit(f); });
     if (!state(f).live) f.querySelectorAll("button, textarea, select").forEach(function (el) { el.disabled = true; });
   }
@@ -284,7 +389,7 @@
     fetch(state(f).urls.draft, {
       method: "POST",
       keepalive: true,
-      body: JSON.stringify({ messages: messages(f).filter(function (m) { return m.content.trim(); }), seconds: seconds(f) }),
+      body: JSON.stringify({ messages: sent(f), seconds: seconds(f) }),
       headers: { "X-CSRFToken": window.coachCsrf(), "Content-Type": "application/json" },
       credentials: "same-origin",
     });

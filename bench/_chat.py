@@ -7,7 +7,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,20 +155,32 @@ def engine_first_token(server_url: str) -> float:
         client.close()
 
 
-class Streamers:
-    """Labelers asking the model for replies one after another, in threads, until stopped."""
+def engine_reply(server_url: str) -> None:
+    """The same reply as a chat asks for (16 new tokens), streamed whole from the engine directly."""
+    from registry.client import ChatClient
 
-    def __init__(self, chats: list[Chat]) -> None:
-        self.chats = chats
+    client = ChatClient(base_url=server_url, model="bench-chat", retries=0)
+    try:
+        for _ in client.stream(CONVERSATION, max_tokens=16, temperature=0.8):
+            pass
+    finally:
+        client.close()
+
+
+class Streamers:
+    """Replies asked for one after another, each caller in a thread of its own, until stopped: labelers
+    streaming through Coach (`Chat.first_token`), or the same replies asked of the engine directly."""
+
+    def __init__(self, callers: list[Callable[[], object]]) -> None:
         self.stopping = threading.Event()
         self.replies = 0
         self.errors: list[str] = []
-        self.threads = [threading.Thread(target=self._loop, args=(chat,), daemon=True) for chat in chats]
+        self.threads = [threading.Thread(target=self._loop, args=(call,), daemon=True) for call in callers]
 
-    def _loop(self, chat: Chat) -> None:
+    def _loop(self, call: Callable[[], object]) -> None:
         while not self.stopping.is_set():
             try:
-                chat.first_token()
+                call()
                 self.replies += 1
             except Exception as exc:  # reported in the figures, never hidden
                 self.errors.append(str(exc)[:200])

@@ -8,8 +8,10 @@ ratings and flags the way the page posts it (HTMX, answered with the next task).
 Then chats, on gunicorn with threaded workers (as `make run` serves /stream/): a tiny model built from
 scratch and served by Coach's transformers server; the chat page of a four-turn conversation; Coach's
 overhead on a streamed reply (time to its first piece through Coach minus the same asked of the engine
-directly, paired, alternating); and the ranking page and submit, alone and while two other labelers
-stream replies one after another. Prints one JSON line last.
+directly, paired, alternating); and the ranking page and submit, alone, while two other labelers stream
+replies one after another, and (the control) while the same two streams are asked of the engine directly:
+on a machine where the engine shares the web server's cores, the control shows how much of the slowdown
+is the engine's. Prints one JSON line last.
 
     python bench/pages.py [--requests 500] [--repeats 3] [--chat-requests 200] [--first-tokens 30]
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -29,7 +32,14 @@ import time  # noqa: E402
 
 import requests  # noqa: E402
 
-from bench._chat import Chat, Streamers, engine_first_token, seed_chats, served_tiny_model  # noqa: E402
+from bench._chat import (  # noqa: E402
+    Chat,
+    Streamers,
+    engine_first_token,
+    engine_reply,
+    seed_chats,
+    served_tiny_model,
+)
 from bench._stack import gunicorn, scratch_database, summary_ms  # noqa: E402
 from bench.queue import seed  # noqa: E402
 
@@ -153,9 +163,13 @@ def main() -> None:
                     engine.append(engine_first_token(server_url))
                 n = max(50, args.requests // 5)
                 alone = run(base, session, project, n)
-                with Streamers(chats[1:]) as streamers:
+                with Streamers([chat.first_token for chat in chats[1:]]) as streamers:
                     beside = run(base, session, project, n)
                 replies, stream_errors = streamers.replies, streamers.errors
+                # the control: the same two streams asked of the engine directly, not through Coach
+                with Streamers([functools.partial(engine_reply, server_url)] * 2) as direct:
+                    beside_engine = run(base, session, project, n)
+                stream_errors += direct.errors
 
     def median_of(key: str, stat: str) -> float:
         return statistics.median(summary_ms(r[key])[stat] for r in runs)
@@ -171,7 +185,8 @@ def main() -> None:
         "ranking_page_p95_ms": median_of("page", "p95"),
         "submit_p50_ms": median_of("submit", "p50"),
         "submit_p95_ms": median_of("submit", "p95"),
-        "non_200": sum(r["errors"][0] for r in runs) + alone["errors"][0] + beside["errors"][0],
+        "non_200": sum(r["errors"][0] for r in runs)
+        + sum(r["errors"][0] for r in (alone, beside, beside_engine)),
         "chat_page_p50_ms": page_p50,
         "chat_page_p95_ms": statistics.median(summary_ms(r)["p95"] for r in page_runs),
         "chat_first_token_overhead_p50_ms": summary_ms(overheads)["p50"],
@@ -184,7 +199,9 @@ def main() -> None:
         "ranking_page_ratio_while_2_stream": round(
             summary_ms(beside["page"])["p50"] / summary_ms(alone["page"])["p50"], 2
         ),
+        "ranking_page_p50_ms_while_2_stream_engine_direct": summary_ms(beside_engine["page"])["p50"],
         "replies_streamed_meanwhile": replies,
+        "replies_streamed_engine_direct": direct.replies,
         "stream_errors": len(stream_errors),
         "target_ranking_page_p50_ms": 30,
         "target_chat_page_p50_ms": 30,
@@ -196,6 +213,7 @@ def main() -> None:
     print("  coach first token: " + json.dumps(summary_ms(coach)))
     print(" engine first token: " + json.dumps(summary_ms(engine)))
     print("ranking, 2 streaming: " + json.dumps(summary_ms(beside["page"])))
+    print("ranking, 2 streaming from the engine directly: " + json.dumps(summary_ms(beside_engine["page"])))
     if stream_errors:
         print("stream errors: " + "; ".join(stream_errors[:3]))
     print(json.dumps(result))

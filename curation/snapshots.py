@@ -33,7 +33,7 @@ from curation.models import (
 from curation.quality.consensus import DEFAULT_RULE, RULES, ConsensusRule, rule_described
 from curation.quality.labelers import labelers_below
 from curation.splits import SPLITS, PromptGroups, group_prompts, split_for
-from labeling.edits import comparable
+from labeling.edits import comparable, drafted_reply_index
 from labeling.models import (
     RATING_FLAGS,
     Assignment,
@@ -623,7 +623,9 @@ def _demonstration_rows(demonstrations: QuerySet, splitting: _Splitting) -> Iter
             if record["task__kind"] == TaskKind.CHAT:
                 row["chat_turns"] = chat_turns.get(record["assignment_id"], [])
             if (draft := drafts.get(record["assignment_id"])) is not None:
-                row["model_draft"] = _model_draft_field(draft, record["messages"])
+                chat = record["task__kind"] == TaskKind.CHAT
+                reply = record["messages"][drafted_reply_index(record["messages"], chat=chat)]
+                row["model_draft"] = _model_draft_field(draft, reply)
             yield row
 
 
@@ -708,7 +710,7 @@ def _model_drafts(assignment_ids: list[int]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _model_draft_field(edit: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _model_draft_field(edit: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
     """A row's `model_draft` (only on rows whose reply started from one, so other rows keep their bytes):
     the draft, its model version, and whether the reply as it stands now (a reviewer's edit included) is
     still the draft word for word."""
@@ -717,7 +719,7 @@ def _model_draft_field(edit: dict[str, Any], messages: list[dict[str, Any]]) -> 
         "text": text,
         "model": edit["reply_draft__model_version__name"],
         "model_version_id": edit["reply_draft__model_version_id"],
-        "unchanged": comparable(messages[-1].get("content") or "") == comparable(text),
+        "unchanged": comparable(reply.get("content") or "") == comparable(text),
     }
 
 

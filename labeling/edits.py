@@ -40,3 +40,13 @@ class EditDistance:
             word_share=words / longest if longest else 0.0,
             unchanged=draft == final,
         )
+
+
+def drafted_reply_index(messages: list[dict], *, chat: bool) -> int:
+    """Where the reply that started from a model draft stands: the last message of a written reply; in a
+    chat, the assistant's first answer (the draft answers the conversation's opening)."""
+    if chat:
+        for index, message in enumerate(messages):
+            if message.get("role") == "assistant" and not message.get("tool_calls"):
+                return index
+    return len(messages) - 1

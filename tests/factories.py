@@ -271,7 +271,7 @@ def seed_model_drafts(project: Project, admin: Any, texts: list[str]) -> Any:
 
     drafter = ModelVersion.objects.create(name="drafter", kind="base", path="/nowhere")
     reply_draft_settings_set(project=project, user=admin, enabled=True, model_version=drafter)
-    prompts = Prompt.objects.filter(project=project, tasks__kind__in=["demonstration", "refusal"])
+    prompts = Prompt.objects.filter(project=project, tasks__kind__in=["demonstration", "refusal", "chat"])
     ReplyDraft.objects.bulk_create(
         [
             ReplyDraft(prompt=prompt, model_version=drafter, text=text)

@@ -5,12 +5,24 @@ from typing import Any
 
 from django.urls import reverse
 
-from labeling.models import Assignment, ChatDraft, ChatSettings, ChatTurn, Project, Ranking, RankingDraft
+from labeling.models import (
+    Assignment,
+    ChatDraft,
+    ChatSettings,
+    ChatTurn,
+    Project,
+    Ranking,
+    RankingDraft,
+    ReplyDraft,
+)
 from labeling.search import project_has_documents
+from labeling.selectors.model_drafts import task_model_draft
 from labeling.selectors.work import SubmittedRanking, ranking_as_submitted
 from registry.selectors import server_for
 
 CHAT_ROLES = ("system", "user", "assistant")
+# What the page keeps of each message besides the model turn it names
+PAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name", "model_draft")
 
 
 def chat_turn_board(turn: ChatTurn) -> tuple[RankingDraft | None, SubmittedRanking | None]:
@@ -41,11 +53,17 @@ def chat_opening(assignment: Assignment) -> tuple[list[dict[str, Any]], float]:
     draft = ChatDraft.objects.filter(assignment=assignment).first()
     if draft is not None:
         return list(draft.messages), draft.seconds
-    return [
+    opening = [
         {"role": m["role"], "content": m.get("content") or ""}
         for m in assignment.task.prompt.messages
         if m.get("role") in CHAT_ROLES
-    ], 0.0
+    ]
+    # With the project's model drafts on, the assistant's first answer starts from the draft a drafting
+    # job wrote for the opening (never sampled here: the page reads it with one query).
+    written = task_model_draft(task=assignment.task) if opening and opening[-1]["role"] == "user" else None
+    if written is not None and written.text.strip():
+        opening.append({"role": "assistant", "content": written.text, "model_draft": written.pk})
+    return opening, 0.0
 
 
 def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
@@ -59,10 +77,14 @@ def chat_page_context(assignment: Assignment, *, live: bool) -> dict[str, Any]:
             "chat_turn_id", flat=True
         )
     )
+    drafted = [m["model_draft"] for m in messages if isinstance(m.get("model_draft"), int)]
+    drafts = dict(ReplyDraft.objects.filter(pk__in=drafted).values_list("pk", "text")) if drafted else {}
     shown = []
     for m in messages:
         turn = turns.get(m.get("chat_turn"))  # type: ignore[arg-type]
-        entry = {k: m[k] for k in ("role", "content", "tool_calls", "tool_call_id", "name") if k in m}
+        entry = {k: m[k] for k in PAGE_KEYS if k in m}
+        if "model_draft" in m:
+            entry["draft_text"] = drafts.get(m["model_draft"], "")
         if turn is not None:
             entry |= {
                 "chat_turn": turn.pk,

@@ -5,9 +5,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from labeling.models import Project, Prompt, ReplyDraft, ReplyDraftSettings, Task, TaskKind
 
-# The task kinds whose reply starts from a model draft. Search tasks are left out: their answer is built
-# from searches the labeler runs and cites, which a draft written without the tool cannot hold.
-DRAFTED_KINDS = (TaskKind.DEMONSTRATION, TaskKind.REFUSAL)
+# The task kinds whose reply starts from a model draft (a chat's: its first answer, to the opening). Search
+# tasks are left out: their answer is built from searches the labeler runs and cites, which a draft
+# written without the tool cannot hold.
+DRAFTED_KINDS = (TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.CHAT)
 
 
 def reply_draft_settings_get(*, project: Project) -> ReplyDraftSettings:

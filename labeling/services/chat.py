@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from core.types import User
 from labeling import search
 from labeling.access import require_role
 from labeling.conversation import MAX_CONTENT_CHARS
+from labeling.edits import comparable
 from labeling.models import (
     Assignment,
     Candidate,
@@ -39,6 +40,7 @@ from labeling.models import (
     Project,
     Prompt,
     Ranking,
+    ReplyDraft,
     Role,
     TaskKind,
 )
@@ -53,6 +55,7 @@ from labeling.services.annotations import (
     validated_ratings,
 )
 from labeling.services.drafts import placement_board
+from labeling.services.model_drafts import model_draft_checked, model_draft_edit_record
 from labeling.services.queue import locked_assignment, require_live
 from registry.client import ChatClient, ServerUnavailable, client_for
 from registry.models import ModelVersion
@@ -128,11 +131,16 @@ def chat_settings_set(
 class Conversation:
     messages: list[dict[str, Any]]  # HF chat form, as exported
     turns: dict[int, int]  # message index -> the ChatTurn that wrote it (model-written assistant turns)
+    # (message index, ReplyDraft id): the assistant's first answer, pre-filled from a model draft
+    model_draft: tuple[int, int] | None = None
 
     def with_turns(self) -> list[dict[str, Any]]:
-        """The messages as a draft keeps them: each model-written turn names its ChatTurn."""
+        """The messages as a draft keeps them: each model-written turn names its ChatTurn, and the answer
+        pre-filled from a model draft names it."""
+        drafted = {self.model_draft[0]: {"model_draft": self.model_draft[1]}} if self.model_draft else {}
         return [
-            m | ({"chat_turn": self.turns[i]} if i in self.turns else {}) for i, m in enumerate(self.messages)
+            m | ({"chat_turn": self.turns[i]} if i in self.turns else {}) | drafted.get(i, {})
+            for i, m in enumerate(self.messages)
         ]
 
     @property
@@ -197,11 +205,13 @@ def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Co
         )
     clean: list[dict[str, Any]] = []
     turns: dict[int, int] = {}
+    model_draft: tuple[int, int] | None = None
     total = 0
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InvalidConversation(f"message {i} must be an object", field="messages")
-        if unknown := set(message) - {"role", "content", "chat_turn", "tool_calls", "tool_call_id", "name"}:
+        known = {"role", "content", "chat_turn", "model_draft", "tool_calls", "tool_call_id", "name"}
+        if unknown := set(message) - known:
             raise InvalidConversation(f"message {i} has unknown keys {sorted(unknown)[:5]}", field="messages")
         role, content = message.get("role"), message.get("content")
         if role not in CHAT_ROLES:
@@ -254,8 +264,16 @@ def validated_conversation(messages: Any, *, ends_with: str | None = None) -> Co
                     f"message {i}: chat_turn names the model turn of an assistant message", field="messages"
                 )
             turns[i] = turn
+        if (drafted := message.get("model_draft")) is not None:
+            one_id = isinstance(drafted, int) and not isinstance(drafted, bool)
+            if role != "assistant" or model_draft is not None or not one_id:
+                raise InvalidConversation(
+                    f"message {i}: model_draft names the model draft an assistant answer started from",
+                    field="messages",
+                )
+            model_draft = (i, drafted)
         clean.append({"role": role, "content": content})
-    conversation = Conversation(clean, turns)
+    conversation = Conversation(clean, turns, model_draft)
     if ends_with == "assistant" and not any(m["role"] == "user" for m in clean):
         raise InvalidConversation("a conversation needs a user turn and an assistant reply", field="messages")
     if ends_with == "assistant" and not (clean and clean[-1]["role"] == "assistant" and clean[-1]["content"]):
@@ -301,9 +319,12 @@ def _checked_tools(assignment: Assignment, conversation: Conversation) -> None:
 
 
 def _checked(assignment: Assignment, conversation: Conversation) -> None:
-    """What the page cannot vouch for: the model turns it names and the tools' results it holds."""
+    """What the page cannot vouch for: the model turns and the model draft it names, and the tools'
+    results it holds."""
     _checked_turns(assignment, conversation)
     _checked_tools(assignment, conversation)
+    if conversation.model_draft is not None:
+        model_draft_checked(task=assignment.task, model_draft=conversation.model_draft[1])
 
 
 def _chat_assignment(assignment_id: int, labeler: User) -> Assignment:
@@ -367,7 +388,7 @@ def chat_search(
         ],
     }
     result = {"role": "tool", "tool_call_id": call_id, "name": "search", "content": content}
-    conversation = Conversation([*conversation.messages, call, result], conversation.turns)
+    conversation = replace(conversation, messages=[*conversation.messages, call, result])
     draft.messages = conversation.with_turns()
     if seconds is not None:
         draft.seconds = seconds_on_task(seconds)
@@ -602,7 +623,10 @@ def chat_alternatives_begin(
         if answered["role"] != "assistant" or answered.get("tool_calls"):
             raise InvalidConversation(f"message {index} is not an assistant turn", field="index")
         kept = {i: t for i, t in conversation.turns.items() if i <= index}
-        conversation = Conversation(conversation.messages[: index + 1], kept)
+        drafted = conversation.model_draft
+        if drafted is not None and drafted[0] > index:
+            drafted = None
+        conversation = Conversation(conversation.messages[: index + 1], kept, drafted)
         _keep(assignment, conversation, seconds)
     with transaction.atomic():
         assignment = _chat_assignment(assignment_id, labeler)
@@ -610,19 +634,13 @@ def chat_alternatives_begin(
         turn = _open_turn(assignment, index, conversation.messages[:index])
         if Ranking.objects.filter(chat_turn=turn).exists():
             raise DomainError("this turn is ranked already: change its ranking, or go on", field="index")
-        if not turn.candidate_ids:  # the labeler wrote this reply: it is the first candidate
-            own = Candidate.objects.create(
-                prompt=turn.prompt,
-                text=conversation.messages[index]["content"],
-                model_name=f"written by {labeler.get_username()}",
-                sampling_params={"written_by": "labeler"},
-                sample_index=0,
-            )
+        if not turn.candidate_ids:  # the reply on the page is the first candidate
+            own = _first_candidate(turn, conversation, index, labeler)
             turn.candidate_ids = [own.pk]
             turn.chosen = own
             turn.final_text = own.text
             turn.save()
-            _keep(assignment, Conversation(conversation.messages, conversation.turns | {index: turn.pk}))
+            _keep(assignment, replace(conversation, turns=conversation.turns | {index: turn.pk}))
         wanted = settings.k - len(turn.candidate_ids)
         if wanted <= 0:
             return _call(turn, settings, server, {}), 0
@@ -633,6 +651,30 @@ def chat_alternatives_begin(
             "seed": counted.pk,
         }
         return _call(turn, settings, server, sampling), wanted
+
+
+def _first_candidate(turn: ChatTurn, conversation: Conversation, index: int, labeler: User) -> Candidate:
+    """The reply a turn's ranking starts from: the model draft it was pre-filled with, while unchanged
+    (written by the draft's model version), else the labeler's own words."""
+    text = conversation.messages[index]["content"]
+    if conversation.model_draft and conversation.model_draft[0] == index:
+        draft = ReplyDraft.objects.select_related("model_version").get(pk=conversation.model_draft[1])
+        if comparable(draft.text) == comparable(text):
+            return Candidate.objects.create(
+                prompt=turn.prompt,
+                text=text,
+                model_name=draft.model_version.candidate_model_name,
+                model_version=draft.model_version,
+                sampling_params=draft.sampling_params | {"model_draft": draft.pk},
+                sample_index=0,
+            )
+    return Candidate.objects.create(
+        prompt=turn.prompt,
+        text=text,
+        model_name=f"written by {labeler.get_username()}",
+        sampling_params={"written_by": "labeler"},
+        sample_index=0,
+    )
 
 
 def chat_alternatives_sample(*, call: ModelCall, n: int) -> ChatTurn:
@@ -774,6 +816,10 @@ def chat_submit(
         ChatTurn.objects.filter(pk=turn_id).update(
             final_index=index, final_text=conversation.messages[index]["content"]
         )
+    if conversation.model_draft is not None:
+        started_from = model_draft_checked(task=assignment.task, model_draft=conversation.model_draft[1])
+        assert started_from is not None
+        model_draft_edit_record(demonstration=demonstration, reply_draft=started_from, labeler=labeler)
     assignment_complete(assignment)
     ChatDraft.objects.filter(assignment=assignment).delete()
     return demonstration, True

@@ -8,7 +8,7 @@ from django.db import transaction
 from core.errors import DomainError
 from core.types import User
 from labeling.access import require_role
-from labeling.edits import EditDistance
+from labeling.edits import EditDistance, drafted_reply_index
 from labeling.models import (
     Demonstration,
     Project,
@@ -17,6 +17,7 @@ from labeling.models import (
     ReplyDraftSettings,
     Role,
     Task,
+    TaskKind,
 )
 from labeling.selectors.model_drafts import DRAFTED_KINDS
 from registry.models import ModelVersion
@@ -84,7 +85,8 @@ def model_draft_edit_record(
 ) -> ReplyDraftEdit:
     """Keep the labeler's submitted reply against the draft it started from (inside the submit's
     transaction); a retried submit finds the record it made the first time."""
-    reply = demonstration.messages[-1]
+    messages = demonstration.messages
+    reply = messages[drafted_reply_index(messages, chat=demonstration.task.kind == TaskKind.CHAT)]
     final = reply.get("content") or ""
     distance = EditDistance.between(reply_draft.text, final)
     edit, _ = ReplyDraftEdit.objects.get_or_create(

@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from labeling.models import ChatTurn, Demonstration, Ranking
+from labeling.models import ChatTurn, Demonstration, Ranking, ReplyDraftEdit
 from labeling.search import SEARCH_TOOL
 from labeling.services.corpora import corpus_upload
 from labeling.services.imports import prompts_import
 from tests.browser.ui import login, shots
-from tests.factories import jsonl, serve_chat_model
+from tests.factories import jsonl, seed_model_drafts, serve_chat_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -183,3 +183,29 @@ def test_the_assistant_searches_the_documents_and_the_model_answers_from_the_res
     assert chat.messages[1]["tool_calls"][0]["function"]["arguments"] == {"query": "rain shelter"}
     assert json.loads(chat.messages[2]["content"])[0]["title"] == "Rain shelters"
     assert chat.tools == [SEARCH_TOOL]
+
+
+def test_a_chat_starts_from_the_model_draft_of_its_opening_and_the_edit_is_recorded(
+    new_page, make_project, add_member, admin
+):
+    project = make_project(kinds=["chat"])
+    opening = [{"role": "user", "content": "Plan a picnic."}]
+    prompts_import(project=project, fmt="jsonl", task_kind="chat", stream=jsonl([{"messages": opening}]))
+    seed_model_drafts(project, admin, ["Bring bread & <b>cheese</b>."])
+    add_member(project, "lea")
+    page = new_page()
+    login(page, "lea")
+    page.get_by_role("button", name="Start labeling").click()
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    reply = turns(page).nth(1)
+    assert reply.locator("textarea").input_value() == "Bring bread & <b>cheese</b>."
+    assert "model draft" in reply.locator("[data-model-draft]").inner_text()
+    reply.locator("textarea").fill("Bring bread, cheese and a blanket.")
+    wait_saved(page)
+    page.reload()
+    assert turns(page).nth(1).locator("textarea").input_value() == "Bring bread, cheese and a blanket."
+    assert turns(page).nth(1).locator("[data-model-draft]").inner_text() == "model draft, edited"
+    page.get_by_role("button", name="Submit conversation").click()
+    page.wait_for_url(re.compile(r"/next/$"))
+    edit = ReplyDraftEdit.objects.get()
+    assert (edit.final_text, edit.unchanged) == ("Bring bread, cheese and a blanket.", False)

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import orjson
 
 from curation.quality.consensus import MEAN_RANK, ConsensusRule, consensus_ranking
+from labeling.edits import drafted_reply_index
 
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -166,14 +167,14 @@ def with_edited_over_draft(
     draft_pair: Callable[[Row], Iterator[T]],
 ) -> Iterator[T]:
     """Rankings' pairs, and among them, where a reply started from a model draft and the labeler changed
-    it, one pair of that reply (chosen) over the draft (rejected). Rows come grouped by task, so each
-    group is one task's rankings or one task's replies."""
+    it, one pair of that reply (chosen) over the draft (rejected). Rows come grouped by task: one task's
+    rankings, one task's replies, or a chat's conversation and the rankings of its turns."""
     for _, group in groupby(rows, key=lambda row: row["task_id"]):
         members = list(group)
-        if members[0]["kind"] == "ranking":
-            yield from ranking_pairs(members)
-        else:
-            for row in members:
+        if rankings := [row for row in members if row["kind"] == "ranking"]:
+            yield from ranking_pairs(rankings)
+        for row in members:
+            if row["kind"] != "ranking":
                 yield from draft_pair(row)
 
 
@@ -182,9 +183,12 @@ def _edited_over_draft(row: Row, *, margin: bool, layout: str) -> Row | None:
     draft = row.get("model_draft")
     if draft is None or draft["unchanged"]:
         return None
-    record: Row = {} if layout == "openrlhf" else {"prompt": row["prompt"]}
-    record["chosen"] = _answer(row["prompt"], row["messages"][-1].get("content") or "", layout)
-    record["rejected"] = _answer(row["prompt"], draft["text"], layout)
+    # a chat's drafted reply is its first answer, to the opening as the conversation holds it
+    index = drafted_reply_index(row["messages"], chat=row["kind"] == "chat")
+    prompt = row["messages"][:index] if row["kind"] == "chat" else row["prompt"]
+    record: Row = {} if layout == "openrlhf" else {"prompt": prompt}
+    record["chosen"] = _answer(prompt, row["messages"][index].get("content") or "", layout)
+    record["rejected"] = _answer(prompt, draft["text"], layout)
     if margin:
         record["margin"] = 1.0
     record |= {"prompt_id": row["prompt_id"], "labeler": row["labeler"], "source": "edited_over_draft"}

@@ -39,6 +39,7 @@
     return state(f).messages.map(function (m) {
       const out = { role: m.role, content: m.content };
       if (m.chat_turn && m.role === "assistant") out.chat_turn = m.chat_turn;
+      if (m.model_draft && m.role === "assistant") out.model_draft = m.model_draft;
       ["tool_calls", "tool_call_id", "name"].forEach(function (key) { if (m[key]) out[key] = m[key]; });
       return out;
     });
@@ -171,11 +172,18 @@
       });
       select.addEventListener("change", function () {
         m.role = select.value;
-        if (m.role !== "assistant") delete m.chat_turn;
+        if (m.role !== "assistant") { delete m.chat_turn; delete m.model_draft; }
         render(f);
         changed(f);
       });
       head.appendChild(select);
+      if (m.model_draft && !m.chat_turn) {
+        const badge = document.createElement("span");
+        badge.className = "chat-badge";
+        badge.setAttribute("data-model-draft", "");
+        badge.textContent = m.content === m.draft_text ? "model draft: edit it as you like" : "model draft, edited";
+        head.appendChild(badge);
+      }
       if (m.chat_turn) {
         const badge = document.createElement("span");
         badge.className = "chat-badge";

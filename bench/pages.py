@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--chat-requests", type=int, default=200, help="chat page views per run")
     parser.add_argument("--first-tokens", type=int, default=30, help="paired first-token timings")
     args = parser.parse_args()
-    tasks = args.requests * (args.repeats + 2) + 100
+    tasks = args.requests * (2 * args.repeats + 2) + 100  # the ranking runs, then the streaming ones
     chatters = ["chat0", "chat1", "chat2"]
 
     with scratch_database(f"coach_bench_pages_{os.getpid()}") as url:
@@ -161,18 +161,23 @@ def main() -> None:
                 for _ in range(args.first_tokens):
                     coach.append(chats[0].first_token()[0])
                     engine.append(engine_first_token(server_url))
-                n = max(50, args.requests // 5)
-                alone = run(base, session, project, n)
-                with Streamers([chat.first_token for chat in chats[1:]]) as streamers:
-                    beside = run(base, session, project, n)
-                replies, stream_errors = streamers.replies, streamers.errors
-                # the control: the same two streams asked of the engine directly, not through Coach
-                with Streamers([functools.partial(engine_reply, server_url)] * 2) as direct:
-                    beside_engine = run(base, session, project, n)
-                stream_errors += direct.errors
+                n = max(50, args.requests // 3)
+                alone, beside, beside_engine = [], [], []
+                replies = direct_replies = 0
+                stream_errors: list[str] = []
+                for _ in range(args.repeats):  # alternating, so drift on the machine hits all three alike
+                    alone.append(run(base, session, project, n))
+                    with Streamers([chat.first_token for chat in chats[1:]]) as streamers:
+                        beside.append(run(base, session, project, n))
+                    # the control: the same two streams asked of the engine directly, not through Coach
+                    with Streamers([functools.partial(engine_reply, server_url)] * 2) as direct:
+                        beside_engine.append(run(base, session, project, n))
+                    replies += streamers.replies
+                    direct_replies += direct.replies
+                    stream_errors += streamers.errors + direct.errors
 
-    def median_of(key: str, stat: str) -> float:
-        return statistics.median(summary_ms(r[key])[stat] for r in runs)
+    def median_of(key: str, stat: str, of: list[dict] | None = None) -> float:
+        return statistics.median(summary_ms(r[key])[stat] for r in (runs if of is None else of))
 
     overheads = [c - e for c, e in zip(coach, engine, strict=True)]
     page_p50 = statistics.median(summary_ms(r)["p50"] for r in page_runs)
@@ -185,23 +190,22 @@ def main() -> None:
         "ranking_page_p95_ms": median_of("page", "p95"),
         "submit_p50_ms": median_of("submit", "p50"),
         "submit_p95_ms": median_of("submit", "p95"),
-        "non_200": sum(r["errors"][0] for r in runs)
-        + sum(r["errors"][0] for r in (alone, beside, beside_engine)),
+        "non_200": sum(r["errors"][0] for r in [*runs, *alone, *beside, *beside_engine]),
         "chat_page_p50_ms": page_p50,
         "chat_page_p95_ms": statistics.median(summary_ms(r)["p95"] for r in page_runs),
         "chat_first_token_overhead_p50_ms": summary_ms(overheads)["p50"],
         "chat_first_token_coach_p50_ms": summary_ms(coach)["p50"],
         "chat_first_token_engine_p50_ms": summary_ms(engine)["p50"],
-        "threaded_ranking_page_p50_ms": summary_ms(alone["page"])["p50"],
-        "threaded_submit_p50_ms": summary_ms(alone["submit"])["p50"],
-        "ranking_page_p50_ms_while_2_stream": summary_ms(beside["page"])["p50"],
-        "submit_p50_ms_while_2_stream": summary_ms(beside["submit"])["p50"],
+        "threaded_ranking_page_p50_ms": median_of("page", "p50", alone),
+        "threaded_submit_p50_ms": median_of("submit", "p50", alone),
+        "ranking_page_p50_ms_while_2_stream": median_of("page", "p50", beside),
+        "submit_p50_ms_while_2_stream": median_of("submit", "p50", beside),
         "ranking_page_ratio_while_2_stream": round(
-            summary_ms(beside["page"])["p50"] / summary_ms(alone["page"])["p50"], 2
+            median_of("page", "p50", beside) / median_of("page", "p50", alone), 2
         ),
-        "ranking_page_p50_ms_while_2_stream_engine_direct": summary_ms(beside_engine["page"])["p50"],
+        "ranking_page_p50_ms_while_2_stream_engine_direct": median_of("page", "p50", beside_engine),
         "replies_streamed_meanwhile": replies,
-        "replies_streamed_engine_direct": direct.replies,
+        "replies_streamed_engine_direct": direct_replies,
         "stream_errors": len(stream_errors),
         "target_ranking_page_p50_ms": 30,
         "target_chat_page_p50_ms": 30,
@@ -212,8 +216,12 @@ def main() -> None:
     print("   chat: " + " | ".join(json.dumps(summary_ms(r)) for r in page_runs))
     print("  coach first token: " + json.dumps(summary_ms(coach)))
     print(" engine first token: " + json.dumps(summary_ms(engine)))
-    print("ranking, 2 streaming: " + json.dumps(summary_ms(beside["page"])))
-    print("ranking, 2 streaming from the engine directly: " + json.dumps(summary_ms(beside_engine["page"])))
+    for label, measured in (
+        ("ranking, alone", alone),
+        ("ranking, 2 streaming", beside),
+        ("ranking, 2 streaming from the engine directly", beside_engine),
+    ):
+        print(f"{label}: " + " | ".join(json.dumps(summary_ms(r["page"])) for r in measured))
     if stream_errors:
         print("stream errors: " + "; ".join(stream_errors[:3]))
     print(json.dumps(result))

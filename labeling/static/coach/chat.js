@@ -106,17 +106,23 @@
     changed(f);
   }
 
-  function searchTurn(f, m, i) {
+  // A turn's list item and its head row, where the role, badges and buttons go.
+  function turnItem(m, i, extraClass) {
     const li = document.createElement("li");
-    li.className = "chat-turn chat-tool role-" + m.role;
+    li.className = "chat-turn " + (extraClass ? extraClass + " " : "") + "role-" + m.role;
     li.dataset.index = i;
     const head = document.createElement("div");
     head.className = "chat-turn-head";
+    li.appendChild(head);
+    return [li, head];
+  }
+
+  function searchTurn(f, m, i) {
+    const [li, head] = turnItem(m, i, "chat-tool");
     const label = document.createElement("span");
     label.className = "chat-badge";
     head.appendChild(label);
     head.appendChild(button("Remove the search", function () { removeSearch(f, i); }, "data-remove"));
-    li.appendChild(head);
     if (m.tool_calls) {
       label.textContent = "assistant · searches";
       const query = document.createElement("p");
@@ -155,11 +161,7 @@
     const st = state(f);
     const items = st.messages.map(function (m, i) {
       if (isTool(m)) return searchTurn(f, m, i);
-      const li = document.createElement("li");
-      li.className = "chat-turn role-" + m.role;
-      li.dataset.index = i;
-      const head = document.createElement("div");
-      head.className = "chat-turn-head";
+      const [li, head] = turnItem(m, i);
       const select = document.createElement("select");
       select.setAttribute("aria-label", "Role of turn " + (i + 1));
       select.setAttribute("data-role", "");
@@ -208,7 +210,6 @@
         render(f);
         changed(f);
       }, "data-remove"));
-      li.appendChild(head);
       const text = document.createElement("textarea");
       text.rows = m.role === "system" ? 2 : 4;
       text.value = m.content;

@@ -8,6 +8,35 @@
   }
   window.coachCsrf = csrfToken;
 
+  // A task page whose form autosaves as a draft (`form()` finds it, `f.dataset.draftUrl` names where):
+  // when the page goes away or is hidden, send what is unsaved as it goes; back online, save it; a
+  // submit, skip or release supersedes a pending draft.
+  window.coachKeepDrafts = function (form, draftData, saveDraft) {
+    function flush() {
+      const f = form();
+      if (f && f._dirty && f.dataset.draftUrl && navigator.sendBeacon) {
+        clearTimeout(f._saveTimer);
+        navigator.sendBeacon(f.dataset.draftUrl, draftData(f));
+        f._dirty = false;
+      }
+    }
+    window.addEventListener("pagehide", flush);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") flush();
+    });
+    window.addEventListener("online", function () {
+      const f = form();
+      if (f && f._dirty && f.dataset.draftUrl) saveDraft(f);
+    });
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      const f = form();
+      if (f && f.contains(event.detail.elt)) {
+        clearTimeout(f._saveTimer);
+        f._dirty = false;
+      }
+    });
+  };
+
   function flash(text, kind) {
     const box = document.getElementById("flash");
     if (!box) return;

@@ -187,30 +187,7 @@
     }
   });
 
-  // Leaving or hiding the page: send what is unsaved, even as the page goes away.
-  function flush() {
-    const f = form();
-    if (f && f._dirty && f.dataset.draftUrl && navigator.sendBeacon) {
-      clearTimeout(f._saveTimer);
-      navigator.sendBeacon(f.dataset.draftUrl, draftData(f));
-      f._dirty = false;
-    }
-  }
-  window.addEventListener("pagehide", flush);
-  document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") flush();
-  });
-  window.addEventListener("online", function () {
-    const f = form();
-    if (f && f._dirty && f.dataset.draftUrl) saveDraft(f);
-  });
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    const f = form();
-    if (f && f.contains(event.detail.elt)) { // submitting, skipping or releasing supersedes a pending draft
-      clearTimeout(f._saveTimer);
-      f._dirty = false;
-    }
-  });
+  window.coachKeepDrafts(form, draftData, saveDraft);
 
   if (window.htmx) window.htmx.onLoad(init);
   else document.addEventListener("DOMContentLoaded", function () { init(document.body); });

@@ -186,5 +186,5 @@ def test_a_dpo_job_whose_worker_is_killed_resumes_from_its_checkpoint(
     # the training processes may outlive the killed worker by a moment and save a checkpoint it never heard of
     assert 4 <= resumed < 40 and resumed % 2 == 0
     steps = list(job.metric_points.order_by("step").values_list("step", flat=True))
-    assert set(range(1, killed_at + 1)) | set(range(resumed + 1, 41)) <= set(steps) <= set(range(1, 41))
+    assert steps == list(range(1, 41))  # the resumed run reports again what its checkpoint logged
     assert ModelVersion.objects.filter(made_by_job=job).count() == 1

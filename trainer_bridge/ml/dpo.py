@@ -68,6 +68,21 @@ class _Report(TrainerCallback):
         self.last: dict[str, Any] = {}  # the newest value of every figure, for the result
         self.started = time.monotonic()
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """A resumed run reports again what its checkpoint logged: a step trained and saved whose report
+        never reached the job (the processes outlive their supervisor by an instant) keeps its point."""
+        logged: dict[int, dict[str, Any]] = {}
+        for entry in state.log_history:
+            values = {_REPORTED[key]: float(value) for key, value in entry.items() if key in _REPORTED}
+            if values:
+                logged.setdefault(int(entry["step"]), {}).update(values)
+        for step, values in sorted(logged.items()):
+            self.last |= values
+            if self.on_progress is not None and state.is_world_process_zero:
+                counted = {"step": step, "total_steps": state.max_steps}
+                self.on_progress(step, state.max_steps, values | counted)
+        return control
+
     def on_step_end(self, args, state, control, **kwargs):
         if self.should_stop is not None and state.global_step < state.max_steps and self.should_stop():
             self.stopped = True

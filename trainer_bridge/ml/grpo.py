@@ -201,9 +201,18 @@ class _Watch(TrainerCallback):
         return rate
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **_: Any) -> None:
-        for entry in state.log_history:  # a resumed run replays the checks it made before
+        # A resumed run replays the checks it made before, and reports again what its checkpoint logged:
+        # a step trained and saved whose report never reached the job (the processes outlive their
+        # supervisor by an instant) keeps its point; a step reported twice keeps one.
+        logged: dict[int, dict[str, Any]] = {}
+        for entry in state.log_history:
             if HELDOUT in entry:
                 self._judge(int(entry["step"]), float(entry[HELDOUT]))
+            logged.setdefault(int(entry["step"]), {}).update(entry)
+        if self.on_progress is not None and state.is_world_process_zero:
+            for step, entry in sorted(logged.items()):
+                if values := self._values(entry):
+                    self.on_progress(step, state.max_steps, values)
         if not self.history and self.heldout:
             rate = self._evaluate(state, model)
             if self.on_progress is not None:
@@ -221,12 +230,18 @@ class _Watch(TrainerCallback):
             control.should_save = True  # a checkpoint at this step, so a retry resumes here
             control.should_training_stop = True
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
-        values: dict[str, Any] = {
-            ours: logs[theirs] for theirs, ours in _REPORTED.items() if theirs in (logs or {})
-        }
+    @staticmethod
+    def _values(logs: dict[str, Any]) -> dict[str, Any]:
+        """Coach's figures of a Trainer log (and of a held-out check, when the log holds one)."""
+        values: dict[str, Any] = {ours: logs[theirs] for theirs, ours in _REPORTED.items() if theirs in logs}
         if "reward_model_score" in values and "verifier_reward" in values:
             values["reward_gap"] = values["reward_model_score"] - values["verifier_reward"]
+        if HELDOUT in logs:
+            values[HELDOUT] = logs[HELDOUT]
+        return values
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
+        values = self._values(logs or {})
         if self.pending is not None:
             values[HELDOUT], self.pending = self.pending, None
         if not values:

@@ -31,3 +31,21 @@ def test_the_demo_seeds_search_tool_tasks_over_a_corpus_and_runs_twice_without_d
     _, step = search_run(assignment_id=assignment.pk, labeler=lena, query="how tall is the eiffel tower")
     assert step["results"][0]["title"] == "Eiffel Tower"
     assert Project.objects.filter(name="Helpful answers (demo)").exists()
+
+
+def test_the_demo_seeds_conversations_whose_assistant_can_search_the_handbook(db):
+    from labeling.services.chat import chat_search
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)
+    project = Project.objects.get(name="Conversations (demo)")
+    assert Task.objects.filter(project=project, kind="chat").count() == 4
+    assert "conversation openings added" in out.getvalue()
+    omar = project.memberships.get(user__username="omar").user
+    guideline_acknowledge(user=omar, version=project.guideline.versions.get())
+    assignment = claim_next_task(project=project, labeler=omar)
+    assert assignment is not None and assignment.task.kind == "chat"
+    opening = assignment.task.prompt.messages
+    searched = chat_search(assignment_id=assignment.pk, labeler=omar, messages=opening, query="inner tube")
+    assert "Changing a bicycle inner tube" in searched.messages[-1]["content"]

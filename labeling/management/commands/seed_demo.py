@@ -17,6 +17,7 @@ DEMO = Path(__file__).resolve().parents[2] / "demo"
 PROJECT = "Helpful answers (demo)"
 SEARCH_PROJECT = "Answers with sources (demo)"
 SEARCH_CORPUS = "Demo handbook"
+CHAT_PROJECT = "Conversations (demo)"
 USERS = [
     ("admin", "admin", True),
     ("reviewer", "reviewer", False),
@@ -57,11 +58,23 @@ Answer the user's question in a few sentences, in your own words, and cite each 
 of the result it came from, as [1] or [2]. When the handbook does not answer the question, say so.
 """
 
+CHAT_GUIDELINE = """# Conversations
+
+Write the whole conversation: the user's turns as a real person would type them, and the assistant's
+replies as the best assistant would give them. Keep going for three or four turns.
+
+- Edit the opening if it reads oddly; remove a turn with *Remove*.
+- The assistant may search the handbook before it answers: write what it searches for, read the results
+  Coach puts in the conversation, and answer from them.
+- When an admin has chosen a model for these chats, ask it for a reply, or for several to rank, and edit
+  the best one until it is right.
+"""
+
 
 class Command(DomainCommand):
     help = (
         "Seed the demo: users; a project with ranking prompts (9 answers each) and demonstration prompts; "
-        "a project of search-tool tasks over a small handbook corpus."
+        "a project of search-tool tasks over a small handbook corpus; a project of conversations."
     )
 
     @transaction.atomic
@@ -119,6 +132,7 @@ class Command(DomainCommand):
             f"{ranked.tasks_created + answered.tasks_created + demos.tasks_created} tasks created."
         )
         self._seed_search(users)
+        self._seed_chats(users)
         if fresh:
             self.stdout.write("Demo accounts (change these passwords outside a demo):")
             for username, password, role in fresh:
@@ -161,6 +175,38 @@ class Command(DomainCommand):
         self.stdout.write(
             f"Project {project.name!r}: {asked.created} search-tool prompts added "
             f"({asked.tasks_created} tasks), a handbook of {documents} documents to search."
+        )
+
+    def _seed_chats(self, users: dict[str, tuple[Any, str]]) -> None:
+        """A project of chat tasks whose assistant can search the same handbook."""
+        admin = users["admin"][0]
+        project = Project.objects.filter(name=CHAT_PROJECT).first()
+        if project is None:
+            project = project_create(
+                name=CHAT_PROJECT,
+                task_kinds=["chat"],
+                k=4,
+                overlap=1,
+                lease_seconds=3600,
+                created_by=admin,
+                description="Write whole conversations, playing the user and the assistant (who can search).",
+            )
+            guideline_publish(
+                guideline=project.guideline, author=admin, body=CHAT_GUIDELINE, change_note="First version"
+            )
+        for user, role in users.values():
+            membership_set(project=project, user=user, role=role)
+        version = project.guideline.versions.order_by("-number").first()
+        assert version is not None  # published just above
+        guideline_acknowledge(user=users["reviewer"][0], version=version)
+        if not SearchCorpus.objects.filter(project=project, name=SEARCH_CORPUS).exists():
+            with (DEMO / "search_corpus.jsonl").open("rb") as stream:
+                corpus_upload(project=project, name=SEARCH_CORPUS, stream=stream, uploaded_by=admin)
+        with (DEMO / "chat.jsonl").open("rb") as stream:
+            opened = prompts_import(project=project, stream=stream, fmt="jsonl", task_kind="chat")
+        self.stdout.write(
+            f"Project {project.name!r}: {opened.created} conversation openings added "
+            f"({opened.tasks_created} tasks); the assistant can search the same handbook."
         )
 
 

@@ -170,3 +170,33 @@ def test_the_client_streams_a_reply_from_vllm(vllm_server):
 
     assert len(pieces) > 3 and "".join(pieces).strip()
     assert not any("\ufffd" in piece for piece in pieces)
+
+
+def test_vllm_answers_a_conversation_that_holds_a_search_call_and_its_result(vllm_server):
+    """A chat's prefix after the assistant searched: the call (arguments kept as an object, as Coach
+    stores them) and the tool's result go to vLLM in the API's form, and it answers."""
+    client = ChatClient(base_url=vllm_server.url, model=VLLM_SERVED_NAME)
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "search", "arguments": {"query": "rain"}},
+    }
+    chat = [
+        {"role": "user", "content": "Where can we shelter if it rains?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "name": "search",
+            "content": '[{"ref": 1, "title": "Shelters"}]',
+        },
+    ]
+
+    replies = client.complete(chat, n=2, seed=3, max_tokens=8)
+    streamed = "".join(client.stream(chat, seed=4, max_tokens=8))
+
+    assert len(replies) == 2 and all(r.finish_reason in ("stop", "length") for r in replies)
+    assert isinstance(streamed, str)
+    assert chat[1]["tool_calls"][0]["function"]["arguments"] == {
+        "query": "rain"
+    }  # the caller's copy unchanged

@@ -58,12 +58,24 @@ def new_page(browser: Any, live_server: Any) -> Iterator[Callable[[], Any]]:
     _wait_for_requests_in_flight(live_server)
 
 
-def _wait_for_requests_in_flight(live_server: Any, timeout: float = 10.0) -> None:
-    """Let the live server finish what the closed pages had already sent (an autosave, a poll) before
-    the test's database is flushed under it."""
+def _wait_for_requests_in_flight(live_server: Any, *, quiet: float = 0.3, timeout: float = 10.0) -> None:
+    """Let the live server finish what the closed pages sent (an autosave, a poll, a draft a page sends
+    as it goes away, which can arrive an instant after its context closed) before the test's database
+    is flushed under it: a request holding a table while the flush locks them all is a deadlock, and the
+    flush then fails. Done when no request has run for `quiet` seconds."""
+    threads = getattr(live_server.thread.httpd, "_threads", None)
     deadline = time.monotonic() + timeout
-    for thread in list(getattr(live_server.thread.httpd, "_threads", None) or []):
-        thread.join(max(0.0, deadline - time.monotonic()))
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        alive = [thread for thread in list(threads or []) if thread.is_alive()]
+        if alive:
+            for thread in alive:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet:
+            return
+        else:
+            time.sleep(0.02)
 
 
 @pytest.fixture

@@ -144,31 +144,13 @@ class Command(DomainCommand):
 
     def _seed_search(self, users: dict[str, tuple[Any, str]]) -> None:
         """A project of search-tool tasks, so that a newcomer meets that kind of task too."""
-        admin = users["admin"][0]
-        project = Project.objects.filter(name=SEARCH_PROJECT).first()
-        if project is None:
-            project = project_create(
-                name=SEARCH_PROJECT,
-                task_kinds=["search"],
-                k=4,
-                overlap=1,
-                lease_seconds=1800,
-                created_by=admin,
-                description=(
-                    "Answer questions with the search tool over a small handbook, citing what it finds."
-                ),
-            )
-            guideline_publish(
-                guideline=project.guideline, author=admin, body=SEARCH_GUIDELINE, change_note="First version"
-            )
-        for user, role in users.values():
-            membership_set(project=project, user=user, role=role)
-        version = project.guideline.versions.order_by("-number").first()
-        assert version is not None  # published just above
-        guideline_acknowledge(user=users["reviewer"][0], version=version)
-        if not SearchCorpus.objects.filter(project=project, name=SEARCH_CORPUS).exists():
-            with (DEMO / "search_corpus.jsonl").open("rb") as stream:
-                corpus_upload(project=project, name=SEARCH_CORPUS, stream=stream, uploaded_by=admin)
+        project = _handbook_project(
+            users,
+            name=SEARCH_PROJECT,
+            kind="search",
+            guideline=SEARCH_GUIDELINE,
+            description="Answer questions with the search tool over a small handbook, citing what it finds.",
+        )
         with (DEMO / "search.jsonl").open("rb") as stream:
             asked = prompts_import(project=project, stream=stream, fmt="jsonl", task_kind="search")
         documents = SearchCorpus.objects.get(project=project, name=SEARCH_CORPUS).document_count
@@ -179,35 +161,50 @@ class Command(DomainCommand):
 
     def _seed_chats(self, users: dict[str, tuple[Any, str]]) -> None:
         """A project of chat tasks whose assistant can search the same handbook."""
-        admin = users["admin"][0]
-        project = Project.objects.filter(name=CHAT_PROJECT).first()
-        if project is None:
-            project = project_create(
-                name=CHAT_PROJECT,
-                task_kinds=["chat"],
-                k=4,
-                overlap=1,
-                lease_seconds=3600,
-                created_by=admin,
-                description="Write whole conversations, playing the user and the assistant (who can search).",
-            )
-            guideline_publish(
-                guideline=project.guideline, author=admin, body=CHAT_GUIDELINE, change_note="First version"
-            )
-        for user, role in users.values():
-            membership_set(project=project, user=user, role=role)
-        version = project.guideline.versions.order_by("-number").first()
-        assert version is not None  # published just above
-        guideline_acknowledge(user=users["reviewer"][0], version=version)
-        if not SearchCorpus.objects.filter(project=project, name=SEARCH_CORPUS).exists():
-            with (DEMO / "search_corpus.jsonl").open("rb") as stream:
-                corpus_upload(project=project, name=SEARCH_CORPUS, stream=stream, uploaded_by=admin)
+        project = _handbook_project(
+            users,
+            name=CHAT_PROJECT,
+            kind="chat",
+            guideline=CHAT_GUIDELINE,
+            description="Write whole conversations, playing the user and the assistant (who can search).",
+        )
         with (DEMO / "chat.jsonl").open("rb") as stream:
             opened = prompts_import(project=project, stream=stream, fmt="jsonl", task_kind="chat")
         self.stdout.write(
             f"Project {project.name!r}: {opened.created} conversation openings added "
             f"({opened.tasks_created} tasks); the assistant can search the same handbook."
         )
+
+
+def _handbook_project(
+    users: dict[str, tuple[Any, str]], *, name: str, kind: str, guideline: str, description: str
+) -> Project:
+    """A demo project of one task kind over the demo handbook: made and its guideline published once,
+    every demo user a member, the reviewer's acknowledgement given, the handbook uploaded once."""
+    admin = users["admin"][0]
+    project = Project.objects.filter(name=name).first()
+    if project is None:
+        project = project_create(
+            name=name,
+            task_kinds=[kind],
+            k=4,
+            overlap=1,
+            lease_seconds=3600,
+            created_by=admin,
+            description=description,
+        )
+        guideline_publish(
+            guideline=project.guideline, author=admin, body=guideline, change_note="First version"
+        )
+    for user, role in users.values():
+        membership_set(project=project, user=user, role=role)
+    version = project.guideline.versions.order_by("-number").first()
+    assert version is not None  # published just above
+    guideline_acknowledge(user=users["reviewer"][0], version=version)
+    if not SearchCorpus.objects.filter(project=project, name=SEARCH_CORPUS).exists():
+        with (DEMO / "search_corpus.jsonl").open("rb") as stream:
+            corpus_upload(project=project, name=SEARCH_CORPUS, stream=stream, uploaded_by=admin)
+    return project
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:

@@ -9,7 +9,7 @@ The training itself is trainer_bridge.ml.grpo (TRL's GRPOTrainer), imported insi
 
 import json
 import math
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import GRPOSettings
 from trainer_bridge.models import GRPOJob, Job, JobMetric, JobStatus, JobType, ModelOrigin
+from trainer_bridge.services.supervised import launch_supervised
 
 ALLOWED_BASES = {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY}
 # Small defaults that suit a demo on the CPU; real runs pass their own.
@@ -170,7 +171,16 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
 
     base = job.model()
     reward_model = job.reward_model.path if job.reward_model is not None else None
-    result = _launch(run, job, base.path, reward_model, cfg, train, heldout, on_progress)
+    result = launch_supervised(
+        run,
+        entry="trainer_bridge.ml.grpo_train",
+        output_dir=Path(job.output_dir),
+        rows={"train": train, "heldout": heldout},
+        config={"model_dir": base.path, "reward_model_dir": reward_model},
+        cfg=cfg,
+        on_progress=on_progress,
+        started=f"GRPO from {base.path} into {job.output_dir} on {cfg.processes} process(es) (torchrun)",
+    )
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
     if result.get("early_stop_step"):
@@ -178,62 +188,6 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
             f"stopped early at step {result['early_stop_step']}: the held-out pass rate stopped improving"
         )
     _register_output(run, job, _finite(result))
-
-
-def _launch(
-    run: Run,
-    job: GRPOJob,
-    model_dir: str,
-    reward_model_dir: str | None,
-    cfg: GRPOSettings,
-    train: list[dict[str, Any]],
-    heldout: list[dict[str, Any]],
-    on_progress: Any,
-) -> dict[str, Any]:
-    """GRPO under torchrun (trainer_bridge.ml.launch); this worker supervises and records the events."""
-    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
-
-    out = Path(job.output_dir)
-    data = out / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "train.json").write_text(json.dumps(train))
-    (data / "heldout.json").write_text(json.dumps(heldout))
-    refused: list[str] = []
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "progress":
-            on_progress(event["step"], event["total"], event["metrics"])
-        elif event["event"] == "log":
-            run.log(event["line"])
-        elif event["event"] == "refused":
-            refused.append(event["message"])
-
-    run.log(f"GRPO from {model_dir} into {job.output_dir} on {cfg.processes} process(es) (torchrun)")
-    try:
-        launched = launch(
-            entry="trainer_bridge.ml.grpo_train",
-            config={
-                "model_dir": model_dir,
-                "train": str(data / "train.json"),
-                "heldout": str(data / "heldout.json"),
-                "reward_model_dir": reward_model_dir,
-                "hparams": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
-            },
-            workdir=out / "launch",
-            processes=cfg.processes,
-            on_event=on_event,
-            should_stop=run.should_stop,
-        )
-    except LaunchStopped:
-        run.log("the training processes were ended")
-        run.check()  # raises JobStopped: cancelled, or another run holds the job now
-        raise
-    except LaunchFailed as exc:
-        if refused:
-            raise DomainError(refused[-1]) from None
-        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
-        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
-    return launched.result
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ the same pairs the reward-model pair export writes (by labeler or by consensus; 
 import importlib.util
 import json
 import math
-from dataclasses import asdict, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig, RMConfig, SFTConfig
 from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
 from trainer_bridge.services.scoring import queue_refresh_after_retrain
+from trainer_bridge.services.supervised import launch_supervised
 
 SFT_ROW_KINDS = [TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH]
 RM_BY = ("labeler", "consensus")
@@ -321,7 +322,17 @@ def training_work(run: Run, job: TrainingJob) -> None:
     if result is None:
         if isinstance(cfg, DPOConfig):
             run.log(f"{cfg.loss_type} loss, beta {cfg.beta}, reference model {base.name}")
-        result = _launch(run, job, base.path, cfg, train_rows, val_rows, on_progress)
+        processes = f"{cfg.processes} process{'es' if cfg.processes > 1 else ''}"
+        result = launch_supervised(
+            run,
+            entry="trainer_bridge.ml.train",
+            output_dir=out,
+            rows={"train": train_rows, "val": val_rows},
+            config={"kind": job.kind, "model_dir": base.path},
+            cfg=cfg,
+            on_progress=on_progress,
+            started=f"training from {base.path} into {job.output_dir} on {processes} (torchrun)",
+        )
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
     _register_output(run, job, _finite(result))
@@ -330,63 +341,6 @@ def training_work(run: Run, job: TrainingJob) -> None:
 def _finished(out: Path) -> dict[str, Any] | None:
     path = out / "final" / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _launch(
-    run: Run,
-    job: TrainingJob,
-    model_dir: str,
-    cfg: SFTConfig | RMConfig | DPOConfig,
-    train_rows: list[dict[str, Any]],
-    val_rows: list[dict[str, Any]],
-    on_progress: Any,
-) -> dict[str, Any]:
-    """Train under torchrun with cfg.processes processes; this worker supervises (see ml/launch.py)."""
-    from trainer_bridge.ml.launch import LaunchFailed, LaunchStopped, launch  # no torch in the supervisor
-
-    out = Path(job.output_dir)
-    data = out / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    (data / "train.json").write_text(json.dumps(train_rows))
-    (data / "val.json").write_text(json.dumps(val_rows))
-    hparams = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    refused: list[str] = []
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "progress":
-            on_progress(event["step"], event["total"], event["metrics"])
-        elif event["event"] == "refused":
-            refused.append(event["message"])
-
-    run.log(
-        f"training from {model_dir} into {job.output_dir} on {cfg.processes} "
-        f"process{'es' if cfg.processes > 1 else ''} (torchrun)"
-    )
-    try:
-        launched = launch(
-            entry="trainer_bridge.ml.train",
-            config={
-                "kind": job.kind,
-                "model_dir": model_dir,
-                "train": str(data / "train.json"),
-                "val": str(data / "val.json"),
-                "hparams": hparams,
-            },
-            workdir=out / "launch",
-            processes=cfg.processes,
-            on_event=on_event,
-            should_stop=run.should_stop,
-        )
-    except LaunchStopped:
-        run.log("the training processes were ended")
-        run.check()  # raises JobStopped: cancelled, or another run holds the job now
-        raise
-    except LaunchFailed as exc:
-        if refused:  # the data or options cannot be trained on: a reason, not a crash
-            raise DomainError(refused[-1]) from None
-        run.log(f"{exc.message}; the end of their output:\n{exc.tail}")
-        raise DomainError(f"{exc.message} (the job log shows the end of their output)") from None
-    return launched.result
 
 
 @transaction.atomic

@@ -26,8 +26,8 @@ from registry.models import ModelVersion
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import GRPOSettings
-from trainer_bridge.models import GRPOJob, Job, JobMetric, JobStatus, JobType, ModelOrigin
-from trainer_bridge.services.supervised import launch_supervised
+from trainer_bridge.models import GRPOJob, Job, JobStatus, JobType, ModelOrigin
+from trainer_bridge.services.supervised import finite, launch_supervised, progress_record
 
 ALLOWED_BASES = {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY}
 # Small defaults that suit a demo on the CPU; real runs pass their own.
@@ -135,10 +135,6 @@ def practice_rows(practice_set: PracticeSet, split: str) -> list[dict[str, Any]]
     ]
 
 
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
-
-
 def grpo_work(run: Run, job: GRPOJob) -> None:
     """Run or resume GRPO from its newest checkpoint; a finished one only registers its output."""
     train = practice_rows(job.practice_set, PracticeSplit.TRAIN)
@@ -153,14 +149,7 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
     cfg = GRPOSettings(output_dir=Path(job.output_dir), **job.config)
 
     def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
-        values = _finite(metrics)
-        JobMetric.objects.bulk_create(
-            [JobMetric(job_id=job.pk, step=step, values=values)],
-            update_conflicts=True,
-            unique_fields=["job", "step"],
-            update_fields=["values"],
-        )
-        run.update(progress_done=step, progress_total=total, latest_metrics=values)
+        values = progress_record(run, job.pk, step, total, metrics)
         shown = ", ".join(
             f"{key} {values[key]:.4g}"
             for key in ("mean_reward", "heldout_pass_rate", "kl", "response_length", "reward_gap")
@@ -187,7 +176,7 @@ def grpo_work(run: Run, job: GRPOJob) -> None:
         run.log(
             f"stopped early at step {result['early_stop_step']}: the held-out pass rate stopped improving"
         )
-    _register_output(run, job, _finite(result))
+    _register_output(run, job, finite(result))
 
 
 @transaction.atomic

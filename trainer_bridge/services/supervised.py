@@ -1,14 +1,43 @@
 """A training run under torchrun (trainer_bridge.ml.launch), supervised by the job's worker: the data
 written where the processes read it, their events recorded as the job's progress and log, a refusal of
-the data kept as the reason, the job's cancel honoured."""
+the data kept as the reason, the job's cancel honoured; each step's figures kept as a point."""
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from core.errors import DomainError
 from trainer_bridge.jobs.lifecycle import Run
+from trainer_bridge.models import JobMetric
+
+
+def finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON for Postgres: a diverged run's NaN or infinite loss is stored as null."""
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            clean[key] = None
+        elif isinstance(value, dict):
+            clean[key] = finite(value)
+        else:
+            clean[key] = value
+    return clean
+
+
+def progress_record(run: Run, job_id: int, step: int, total: int, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Keep a step's figures as the job's point at that step (a step reported again replaces its point)
+    and as its progress; returns them as stored."""
+    values = finite(metrics)
+    JobMetric.objects.bulk_create(
+        [JobMetric(job_id=job_id, step=step, values=values)],
+        update_conflicts=True,
+        unique_fields=["job", "step"],
+        update_fields=["values"],
+    )
+    run.update(progress_done=step, progress_total=total, latest_metrics=values)
+    return values
 
 
 def launch_supervised(

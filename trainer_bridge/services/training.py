@@ -30,9 +30,9 @@ from trainer_bridge.exports.records import kwise_records, pair_records, sft_reco
 from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig, RMConfig, SFTConfig
-from trainer_bridge.models import Job, JobMetric, JobStatus, JobType, ModelOrigin, TrainingJob
+from trainer_bridge.models import Job, JobStatus, JobType, ModelOrigin, TrainingJob
 from trainer_bridge.services.scoring import queue_refresh_after_retrain
-from trainer_bridge.services.supervised import launch_supervised
+from trainer_bridge.services.supervised import finite, launch_supervised, progress_record
 
 SFT_ROW_KINDS = [TaskKind.DEMONSTRATION, TaskKind.REFUSAL, TaskKind.SEARCH]
 RM_BY = ("labeler", "consensus")
@@ -267,19 +267,6 @@ def _rows(job: TrainingJob, split: str) -> list[dict[str, Any]]:
         ]
 
 
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON for Postgres: a diverged run's NaN or infinite loss is stored as null."""
-    clean: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            clean[key] = None
-        elif isinstance(value, dict):
-            clean[key] = _finite(value)
-        else:
-            clean[key] = value
-    return clean
-
-
 def training_work(run: Run, job: TrainingJob) -> None:
     """Run or resume a training job from its newest checkpoint; a finished one only registers its output."""
     train_rows, val_rows = _rows(job, TRAIN), _rows(job, VALIDATION)
@@ -295,14 +282,7 @@ def training_work(run: Run, job: TrainingJob) -> None:
     cfg = config_class(job.kind)(output_dir=Path(job.output_dir), **job.config)
 
     def on_progress(step: int, total: int, metrics: dict[str, Any]) -> None:
-        values = _finite(metrics)
-        JobMetric.objects.bulk_create(
-            [JobMetric(job_id=job.pk, step=step, values=values)],
-            update_conflicts=True,
-            unique_fields=["job", "step"],
-            update_fields=["values"],
-        )
-        run.update(progress_done=step, progress_total=total, latest_metrics=values)
+        values = progress_record(run, job.pk, step, total, metrics)
         shown = ", ".join(
             f"{key} {values[key]:.4g}"
             for key in (
@@ -335,7 +315,7 @@ def training_work(run: Run, job: TrainingJob) -> None:
         )
     if result.get("resumed_from_step"):
         run.log(f"resumed from the checkpoint at step {result['resumed_from_step']}")
-    _register_output(run, job, _finite(result))
+    _register_output(run, job, finite(result))
 
 
 def _finished(out: Path) -> dict[str, Any] | None:

@@ -8,8 +8,6 @@ The training itself is trainer_bridge.ml.grpo (TRL's GRPOTrainer), imported insi
 """
 
 import json
-import math
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import GRPOSettings
 from trainer_bridge.models import GRPOJob, Job, JobStatus, JobType, ModelOrigin
+from trainer_bridge.services.run_settings import at_least_one, settings_checked
 from trainer_bridge.services.supervised import finite, launch_supervised, progress_record
 
 ALLOWED_BASES = {ModelVersion.Kind.BASE, ModelVersion.Kind.SFT, ModelVersion.Kind.POLICY}
@@ -38,25 +37,8 @@ _AT_LEAST_ONE = _WHOLE | {"eval_every", "checkpoint_every", "keep_checkpoints", 
 
 def grpo_config(raw: dict[str, Any] | None) -> dict[str, Any]:
     """The job's settings, checked against GRPOSettings (output_dir is the job's)."""
-    known = {f.name: f for f in fields(GRPOSettings) if f.name != "output_dir"}
-    raw = {k: v for k, v in (raw or {}).items() if v is not None and v != ""}
-    if unknown := sorted(set(raw) - set(known)):
-        raise DomainError(f"unknown GRPO settings {unknown}; known: {sorted(known)}", field="config")
-    config = dict(JOB_DEFAULTS)
-    for name, value in raw.items():
-        as_float = known[name].type in ("float", float)
-        try:
-            number = float(value) if as_float else int(value)
-        except (TypeError, ValueError):
-            raise DomainError(f"{name} must be a number", field=name) from None
-        if not math.isfinite(number) or number < 0 or (not as_float and number != float(value)):
-            raise DomainError(
-                f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
-            )
-        config[name] = number
-    for name in sorted(_AT_LEAST_ONE & set(config)):
-        if config[name] < 1:
-            raise DomainError(f"{name} must be at least 1", field=name)
+    config = settings_checked(raw, GRPOSettings, JOB_DEFAULTS, "GRPO")
+    at_least_one(config, _AT_LEAST_ONE)
     if config.get("num_generations", 8) < 2:
         raise DomainError(
             "num_generations must be at least 2: GRPO compares a group's solutions", field="num_generations"

@@ -7,8 +7,6 @@ the same pairs the reward-model pair export writes (by labeler or by consensus; 
 
 import importlib.util
 import json
-import math
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from trainer_bridge.jobs.lifecycle import JOB_ROLE, JobStopped, Run, job_log
 from trainer_bridge.jobs.queue import job_dispatch
 from trainer_bridge.ml.config import DPO_LOSSES, DPOConfig, RMConfig, SFTConfig
 from trainer_bridge.models import Job, JobStatus, JobType, ModelOrigin, TrainingJob
+from trainer_bridge.services.run_settings import at_least_one, settings_checked
 from trainer_bridge.services.scoring import queue_refresh_after_retrain
 from trainer_bridge.services.supervised import finite, launch_supervised, progress_record
 
@@ -77,52 +76,18 @@ def training_config(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     """The job's hyperparameters, checked against the training loop's config (output_dir is the job's)."""
     if kind not in TrainingJob.Kind.values:
         raise DomainError(f"a training job is one of {TrainingJob.Kind.values}", field="kind")
-    known = {f.name: f for f in fields(config_class(kind)) if f.name != "output_dir"}
-    raw = {k: v for k, v in (raw or {}).items() if v is not None and v != ""}
-    if unknown := sorted(set(raw) - set(known)):
-        raise DomainError(f"unknown {kind} settings {unknown}; known: {sorted(known)}", field="config")
-    config = dict(JOB_DEFAULTS[kind])
-    for name, value in raw.items():
-        if name == "loss_type" and value not in DPO_LOSSES:
-            raise DomainError(f"loss_type is one of {list(DPO_LOSSES)}", field="loss_type")
-        kind_of = known[name].type
-        if kind_of in ("bool", bool):
-            config[name] = _flag(name, value)
-            continue
-        if kind_of in ("str", str):
-            config[name] = str(value).strip()
-            continue
-        as_float = kind_of in ("float", float)
-        try:
-            number = float(value) if as_float else int(value)
-        except (TypeError, ValueError):
-            raise DomainError(f"{name} must be a number", field=name) from None
-        if not math.isfinite(number) or number < 0 or (not as_float and number != float(value)):
-            raise DomainError(
-                f"{name} must be a non-negative {'number' if as_float else 'whole number'}", field=name
-            )
-        config[name] = number
-    for name in (
-        "batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every",
-        "processes", "gradient_accumulation_steps",
-    ):  # fmt: skip
-        if name in config and config[name] < 1:
-            raise DomainError(f"{name} must be at least 1", field=name)
+    config = settings_checked(raw, config_class(kind), JOB_DEFAULTS[kind], kind)
+    if "loss_type" in config and config["loss_type"] not in DPO_LOSSES:
+        raise DomainError(f"loss_type is one of {list(DPO_LOSSES)}", field="loss_type")
+    at_least_one(
+        config,
+        ("batch_size", "groups_per_batch", "epochs", "max_steps", "eval_every", "log_every", "processes",
+         "gradient_accumulation_steps"),
+    )  # fmt: skip
     if "beta" in config and config["beta"] <= 0:  # IPO divides by it; 0 would leave the reference unbound
         raise DomainError("beta must be above 0", field="beta")
     _check_engine_options(config, kind)
     return config
-
-
-def _flag(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "on", "yes"):
-        return True
-    if text in ("0", "false", "off", "no"):
-        return False
-    raise DomainError(f"{name} must be true or false", field=name)
 
 
 def _check_engine_options(config: dict[str, Any], kind: str) -> None:

@@ -70,7 +70,10 @@ def test_an_admin_starts_a_server_on_the_models_page_jobs_sample_through_it_and_
 
     client.post(f"/projects/{project.pk}/servers/{server.pk}/", {"action": "stop"})
     server = wait_for(server, lambda s: s.status == Status.STOPPED, timeout=120)
-    serving = ServingJob.objects.get(server=server)
+    # the server is marked stopped, then its job writes its end: wait for the job too
+    serving = wait_for(
+        ServingJob.objects.get(server=server), lambda j: j.status != JobStatus.RUNNING, timeout=60
+    )
     assert serving.status == JobStatus.DONE and "stopped as asked" in serving.log
     with pytest.raises(ServerUnavailable, match="cannot be reached"):
         ChatClient(base_url=server.url, model=server.served_model_name, retries=0).served_models()
